@@ -1,0 +1,80 @@
+"""The ASGI application: every API module's endpoints, health, OpenAPI and error handling."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from switchboard.api import (
+    activities,
+    keys,
+    task_channels,
+    task_queues,
+    workers,
+    workflows,
+    workspaces,
+)
+from switchboard.api.errors import error_response
+from switchboard.api.openapi import DOCS_PAGE, openapi_document
+from switchboard.service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+MODULES = (workspaces, activities, task_channels, workers, task_queues, workflows, keys)
+
+
+def create_app(runtime: Runtime, public_url: str | None = None) -> Starlette:
+    endpoints = [e for module in MODULES for e in module.api.endpoints]
+    document = openapi_document(endpoints)
+    public_url = public_url.rstrip("/") if public_url else None
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        return HTMLResponse(DOCS_PAGE)
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/openapi.json", openapi),
+        Route("/docs", docs),
+    ]
+    for module in MODULES:
+        routes += module.api.routes(runtime, public_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        runtime.stop()
+
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        HTTPException: _http_error,
+        Exception: _unexpected_error,
+    })
+    app.state.runtime = runtime
+    return app
+
+
+async def _http_error(request: Request, exc: Any) -> Response:
+    if exc.status_code == 404:
+        return error_response(404, 20404,
+                              f"The requested resource {request.url.path} was not found")
+    if exc.status_code == 405:
+        return error_response(405, 20004, f"Method {request.method} not allowed on "
+                              f"{request.url.path}")
+    return error_response(exc.status_code, exc.status_code, str(exc.detail))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, 20500, "An internal error occurred; it has been logged")

@@ -1,0 +1,142 @@
+"""How an API endpoint is declared, authenticated, parsed, run and answered.
+
+Handlers are small: they get a ``Context`` with the authenticated account and the validated
+arguments, call the service layer, and return the JSON body (or None for 204).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.datastructures import ImmutableMultiDict
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from switchboard.api.errors import Unauthorized, routing_error_response
+from switchboard.api.params import Param, parse
+from switchboard.routing.errors import RoutingError
+from switchboard.service.accounts import Account
+from switchboard.service.runtime import Runtime
+
+
+@dataclass
+class Reply:
+    """A JSON body with an ETag header (Tasks, Workers and Reservations carry one)."""
+
+    body: dict[str, Any]
+    etag: str | None = None
+
+
+@dataclass
+class Context:
+    request: Request
+    runtime: Runtime
+    account: Account
+    args: dict[str, Any]
+    base_url: str
+
+    @property
+    def path(self) -> dict[str, str]:
+        return self.request.path_params  # type: ignore[no-any-return]
+
+    @property
+    def if_match(self) -> str | None:
+        return self.request.headers.get("if-match")
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        params = self.request.query_params
+        return {key: params.getlist(key) for key in params}
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+Handler = Callable[[Context], Awaitable[dict[str, Any] | Reply | None]]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    params: tuple[Param, ...]
+    status: int
+    summary: str
+    tag: str
+
+
+@dataclass
+class Api:
+    """The registry of endpoints; it makes both the Starlette routes and the OpenAPI paths."""
+
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(self, method: str, path: str, *, summary: str, tag: str,
+              params: tuple[Param, ...] = (), status: int = 200
+              ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, params, status, summary, tag))
+            return handler
+        return register
+
+    def routes(self, runtime: Runtime, public_url: str | None) -> list[Route]:
+        return [Route(e.path, _asgi(e, runtime, public_url), methods=[e.method])
+                for e in self.endpoints]
+
+
+def _asgi(endpoint: Endpoint, runtime: Runtime, public_url: str | None
+          ) -> Callable[[Request], Awaitable[Response]]:
+    where = "post body" if endpoint.method == "POST" else "query string"
+
+    async def handle(request: Request) -> Response:
+        try:
+            account = authenticate(runtime, request)
+            data = request.query_params if endpoint.method != "POST" else await _form(request)
+            args = parse(endpoint.params, data, where)
+            base = public_url or f"{request.url.scheme}://{request.url.netloc}"
+            result = await endpoint.handler(Context(request, runtime, account, args, base))
+        except RoutingError as exc:
+            return routing_error_response(exc)
+        if result is None:
+            return Response(status_code=204)
+        headers = None
+        if isinstance(result, Reply):
+            headers = {"ETag": result.etag} if result.etag is not None else None
+            result = result.body
+        return Response(orjson.dumps(result), status_code=endpoint.status,
+                        media_type="application/json", headers=headers)
+
+    handle.__name__ = endpoint.handler.__name__
+    return handle
+
+
+async def _form(request: Request) -> ImmutableMultiDict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/"):
+        return await request.form()
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
+
+
+def authenticate(runtime: Runtime, request: Request) -> Account:
+    """HTTP Basic with ``AccountSid:AuthToken`` or ``KeySid:KeySecret``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            username, _, password = base64.b64decode(encoded).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username = password = ""
+        account = runtime.accounts.authenticate(username, password)
+        if account is not None:
+            return account
+    raise Unauthorized("Authenticate: the request needs valid HTTP Basic credentials "
+                       "(AccountSid:AuthToken or ApiKeySid:ApiKeySecret)")

@@ -1,0 +1,35 @@
+"""Twilio's error body: ``{"code", "message", "more_info", "status"}``.
+
+Never add ``type``/``title``: with all four of type, title, status and code present the
+official Python client raises a different exception class than TaskRouter's errors give.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+from switchboard.routing.errors import RoutingError
+
+
+def error_response(status: int, code: int, message: str,
+                   headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+class Unauthorized(RoutingError):
+    code = 20003
+    status = 401
+
+
+def routing_error_response(exc: RoutingError) -> Response:
+    headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if isinstance(
+        exc, Unauthorized) else None
+    return error_response(exc.status, exc.code, exc.message, headers)

@@ -1,0 +1,84 @@
+"""Our OpenAPI document, made from the declared endpoints, and the interactive docs page."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from switchboard import __version__
+from switchboard.api.endpoints import Endpoint
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "integer"},
+        "message": {"type": "string"},
+        "more_info": {"type": "string"},
+        "status": {"type": "integer"},
+    },
+}
+
+
+def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        operation: dict[str, Any] = {
+            "summary": endpoint.summary,
+            "tags": [endpoint.tag],
+            "operationId": endpoint.handler.__name__,
+            "parameters": [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in _PATH_PARAM.findall(endpoint.path)
+            ],
+            "responses": {
+                str(endpoint.status): {"description": "Success"},
+                "default": {
+                    "description": "A Twilio-style error",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            },
+        }
+        if endpoint.method == "POST" and endpoint.params:
+            operation["requestBody"] = {"content": {"application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        p.name: {**p.schema(), "description": p.description}
+                        for p in endpoint.params
+                    },
+                    **({"required": req} if (req := [p.name for p in endpoint.params
+                                                     if p.required]) else {}),
+                },
+            }}}
+        else:
+            operation["parameters"] += [
+                {"name": p.name, "in": "query", "required": p.required, "schema": p.schema(),
+                 "description": p.description}
+                for p in endpoint.params
+            ]
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Switchboard",
+            "version": __version__,
+            "description": "A task routing engine that speaks the TaskRouter v1 REST API.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR_SCHEMA},
+            "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
+        },
+        "security": [{"basic": []}],
+    }
+
+
+DOCS_PAGE = """<!doctype html>
+<html><head><title>Switchboard API</title><meta charset="utf-8">
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+</head><body><div id="docs"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#docs"});</script>
+</body></html>"""

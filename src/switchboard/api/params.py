@@ -1,0 +1,132 @@
+"""Declared request parameters: parsed from Twilio-style input, and described in our OpenAPI.
+
+Each endpoint lists its parameters once; the same list validates requests (with Twilio's
+error messages naming the parameter) and documents them, so the two never drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from starlette.datastructures import ImmutableMultiDict
+
+from switchboard.routing.errors import InvalidParameter
+
+Kind = Literal["string", "integer", "boolean", "flag", "datetime", "list", "enum"]
+
+TRUE_WORDS = frozenset({"true", "1", "yes"})
+FALSE_WORDS = frozenset({"false", "0", "no"})
+_SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter, by its Twilio name (``FriendlyName``); handlers see it as snake_case."""
+
+    name: str
+    kind: Kind = "string"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    description: str = ""
+    minimum: int | None = None
+    maximum: int | None = None
+
+    @property
+    def attr(self) -> str:
+        return _SNAKE.sub("_", self.name).lower().replace("-", "_")
+
+    def schema(self) -> dict[str, Any]:
+        """This parameter's JSON schema for the OpenAPI document."""
+        if self.kind == "integer":
+            schema: dict[str, Any] = {"type": "integer"}
+            if self.minimum is not None:
+                schema["minimum"] = self.minimum
+            if self.maximum is not None:
+                schema["maximum"] = self.maximum
+            return schema
+        if self.kind == "boolean":
+            return {"type": "boolean"}
+        if self.kind == "datetime":
+            return {"type": "string", "format": "date-time"}
+        if self.kind == "list":
+            return {"type": "array", "items": {"type": "string"}}
+        if self.kind == "enum":
+            return {"type": "string", "enum": list(self.choices)}
+        return {"type": "string"}
+
+
+PAGING = (
+    Param("PageSize", "integer", minimum=1, maximum=1000,
+          description="How many resources to return in each page (default 50)."),
+    Param("Page", "integer", minimum=0, description="The page index, for information."),
+    Param("PageToken", description="The page token provided by the previous page."),
+)
+
+
+def parse(params: tuple[Param, ...], data: ImmutableMultiDict[str, Any], where: str
+          ) -> dict[str, Any]:
+    """Validated values by ``attr``; absent optional parameters are None."""
+    values: dict[str, Any] = {}
+    for param in params:
+        raw = data.getlist(param.name)
+        if not raw or (param.kind != "string" and raw == [""]):
+            if param.required:
+                raise InvalidParameter(f"Missing required parameter {param.name} in the {where}")
+            values[param.attr] = None
+            continue
+        values[param.attr] = _convert(param, [str(v) for v in raw])
+    return values
+
+
+def _convert(param: Param, raw: list[str]) -> Any:
+    if param.kind == "list":
+        return raw  # repeated keys, as the official clients send lists
+    value = raw[-1]
+    if param.kind == "string":
+        return value
+    if param.kind == "integer":
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise InvalidParameter(
+                f"Invalid parameter {param.name}: '{value}' is not an integer") from None
+        if param.minimum is not None and number < param.minimum:
+            raise InvalidParameter(f"{param.name} must be at least {param.minimum}, got {number}")
+        if param.maximum is not None and number > param.maximum:
+            raise InvalidParameter(f"{param.name} must be at most {param.maximum}, got {number}")
+        return number
+    if param.kind == "boolean":
+        word = value.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise InvalidParameter(f"Invalid parameter {param.name}: '{value}' is not true or false")
+    if param.kind == "flag":
+        # TaskRouter's string-typed switches: true, 1 or yes mean true; anything else false.
+        return value.strip().lower() in TRUE_WORDS
+    if param.kind == "datetime":
+        return parse_datetime(value, param.name)
+    if value not in param.choices:
+        raise InvalidParameter(
+            f"Invalid parameter {param.name}: '{value}' is not one of {', '.join(param.choices)}")
+    return value
+
+
+def parse_datetime(value: str, name: str) -> int:
+    """An ISO 8601 date-time (or date) as epoch milliseconds; naive times are UTC."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameter(
+            f"Invalid parameter {name}: '{value}' is not an ISO 8601 date-time "
+            "such as 2024-01-02T03:04:05Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)

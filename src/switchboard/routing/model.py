@@ -1,0 +1,167 @@
+"""The routing core's entities.
+
+Each entity's stored fields are plain values (str, int, bool, None) with the same names as the
+columns of its table in ``store/tables.py``; times are integer milliseconds since the epoch.
+Derived, in-memory-only state (parsed attributes, counters, compiled expressions) lives in
+fields marked ``derived`` and is rebuilt from the stored fields when the engine is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from switchboard.routing.expressions import Expression
+from switchboard.routing.workflow_config import WorkflowConfig
+
+DERIVED = {"derived": True}
+
+
+def derived(default: Any = None, factory: Any = None) -> Any:
+    """A field that is not stored but rebuilt from the stored ones."""
+    if factory is not None:
+        return field(default_factory=factory, metadata=DERIVED, compare=False, repr=False)
+    return field(default=default, metadata=DERIVED, compare=False, repr=False)
+
+
+def stored_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if not f.metadata.get("derived"))
+
+
+@dataclass(slots=True)
+class Workspace:
+    kind: ClassVar[str] = "workspace"
+    sid: str
+    account_sid: str
+    friendly_name: str
+    event_callback_url: str | None
+    events_filter: str | None
+    multi_task_enabled: bool
+    prioritize_queue_order: str
+    default_activity_sid: str | None
+    timeout_activity_sid: str | None
+    date_created: int
+    date_updated: int
+
+
+@dataclass(slots=True)
+class Activity:
+    kind: ClassVar[str] = "activity"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    available: bool
+    date_created: int
+    date_updated: int
+
+
+@dataclass(slots=True)
+class TaskChannel:
+    kind: ClassVar[str] = "task_channel"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    unique_name: str
+    channel_optimized_routing: bool | None
+    date_created: int
+    date_updated: int
+
+
+@dataclass(slots=True)
+class Worker:
+    kind: ClassVar[str] = "worker"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    attributes: str
+    activity_sid: str
+    version: int
+    date_created: int
+    date_updated: int
+    date_status_changed: int
+    # When the worker last became free of work; the default worker order is longest idle first.
+    idle_since: int
+    parsed_attributes: dict[str, Any] = derived(factory=dict)
+
+
+@dataclass(slots=True)
+class WorkerChannel:
+    kind: ClassVar[str] = "worker_channel"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    worker_sid: str
+    task_channel_sid: str
+    configured_capacity: int
+    available: bool
+    date_created: int
+    date_updated: int
+    # Reservations that hold capacity on this channel: pending, accepted and wrapping.
+    reserved: int = derived(0)
+    # Tasks the worker has accepted on this channel (accepted and wrapping reservations).
+    assigned: int = derived(0)
+
+
+@dataclass(slots=True)
+class TaskQueue:
+    kind: ClassVar[str] = "task_queue"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    target_workers: str
+    max_reserved_workers: int
+    task_order: str
+    reservation_activity_sid: str | None
+    assignment_activity_sid: str | None
+    date_created: int
+    date_updated: int
+    target: Expression | None = derived()
+
+
+@dataclass(slots=True)
+class Workflow:
+    kind: ClassVar[str] = "workflow"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    configuration: str
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int
+    date_created: int
+    date_updated: int
+    config: WorkflowConfig | None = derived()
+
+
+@dataclass(slots=True)
+class Event:
+    """One entry of a workspace's ordered event log."""
+
+    kind: ClassVar[str] = "event"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    seq: int
+    event_type: str
+    event_date: int
+    resource_type: str
+    resource_sid: str
+    actor_type: str | None
+    actor_sid: str | None
+    description: str
+    data: str  # JSON object text: the event_data of the Events API
+    task_sid: str | None = None
+    worker_sid: str | None = None
+    reservation_sid: str | None = None
+    task_queue_sid: str | None = None
+    workflow_sid: str | None = None
+    task_channel: str | None = None
+
+
+Entity = Workspace | Activity | TaskChannel | Worker | WorkerChannel | TaskQueue | Workflow

@@ -1,0 +1,162 @@
+"""The imperative shell: owns the store, the clock and one engine per workspace.
+
+A command runs synchronously on its workspace's engine (so commands of one workspace never
+interleave), its changes are handed to the store, and the caller is answered only once they
+are committed. If a commit fails, the workspace's engine is rebuilt from the store, which is
+always the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select
+
+from switchboard.routing.changes import Changes
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.routing.errors import NotFound, RoutingError
+from switchboard.routing.model import (
+    Activity,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    WorkerChannel,
+    Workflow,
+    Workspace,
+)
+from switchboard.routing.sids import SidFactory, new_sid
+from switchboard.service.accounts import Account, AccountRegistry
+from switchboard.service.clock import Clock, SystemClock
+from switchboard.store import tables
+from switchboard.store.database import Store, StoreError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Command = Callable[[WorkspaceEngine, int], T]
+
+
+class ServiceUnavailable(RoutingError):
+    code = 20500
+    status = 503
+
+
+class Runtime:
+    def __init__(self, store: Store, clock: Clock | None = None, sids: SidFactory = new_sid):
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.sids = sids
+        self.accounts = AccountRegistry(store)
+        self.engines: dict[str, WorkspaceEngine] = {}
+
+    # ------------------------------------------------------------------ start-up
+
+    def start(self) -> None:
+        self.store.migrate()
+        self.store.start()
+        self.accounts.load()
+        for row in self.store.rows(tables.workspaces, order=[tables.workspaces.c.date_created]):
+            engine = self._load_workspace(row["sid"])
+            if engine is not None:
+                self.engines[engine.workspace.sid] = engine
+
+    def stop(self) -> None:
+        self.store.close()
+
+    def bootstrap_account(self) -> tuple[Account, bool]:
+        """Make sure an account exists: the one named by the environment, or a new one.
+
+        Returns the account and whether it was created now (its token is then worth printing).
+        """
+        now = self.clock.now_ms()
+        sid = os.environ.get("SWITCHBOARD_ACCOUNT_SID")
+        token = os.environ.get("SWITCHBOARD_AUTH_TOKEN")
+        if sid:
+            if sid in self.accounts.accounts:
+                account = self.accounts.accounts[sid]
+                if token:
+                    account = self.accounts.set_auth_token(sid, token, now)
+                return account, False
+            return self.accounts.create_account(now, sid=sid, auth_token=token), True
+        if self.accounts.accounts:
+            return next(iter(self.accounts.accounts.values())), False
+        return self.accounts.create_account(now, auth_token=token), True
+
+    def _load_workspace(self, sid: str) -> WorkspaceEngine | None:
+        rows = self.store.rows(tables.workspaces, tables.workspaces.c.sid == sid)
+        if not rows:
+            return None
+
+        def children(table: Any, cls: Any) -> list[Any]:
+            return [cls(**r) for r in self.store.rows(
+                table, table.c.workspace_sid == sid, order=[table.c.date_created, table.c.sid])]
+
+        seq = self.store.scalar(
+            select(func.max(tables.events.c.seq)).where(tables.events.c.workspace_sid == sid)
+        )
+        return WorkspaceEngine.load(
+            Workspace(**rows[0]),
+            activities=children(tables.activities, Activity),
+            task_channels=children(tables.task_channels, TaskChannel),
+            workers=children(tables.workers, Worker),
+            worker_channels=children(tables.worker_channels, WorkerChannel),
+            task_queues=children(tables.task_queues, TaskQueue),
+            workflows=children(tables.workflows, Workflow),
+            event_seq=seq or 0,
+            sids=self.sids,
+        )
+
+    # ------------------------------------------------------------------ commands
+
+    def engine(self, account_sid: str, workspace_sid: str) -> WorkspaceEngine:
+        engine = self.engines.get(workspace_sid)
+        if engine is None or engine.workspace.account_sid != account_sid:
+            raise NotFound(f"The requested resource Workspace {workspace_sid} was not found")
+        return engine
+
+    def workspaces_of(self, account_sid: str) -> list[WorkspaceEngine]:
+        return [e for e in self.engines.values() if e.workspace.account_sid == account_sid]
+
+    async def run(self, account_sid: str, workspace_sid: str, command: Command[T]) -> T:
+        """Run a command on a workspace and wait until its changes are committed."""
+        engine = self.engine(account_sid, workspace_sid)
+        result = command(engine, self.clock.now_ms())
+        await self._commit(workspace_sid, engine.take_changes())
+        return result
+
+    async def create_workspace(self, build: Callable[[int], WorkspaceEngine],
+                               render: Callable[[WorkspaceEngine], T]) -> T:
+        engine = build(self.clock.now_ms())
+        result = render(engine)
+        await self._commit(engine.workspace.sid, engine.take_changes(), new=True)
+        self.engines[engine.workspace.sid] = engine
+        return result
+
+    async def delete_workspace(self, account_sid: str, workspace_sid: str) -> None:
+        engine = self.engine(account_sid, workspace_sid)
+        engine.delete_workspace(self.clock.now_ms())
+        del self.engines[workspace_sid]
+        await self._commit(workspace_sid, engine.take_changes())
+
+    async def _commit(self, workspace_sid: str, changes: Changes, new: bool = False) -> None:
+        if not changes:
+            return
+        try:
+            await asyncio.wrap_future(self.store.submit_changes(changes))
+        except StoreError:
+            if not new:
+                await self._rebuild(workspace_sid)
+            raise ServiceUnavailable(
+                "The change could not be stored and was not applied; please retry"
+            ) from None
+
+    async def _rebuild(self, workspace_sid: str) -> None:
+        log.warning("rebuilding workspace %s from the store after a failed commit", workspace_sid)
+        engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
+        if engine is None:
+            self.engines.pop(workspace_sid, None)
+        else:
+            self.engines[workspace_sid] = engine

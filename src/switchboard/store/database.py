@@ -1,0 +1,167 @@
+"""The store: SQL through SQLAlchemy Core, one writer thread with group commit.
+
+Every write runs on the writer thread. Writes queued while a transaction is open are committed
+together in the next one (group commit), so a burst of commands costs one fsync, not one each.
+If a batch fails, each of its writes is retried alone so only the faulty one fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from switchboard.routing.changes import Changes
+from switchboard.store import tables
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Write = Callable[[Connection], Any]
+MAX_BATCH = 512
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'switchboard.db').resolve()}"
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(url)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
+        self._queue: queue.Queue[tuple[Write, Future[Any]] | None] = queue.Queue()
+        self._writer: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision."""
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def start(self) -> None:
+        if self._writer is None:
+            self._writer = threading.Thread(target=self._write_loop, name="store-writer",
+                                            daemon=True)
+            self._writer.start()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ writing
+
+    def submit(self, write: Callable[[Connection], T]) -> Future[T]:
+        """Queue a write; the future resolves once it is committed."""
+        future: Future[T] = Future()
+        self._queue.put((write, future))
+        return future
+
+    def submit_changes(self, changes: Changes) -> Future[None]:
+        return self.submit(lambda conn: self.apply_changes(conn, changes))
+
+    def _write_loop(self) -> None:
+        with self.engine.connect() as conn:  # one connection for the writer's whole life
+            self._write_with(conn)
+
+    def _write_with(self, conn: Connection) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._commit_batch(conn, batch)
+            if stop:
+                return
+
+    def _commit_batch(self, conn: Connection, batch: list[tuple[Write, Future[Any]]]) -> None:
+        try:
+            results = []
+            with conn.begin():
+                for write, _ in batch:
+                    results.append(write(conn))
+        except Exception:
+            if len(batch) == 1:
+                log.exception("store write failed")
+                batch[0][1].set_exception(StoreError("the change could not be stored"))
+                return
+            for item in batch:  # find the faulty write: commit each alone
+                self._commit_batch(conn, [item])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def apply_changes(self, conn: Connection, changes: Changes) -> None:
+        for workspace_sid in changes.dropped_workspaces:
+            for table in tables.WORKSPACE_CHILDREN:
+                conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
+            conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for (kind, _), row in changes.upserts.items():
+            by_kind.setdefault(kind, []).append(row)
+        for kind, rows in by_kind.items():
+            self._upsert(conn, tables.ENTITY_TABLES[kind], rows)
+        for kind, sid in changes.deletes:
+            table = tables.ENTITY_TABLES[kind]
+            conn.execute(delete(table).where(table.c.sid == sid))
+        if changes.events:
+            conn.execute(insert(tables.events), changes.event_rows())
+
+    def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+        stmt = self._insert(table)
+        columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "sid"}
+        conn.execute(stmt.on_conflict_do_update(index_elements=["sid"], set_=columns), rows)
+
+    # ------------------------------------------------------------------ reading
+
+    def rows(self, table: Any, *where: Any, order: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            query = select(table).where(*where).order_by(*order)
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def scalar(self, query: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+
+class StoreError(Exception):
+    """A change could not be committed; nothing of it was stored."""
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before it is acknowledged, even across power loss.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,162 @@
+"""The schema. Entity tables have one column per stored field of the matching dataclass in
+``routing/model.py``; times are epoch milliseconds. Changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+SID = String(34)
+
+
+def _sid() -> Column[str]:
+    return Column("sid", SID, primary_key=True)
+
+
+def _times() -> list[Column[int]]:
+    return [Column("date_created", BigInteger, nullable=False),
+            Column("date_updated", BigInteger, nullable=False)]
+
+
+accounts = Table(
+    "accounts", metadata,
+    _sid(),
+    Column("friendly_name", String(64), nullable=False),
+    Column("auth_token", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    *_times(),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    _sid(),
+    Column("account_sid", SID, nullable=False, index=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("secret", String(64), nullable=False),
+    *_times(),
+)
+
+workspaces = Table(
+    "workspaces", metadata,
+    _sid(),
+    Column("account_sid", SID, nullable=False, index=True),
+    Column("friendly_name", String(64), nullable=False),
+    Column("event_callback_url", Text),
+    Column("events_filter", Text),
+    Column("multi_task_enabled", Boolean, nullable=False),
+    Column("prioritize_queue_order", String(4), nullable=False),
+    Column("default_activity_sid", SID),
+    Column("timeout_activity_sid", SID),
+    *_times(),
+)
+
+
+def _workspace_child(name: str, *columns: Column[object]) -> Table:
+    return Table(
+        name, metadata,
+        _sid(),
+        Column("account_sid", SID, nullable=False),
+        Column("workspace_sid", SID, nullable=False, index=True),
+        *columns,
+        *_times(),
+    )
+
+
+activities = _workspace_child(
+    "activities",
+    Column("friendly_name", String(64), nullable=False),
+    Column("available", Boolean, nullable=False),
+)
+
+task_channels = _workspace_child(
+    "task_channels",
+    Column("friendly_name", String(64), nullable=False),
+    Column("unique_name", String(64), nullable=False),
+    Column("channel_optimized_routing", Boolean),
+)
+
+workers = _workspace_child(
+    "workers",
+    Column("friendly_name", String(64), nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("activity_sid", SID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("date_status_changed", BigInteger, nullable=False),
+    Column("idle_since", BigInteger, nullable=False),
+)
+
+worker_channels = _workspace_child(
+    "worker_channels",
+    Column("worker_sid", SID, nullable=False),
+    Column("task_channel_sid", SID, nullable=False),
+    Column("configured_capacity", Integer, nullable=False),
+    Column("available", Boolean, nullable=False),
+)
+
+task_queues = _workspace_child(
+    "task_queues",
+    Column("friendly_name", String(64), nullable=False),
+    Column("target_workers", Text, nullable=False),
+    Column("max_reserved_workers", Integer, nullable=False),
+    Column("task_order", String(4), nullable=False),
+    Column("reservation_activity_sid", SID),
+    Column("assignment_activity_sid", SID),
+)
+
+workflows = _workspace_child(
+    "workflows",
+    Column("friendly_name", String(64), nullable=False),
+    Column("configuration", Text, nullable=False),
+    Column("assignment_callback_url", Text),
+    Column("fallback_assignment_callback_url", Text),
+    Column("task_reservation_timeout", Integer, nullable=False),
+)
+
+events = Table(
+    "events", metadata,
+    _sid(),
+    Column("account_sid", SID, nullable=False),
+    Column("workspace_sid", SID, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("event_date", BigInteger, nullable=False),
+    Column("resource_type", String(32), nullable=False),
+    Column("resource_sid", SID, nullable=False),
+    Column("actor_type", String(32)),
+    Column("actor_sid", SID),
+    Column("description", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("task_sid", SID),
+    Column("worker_sid", SID),
+    Column("reservation_sid", SID),
+    Column("task_queue_sid", SID),
+    Column("workflow_sid", SID),
+    Column("task_channel", String(64)),
+    UniqueConstraint("workspace_sid", "seq", name="uq_events_workspace_seq"),
+    Index("ix_events_workspace_date", "workspace_sid", "event_date"),
+)
+
+# Entity kind (``Entity.kind``) -> table; workspace children are dropped with their workspace.
+ENTITY_TABLES: dict[str, Table] = {
+    "workspace": workspaces,
+    "activity": activities,
+    "task_channel": task_channels,
+    "worker": workers,
+    "worker_channel": worker_channels,
+    "task_queue": task_queues,
+    "workflow": workflows,
+}
+WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
+                      events)
