@@ -15,9 +15,12 @@ from starlette.routing import Route
 
 from switchboard.api import (
     activities,
+    dev_clock,
     keys,
+    reservations,
     task_channels,
     task_queues,
+    tasks,
     workers,
     workflows,
     workspaces,
@@ -27,7 +30,8 @@ from switchboard.api.openapi import DOCS_PAGE, openapi_document
 from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MODULES = (workspaces, activities, task_channels, workers, task_queues, workflows, keys)
+MODULES = (workspaces, activities, task_channels, workers, task_queues, workflows, tasks,
+           reservations, keys, dev_clock)
 
 
 def create_app(runtime: Runtime, public_url: str | None = None) -> Starlette:
@@ -54,6 +58,7 @@ def create_app(runtime: Runtime, public_url: str | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        runtime.schedule_all()
         yield
         runtime.stop()
 

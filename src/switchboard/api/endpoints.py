@@ -44,7 +44,7 @@ class Context:
 
     @property
     def path(self) -> dict[str, str]:
-        return self.request.path_params  # type: ignore[no-any-return]
+        return self.request.path_params
 
     @property
     def if_match(self) -> str | None:

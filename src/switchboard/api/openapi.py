@@ -21,6 +21,9 @@ ERROR_SCHEMA = {
 }
 
 
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
 def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
@@ -36,7 +39,7 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
                 str(endpoint.status): {"description": "Success"},
                 "default": {
                     "description": "A Twilio-style error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {"application/json": {"schema": ERROR_REF}},
                 },
             },
         }

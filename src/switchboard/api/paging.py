@@ -31,10 +31,7 @@ def page(
     size = args.get("page_size") or DEFAULT_PAGE_SIZE
     number = args.get("page") or 0
     token = args.get("page_token")
-    if token:
-        start = _resolve(items, token, size, sid_of)
-    else:
-        start = number * size
+    start = _resolve(items, token, size, sid_of) if token else number * size
     chunk = items[start:start + size]
     filters = {k: v for k, v in query.items() if k not in ("PageSize", "Page", "PageToken")}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +36,10 @@ class Changes:
         return bool(self.upserts or self.deletes or self.dropped_workspaces or self.events)
 
     def event_rows(self) -> list[Row]:
-        return [to_row(event) for event in self.events]
+        rows = [to_row(event) for event in self.events]
+        for row in rows:
+            row["data"] = json.dumps(row["data"], separators=(",", ":"))
+        return rows
 
 
 class ChangeRecorder:

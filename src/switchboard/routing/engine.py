@@ -9,7 +9,7 @@ them; ``take_changes()`` hands the rows and events to the caller, who commits th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from switchboard.routing import events as event_data
@@ -18,8 +18,11 @@ from switchboard.routing.changes import ChangeRecorder, Changes
 from switchboard.routing.errors import InvalidParameter, NotFound, PreconditionFailed
 from switchboard.routing.expressions import Expression, ExpressionError, compile_expression
 from switchboard.routing.model import (
+    TASK_ACTIVE,
     Activity,
     Event,
+    Reservation,
+    Task,
     TaskChannel,
     TaskQueue,
     Worker,
@@ -27,6 +30,7 @@ from switchboard.routing.model import (
     Workflow,
     Workspace,
 )
+from switchboard.routing.router import Router
 from switchboard.routing.sids import SidFactory, new_sid
 from switchboard.routing.views import ACTIVITY_FIELDS, ChannelView, WorkerView
 from switchboard.routing.workflow_config import (
@@ -80,7 +84,8 @@ class WorkspaceEngine:
         self._worker_names: dict[str, str] = {}  # casefolded friendly name -> worker sid
         self._channel_names: dict[str, str] = {}  # unique name -> task channel sid
         self.event_seq = 0
-        self._changes = ChangeRecorder()
+        self.changes = ChangeRecorder()
+        self.router = Router(self)
 
     # ------------------------------------------------------------------ creation and loading
 
@@ -119,8 +124,8 @@ class WorkspaceEngine:
             date_updated=now,
         )
         engine = cls(workspace, sids=sids)
-        engine._changes.touch(workspace)
-        engine._emit("workspace.created", "workspace", workspace.sid, now,
+        engine.changes.touch(workspace)
+        engine.emit("workspace.created", "workspace", workspace.sid, now,
                      f"Workspace {friendly_name} created", event_data.workspace_data(workspace))
         offline = None
         for name, available in DEFAULT_ACTIVITIES:
@@ -150,7 +155,10 @@ class WorkspaceEngine:
         worker_channels: Iterable[WorkerChannel],
         task_queues: Iterable[TaskQueue],
         workflows: Iterable[Workflow],
+        tasks: Iterable[Task] = (),
+        reservations: Iterable[Reservation] = (),
         event_seq: int,
+        now: int,
         sids: SidFactory = new_sid,
     ) -> WorkspaceEngine:
         """Rebuild the engine and its indexes from stored rows (given in creation order)."""
@@ -178,15 +186,16 @@ class WorkspaceEngine:
                 workflow.configuration, engine.task_queues.__contains__
             )
             engine.workflows[workflow.sid] = workflow
-        engine._changes = ChangeRecorder()
+        engine.router.load(tasks, reservations, now)
+        engine.changes = ChangeRecorder()
         return engine
 
     def take_changes(self) -> Changes:
-        return self._changes.take()
+        return self.changes.take()
 
     # ------------------------------------------------------------------ events
 
-    def _emit(
+    def emit(
         self,
         event_type: str,
         resource_type: str,
@@ -216,10 +225,10 @@ class WorkspaceEngine:
             actor_type=sids.pop("actor_type", None),
             actor_sid=sids.pop("actor_sid", None),
             description=description,
-            data=json.dumps(payload, separators=(",", ":")),
+            data=payload,
             **sids,
         )
-        self._changes.event(event)
+        self.changes.event(event)
         return event
 
     # ------------------------------------------------------------------ workspace
@@ -267,15 +276,15 @@ class WorkspaceEngine:
         if prioritize_queue_order is not None:
             ws.prioritize_queue_order = prioritize_queue_order
         ws.date_updated = now
-        self._changes.touch(ws)
-        self._emit("workspace.updated", "workspace", ws.sid, now,
+        self.changes.touch(ws)
+        self.emit("workspace.updated", "workspace", ws.sid, now,
                    f"Workspace {ws.friendly_name} updated", event_data.workspace_data(ws))
         return ws
 
     def delete_workspace(self, now: int) -> None:
         ws = self.workspace
-        self._changes.drop_workspace(ws.sid)
-        self._emit("workspace.deleted", "workspace", ws.sid, now,
+        self.changes.drop_workspace(ws.sid)
+        self.emit("workspace.deleted", "workspace", ws.sid, now,
                    f"Workspace {ws.friendly_name} deleted", event_data.workspace_data(ws))
 
     # ------------------------------------------------------------------ activities
@@ -300,8 +309,8 @@ class WorkspaceEngine:
             date_updated=now,
         )
         self.activities[activity.sid] = activity
-        self._changes.touch(activity)
-        self._emit("activity.created", "activity", activity.sid, now,
+        self.changes.touch(activity)
+        self.emit("activity.created", "activity", activity.sid, now,
                    f"Activity {friendly_name} created", event_data.activity_data(activity))
         return activity
 
@@ -314,9 +323,10 @@ class WorkspaceEngine:
             for worker in self.workers.values():
                 if worker.activity_sid == sid:
                     self._reindex_worker(worker, only=ACTIVITY_FIELDS)
+                    self._worker_changed(worker, now)
         activity.date_updated = now
-        self._changes.touch(activity)
-        self._emit("activity.updated", "activity", sid, now,
+        self.changes.touch(activity)
+        self.emit("activity.updated", "activity", sid, now,
                    f"Activity {activity.friendly_name} updated", event_data.activity_data(activity))
         return activity
 
@@ -336,8 +346,8 @@ class WorkspaceEngine:
                     f"Activity {sid} cannot be deleted: TaskQueue {queue.sid} uses it"
                 )
         del self.activities[sid]
-        self._changes.delete(activity)
-        self._emit("activity.deleted", "activity", sid, now,
+        self.changes.delete(activity)
+        self.emit("activity.deleted", "activity", sid, now,
                    f"Activity {activity.friendly_name} deleted", event_data.activity_data(activity))
 
     def _check_activity_name(self, name: str, own_sid: str | None = None) -> None:
@@ -384,12 +394,13 @@ class WorkspaceEngine:
         )
         self.task_channels[channel.sid] = channel
         self._channel_names[unique_name] = channel.sid
-        self._changes.touch(channel)
-        self._emit("task-channel.created", "task_channel", channel.sid, now,
+        self.changes.touch(channel)
+        self.emit("task-channel.created", "task_channel", channel.sid, now,
                    f"TaskChannel {unique_name} created", event_data.task_channel_data(channel),
                    task_channel=unique_name)
         for worker in self.workers.values():
-            self._add_worker_channel(worker, channel, now)
+            self._add_worker_channel(worker, channel)
+            self._worker_changed(worker, now)
         return channel
 
     def update_task_channel(
@@ -402,22 +413,26 @@ class WorkspaceEngine:
         if optimized is not None:
             channel.channel_optimized_routing = optimized
         channel.date_updated = now
-        self._changes.touch(channel)
-        self._emit("task-channel.updated", "task_channel", channel.sid, now,
+        self.changes.touch(channel)
+        self.emit("task-channel.updated", "task_channel", channel.sid, now,
                    f"TaskChannel {channel.unique_name} updated",
                    event_data.task_channel_data(channel), task_channel=channel.unique_name)
         return channel
 
     def delete_task_channel(self, sid: str, now: int) -> None:
         channel = self.task_channel(sid)
+        if any(t.task_channel_sid == channel.sid and t.assignment_status in TASK_ACTIVE
+               for t in self.router.tasks.values()):
+            raise InvalidParameter(f"TaskChannel {channel.unique_name} cannot be deleted while "
+                                   "it has active Tasks")
         del self.task_channels[channel.sid]
         del self._channel_names[channel.unique_name]
         for channels in self.worker_channels.values():
             wc = channels.pop(channel.sid, None)
             if wc is not None:
-                self._changes.delete(wc)
-        self._changes.delete(channel)
-        self._emit("task-channel.deleted", "task_channel", channel.sid, now,
+                self.changes.delete(wc)
+        self.changes.delete(channel)
+        self.emit("task-channel.deleted", "task_channel", channel.sid, now,
                    f"TaskChannel {channel.unique_name} deleted",
                    event_data.task_channel_data(channel), task_channel=channel.unique_name)
 
@@ -463,13 +478,14 @@ class WorkspaceEngine:
         self.worker_channels[worker.sid] = {}
         self.worker_queues[worker.sid] = set()
         self._worker_names[friendly_name.casefold()] = worker.sid
-        self._changes.touch(worker)
-        self._emit("worker.created", "worker", worker.sid, now,
+        self.changes.touch(worker)
+        self.emit("worker.created", "worker", worker.sid, now,
                    f"Worker {friendly_name} created", event_data.worker_data(worker, activity),
                    worker_sid=worker.sid)
         for channel in self.task_channels.values():
-            self._add_worker_channel(worker, channel, now, emit=False)
+            self._add_worker_channel(worker, channel)
         self._reindex_worker(worker)
+        self._worker_changed(worker, now)
         return worker
 
     def update_worker(
@@ -484,7 +500,7 @@ class WorkspaceEngine:
         if_match: str | None = None,
     ) -> Worker:
         worker = self.worker(sid)
-        self._check_version(worker.version, if_match, f"Worker {sid}")
+        self.check_version(worker.version, if_match, f"Worker {sid}")
         activity = self.activity(activity_sid, "ActivitySid") if activity_sid else None
         parsed = validate.attributes(attributes) if attributes is not None else None
         if friendly_name is not None and friendly_name != worker.friendly_name:
@@ -495,28 +511,41 @@ class WorkspaceEngine:
                 "state. RejectPendingReservations needs an ActivitySid of an unavailable Activity"
             )
 
-        changed = False
         if friendly_name is not None and friendly_name != worker.friendly_name:
             del self._worker_names[worker.friendly_name.casefold()]
             self._worker_names[friendly_name.casefold()] = sid
             worker.friendly_name = friendly_name
-            changed = True
         if parsed is not None and attributes is not None:
             worker.attributes = attributes
             worker.parsed_attributes = parsed
-            changed = True
             self._reindex_worker(worker)
             self._bump(worker, now)
-            self._emit("worker.attributes.update", "worker", sid, now,
-                       f"Worker {worker.friendly_name} updated attributes",
-                       event_data.worker_data(worker, self.activities.get(worker.activity_sid)),
-                       worker_sid=sid)
-        if activity is not None and activity.sid != worker.activity_sid:
-            self._change_activity(worker, activity, now)
-            changed = True
-        if changed or activity is not None:
-            self._bump(worker, now)
+            self.emit("worker.attributes.update", "worker", sid, now,
+                      f"Worker {worker.friendly_name} updated attributes",
+                      event_data.worker_data(worker, self.activities.get(worker.activity_sid)),
+                      worker_sid=sid)
+        if activity is not None:
+            self.set_activity(worker, activity.sid, now)
+        if reject_pending_reservations:
+            self.router.reject_pending(worker, now)
+        self._bump(worker, now)
+        self._worker_changed(worker, now)
         return worker
+
+    def worker_by_name(self, friendly_name: str) -> Worker | None:
+        sid = self._worker_names.get(friendly_name.casefold())
+        return self.workers[sid] if sid else None
+
+    def set_activity(self, worker: Worker, activity_sid: str, now: int) -> None:
+        """Move a worker to an activity (no-op if it is there already)."""
+        if activity_sid != worker.activity_sid:
+            self._change_activity(worker, self.activities[activity_sid], now)
+            self.router.refresh_worker(worker)
+
+    def _worker_changed(self, worker: Worker, now: int) -> None:
+        """Anything that may let a worker take work: reindex it and offer it tasks."""
+        self.router.refresh_worker(worker)
+        self.router.offer_worker(worker, now)
 
     def _change_activity(self, worker: Worker, activity: Activity, now: int) -> None:
         previous = self.activities.get(worker.activity_sid)
@@ -532,21 +561,22 @@ class WorkspaceEngine:
             worker_time_in_previous_activity=time_in_previous // 1000,
             worker_time_in_previous_activity_ms=time_in_previous,
         )
-        self._emit("worker.activity.update", "worker", worker.sid, now,
+        self.emit("worker.activity.update", "worker", worker.sid, now,
                    f"Worker {worker.friendly_name} updated to {activity.friendly_name} Activity",
                    data, worker_sid=worker.sid)
 
     def delete_worker(self, sid: str, now: int, *, if_match: str | None = None) -> None:
         worker = self.worker(sid)
-        self._check_version(worker.version, if_match, f"Worker {sid}")
+        self.check_version(worker.version, if_match, f"Worker {sid}")
+        self.router.forget_worker(worker, now)
         for queue_sid in self.worker_queues.pop(sid):
             self.queue_members[queue_sid].discard(sid)
         for wc in self.worker_channels.pop(sid).values():
-            self._changes.delete(wc)
+            self.changes.delete(wc)
         del self.workers[sid]
         del self._worker_names[worker.friendly_name.casefold()]
-        self._changes.delete(worker)
-        self._emit("worker.deleted", "worker", sid, now, f"Worker {worker.friendly_name} deleted",
+        self.changes.delete(worker)
+        self.emit("worker.deleted", "worker", sid, now, f"Worker {worker.friendly_name} deleted",
                    event_data.worker_data(worker, self.activities.get(worker.activity_sid)),
                    worker_sid=sid)
 
@@ -559,10 +589,10 @@ class WorkspaceEngine:
     def _bump(self, worker: Worker, now: int) -> None:
         worker.version += 1
         worker.date_updated = now
-        self._changes.touch(worker)
+        self.changes.touch(worker)
 
     @staticmethod
-    def _check_version(version: int, if_match: str | None, what: str) -> None:
+    def check_version(version: int, if_match: str | None, what: str) -> None:
         if if_match is not None and if_match.strip('"') != str(version):
             raise PreconditionFailed(
                 f"{what} has version {version}; If-Match '{if_match}' does not match"
@@ -581,9 +611,7 @@ class WorkspaceEngine:
             return channels[task_channel.sid]
         raise NotFound(f"The requested resource WorkerChannel {sid} was not found")
 
-    def _add_worker_channel(
-        self, worker: Worker, channel: TaskChannel, now: int, emit: bool = True
-    ) -> None:
+    def _add_worker_channel(self, worker: Worker, channel: TaskChannel) -> None:
         wc = WorkerChannel(
             sid=self.sids("WC"),
             account_sid=self.workspace.account_sid,
@@ -592,11 +620,12 @@ class WorkspaceEngine:
             task_channel_sid=channel.sid,
             configured_capacity=1,
             available=True,
-            date_created=now,
-            date_updated=now,
+            date_created=channel.date_created if channel.date_created > worker.date_created
+            else worker.date_created,
+            date_updated=worker.date_updated,
         )
         self.worker_channels[worker.sid][channel.sid] = wc
-        self._changes.touch(wc)
+        self.changes.touch(wc)
 
     def update_worker_channel(
         self, worker_sid: str, sid: str, now: int, *, capacity: int | None, available: bool | None
@@ -611,20 +640,21 @@ class WorkspaceEngine:
         if capacity is not None and capacity != wc.configured_capacity:
             previous = wc.configured_capacity
             wc.configured_capacity = capacity
-            self._emit("worker.capacity.update", "worker", worker_sid, now,
+            self.emit("worker.capacity.update", "worker", worker_sid, now,
                        f"Worker {worker.friendly_name} capacity on {channel.unique_name} updated",
                        {**base, **self._channel_event_fields(wc),
                         "worker_channel_previous_capacity": previous},
                        worker_sid=worker_sid, task_channel=channel.unique_name)
         if available is not None and available != wc.available:
             wc.available = available
-            self._emit("worker.channel.availability.update", "worker", worker_sid, now,
+            self.emit("worker.channel.availability.update", "worker", worker_sid, now,
                        f"Worker {worker.friendly_name} availability on {channel.unique_name} "
                        "updated",
                        {**base, **self._channel_event_fields(wc)},
                        worker_sid=worker_sid, task_channel=channel.unique_name)
         wc.date_updated = now
-        self._changes.touch(wc)
+        self.changes.touch(wc)
+        self._worker_changed(worker, now)
         return wc
 
     @staticmethod
@@ -682,9 +712,10 @@ class WorkspaceEngine:
             target=target,
         )
         self.task_queues[queue.sid] = queue
-        self._index_queue(queue)
-        self._changes.touch(queue)
-        self._emit("task-queue.created", "task_queue", queue.sid, now,
+        for worker_sid in self._index_queue(queue):
+            self.router.refresh_worker(self.workers[worker_sid])
+        self.changes.touch(queue)
+        self.emit("task-queue.created", "task_queue", queue.sid, now,
                    f"TaskQueue {friendly_name} created", event_data.task_queue_data(queue),
                    task_queue_sid=queue.sid)
         return queue
@@ -725,12 +756,13 @@ class WorkspaceEngine:
         if assignment_activity_sid is not None:
             queue.assignment_activity_sid = assignment_activity_sid or None
         queue.date_updated = now
-        self._changes.touch(queue)
+        self.changes.touch(queue)
         if target is not None and target_workers != queue.target_workers:
             queue.target_workers = target_workers or ""
             queue.target = target
-            self._index_queue(queue)
-            self._emit("task-queue.expression.updated", "task_queue", sid, now,
+            for worker_sid in self._index_queue(queue):
+                self._worker_changed(self.workers[worker_sid], now)
+            self.emit("task-queue.expression.updated", "task_queue", sid, now,
                        f"TaskQueue {queue.friendly_name} target workers updated",
                        event_data.task_queue_data(queue), task_queue_sid=sid)
         return queue
@@ -743,16 +775,21 @@ class WorkspaceEngine:
                     f"TaskQueue {sid} cannot be deleted: Workflow {workflow.sid} "
                     f"('{workflow.friendly_name}') routes to it"
                 )
+        if any(t.task_queue_sid == sid and t.assignment_status in TASK_ACTIVE
+               for t in self.router.tasks.values()):
+            raise InvalidParameter(f"TaskQueue {sid} cannot be deleted while it has active "
+                                   "Tasks")
         for worker_sid in self.queue_members.pop(sid):
             self.worker_queues[worker_sid].discard(sid)
+            self.router.refresh_worker(self.workers[worker_sid])
         del self.task_queues[sid]
-        self._changes.delete(queue)
-        self._emit("task-queue.deleted", "task_queue", sid, now,
+        self.changes.delete(queue)
+        self.emit("task-queue.deleted", "task_queue", sid, now,
                    f"TaskQueue {queue.friendly_name} deleted", event_data.task_queue_data(queue),
                    task_queue_sid=sid)
 
-    def _index_queue(self, queue: TaskQueue) -> None:
-        """(Re)compute one queue's members: one evaluation per worker."""
+    def _index_queue(self, queue: TaskQueue) -> set[str]:
+        """(Re)compute one queue's members: one evaluation per worker. Returns who changed."""
         old = self.queue_members.get(queue.sid, set())
         new = {w.sid for w in self.workers.values() if self._is_member(queue, w)}
         for worker_sid in old - new:
@@ -760,6 +797,7 @@ class WorkspaceEngine:
         for worker_sid in new - old:
             self.worker_queues[worker_sid].add(queue.sid)
         self.queue_members[queue.sid] = new
+        return old ^ new
 
     def _reindex_worker(self, worker: Worker, only: frozenset[str] | None = None) -> None:
         """(Re)compute one worker's queues; ``only`` limits it to queues naming those fields."""
@@ -842,8 +880,8 @@ class WorkspaceEngine:
             config=config,
         )
         self.workflows[workflow.sid] = workflow
-        self._changes.touch(workflow)
-        self._emit("workflow.created", "workflow", workflow.sid, now,
+        self.changes.touch(workflow)
+        self.emit("workflow.created", "workflow", workflow.sid, now,
                    f"Workflow {friendly_name} created", event_data.workflow_data(workflow),
                    workflow_sid=workflow.sid)
         return workflow
@@ -885,17 +923,22 @@ class WorkspaceEngine:
         if task_reservation_timeout is not None:
             workflow.task_reservation_timeout = task_reservation_timeout
         workflow.date_updated = now
-        self._changes.touch(workflow)
-        self._emit("workflow.updated", "workflow", sid, now,
+        self.changes.touch(workflow)
+        if re_evaluate_tasks and config is not None:
+            self.router.reevaluate_workflow(workflow, now)
+        self.emit("workflow.updated", "workflow", sid, now,
                    f"Workflow {workflow.friendly_name} updated", event_data.workflow_data(workflow),
                    workflow_sid=sid)
         return workflow
 
     def delete_workflow(self, sid: str, now: int) -> None:
         workflow = self.workflow(sid)
+        if any(t.workflow_sid == sid and t.assignment_status in TASK_ACTIVE
+               for t in self.router.tasks.values()):
+            raise InvalidParameter(f"Workflow {sid} cannot be deleted while it has active Tasks")
         del self.workflows[sid]
-        self._changes.delete(workflow)
-        self._emit("workflow.deleted", "workflow", sid, now,
+        self.changes.delete(workflow)
+        self.emit("workflow.deleted", "workflow", sid, now,
                    f"Workflow {workflow.friendly_name} deleted",
                    event_data.workflow_data(workflow), workflow_sid=sid)
 
@@ -909,5 +952,3 @@ def _check_task_order(value: str) -> None:
     if value not in QUEUE_ORDERS:
         raise InvalidParameter(f"TaskOrder must be FIFO or LIFO, got '{value}'")
 
-
-ExpressionCompiler = Callable[[str], Expression]

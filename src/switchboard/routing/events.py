@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from switchboard.routing.model import Activity, TaskChannel, TaskQueue, Worker, Workflow, Workspace
+from switchboard.routing.model import (
+    Activity,
+    Reservation,
+    Task,
+    TaskChannel,
+    TaskQueue,
+    Worker,
+    Workflow,
+    Workspace,
+)
 
 
 def workspace_data(workspace: Workspace) -> dict[str, Any]:
@@ -53,3 +62,34 @@ def task_queue_data(queue: TaskQueue) -> dict[str, Any]:
 
 def workflow_data(workflow: Workflow) -> dict[str, Any]:
     return {"workflow_sid": workflow.sid, "workflow_name": workflow.friendly_name}
+
+
+def task_data(task: Task, now: int, channel: TaskChannel | None, queue: TaskQueue | None,
+              workflow: Workflow | None) -> dict[str, Any]:
+    return {
+        "task_sid": task.sid,
+        "task_attributes": task.attributes,
+        "task_age": max(0, (now - task.date_created) // 1000),
+        "task_priority": task.priority,
+        "task_assignment_status": task.assignment_status,
+        "task_canceled_reason": task.reason if task.assignment_status == "canceled" else None,
+        "task_completed_reason": task.reason if task.assignment_status == "completed" else None,
+        "task_channel_sid": task.task_channel_sid,
+        "task_channel_unique_name": channel.unique_name if channel else None,
+        "task_queue_sid": task.task_queue_sid,
+        "task_queue_name": queue.friendly_name if queue else None,
+        "task_queue_entered_date": task.task_queue_entered_date,
+        "task_date_created": task.date_created,
+        "task_version": str(task.version),
+        "task_routing_target": task.routing_target,
+        "workflow_sid": task.workflow_sid,
+        "workflow_name": workflow.friendly_name if workflow else None,
+    }
+
+
+def reservation_data(reservation: Reservation) -> dict[str, Any]:
+    return {
+        "reservation_sid": reservation.sid,
+        "reservation_status": reservation.reservation_status,
+        "reservation_version": str(reservation.version),
+    }

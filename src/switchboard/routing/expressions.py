@@ -277,7 +277,8 @@ def _syntax_error(text: str, exc: LarkError) -> ExpressionError:
         column = start + 1 if start is not None else None
         return ExpressionError(text, f"unexpected {str(token)!r}", column, hint)
     if isinstance(exc, UnexpectedInput):
-        return ExpressionError(text, "syntax error", getattr(exc, "column", None))
+        offset = exc.pos_in_stream
+        return ExpressionError(text, "syntax error", offset + 1 if offset is not None else None)
     return ExpressionError(text, f"syntax error ({exc})")
 
 
@@ -419,7 +420,8 @@ _MIRRORED: Final[Mapping[str, str]] = {
 
 @dataclass(frozen=True, slots=True)
 class _Path:
-    segments: tuple[_Segment, ...]  # first is always a name
+    name: str  # the root name: `task` in task.langs[0]
+    steps: tuple[_Segment, ...]  # then keys (str) and array indexes (int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -441,25 +443,23 @@ def _child(value: Any, segment: _Segment) -> Any:
 
 
 def _getter(path: _Path) -> _Getter:
-    first, *rest = path.segments
-    if not rest:
+    first, steps = path.name, path.steps
+    if not steps:
         # Speed: a C-level bound call, no Python frame.
         return operator.methodcaller("get", first)
-    if len(rest) == 1 and rest[0].__class__ is str:
-        key = rest[0]
+    if len(steps) == 1 and isinstance(steps[0], str):
+        key = steps[0]
 
         def get_two(root: Root) -> Any:
-            value = root.get(first)  # type: ignore[arg-type]
+            value = root.get(first)
             if value.__class__ is dict:  # speed: plain dicts skip the Mapping ABC check
                 return value.get(key)
             return _child(value, key)
 
         return get_two
 
-    steps = tuple(rest)
-
     def get_path(root: Root) -> Any:
-        value = root.get(first)  # type: ignore[arg-type]
+        value = root.get(first)
         for step in steps:
             if value is None:
                 return None
@@ -684,10 +684,10 @@ class _Compiler:
         self.text = text
         self.roots: set[str] = set()
 
-    def error(self, reason: str, node: Tree[Token] | Token, hint: str | None = None) -> Exception:
-        token = node if isinstance(node, Token) else next(_tokens(node), None)
+    def error(self, reason: str, node: Tree[Token] | Token) -> ExpressionError:
+        token = node if isinstance(node, Token) else _first_token(node)
         column = token.start_pos + 1 if token is not None and token.start_pos is not None else None
-        return ExpressionError(self.text, reason, column, hint)
+        return ExpressionError(self.text, reason, column)
 
     def boolean(self, node: Tree[Token] | Token, depth: int) -> _Compiled:
         if isinstance(node, Token):  # a bare true / false leaf
@@ -718,17 +718,24 @@ class _Compiler:
         return _Literal(self.literal(node, 0))
 
     def path(self, node: Tree[Token]) -> _Path:
-        segments: list[_Segment] = []
-        for token in node.children:
+        name = str(node.children[0])
+        steps: list[_Segment] = []
+        for token in node.children[1:]:
             assert isinstance(token, Token)
             if token.type == "NAME":
-                segments.append(str(token))
+                steps.append(str(token))
             elif _INDEX.fullmatch(token):
-                segments.append(int(token))
+                steps.append(self.integer(token))
             else:
                 raise self.error(f"array index {str(token)!r} is not a non-negative integer", token)
-        self.roots.add(str(segments[0]))
-        return _Path(tuple(segments))
+        self.roots.add(name)
+        return _Path(name, tuple(steps))
+
+    def integer(self, token: Token) -> int:
+        try:
+            return int(token, 10)  # decimal even with leading zeros: 0800 is 800
+        except ValueError:  # more digits than int() accepts from text
+            raise self.error(f"number {str(token)[:20]}... has too many digits", token) from None
 
     def literal(self, node: Tree[Token] | Token, depth: int) -> Any:
         if isinstance(node, Tree):  # list
@@ -741,14 +748,16 @@ class _Compiler:
         if kind == "NUMBER":
             if any(mark in node for mark in ".eE"):
                 return float(node)
-            return int(node, 10)  # decimal even with leading zeros: 0800 is 800
+            return self.integer(node)
         if kind == "NULL":
             return None
         return kind == "TRUE"
 
 
-def _tokens(tree: Tree[Token]) -> Any:
-    return (child for child in tree.scan_values(lambda value: isinstance(value, Token)))
+def _first_token(tree: Tree[Token]) -> Token | None:
+    for token in tree.scan_values(lambda value: isinstance(value, Token)):
+        return token
+    return None
 
 
 # --- public API -----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from switchboard.routing.expressions import Expression
-from switchboard.routing.workflow_config import WorkflowConfig
+from switchboard.routing.workflow_config import Target, WorkflowConfig
 
 DERIVED = {"derived": True}
 
@@ -139,6 +139,69 @@ class Workflow:
     config: WorkflowConfig | None = derived()
 
 
+TASK_ACTIVE = frozenset({"pending", "reserved", "assigned", "wrapping"})
+TASK_WAITING = frozenset({"pending", "reserved"})
+RESERVATION_OPEN = frozenset({"pending", "accepted", "wrapping"})
+
+
+@dataclass(slots=True)
+class Task:
+    kind: ClassVar[str] = "task"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    seq: int  # creation order within the workspace: the last tie-break of queue order
+    attributes: str
+    assignment_status: str
+    priority: int
+    reason: str | None
+    timeout: int  # seconds the task may wait to be assigned (its TTL)
+    task_channel_sid: str
+    workflow_sid: str | None
+    task_queue_sid: str | None
+    routing_target: str | None
+    ignore_capacity: bool | None
+    virtual_start_time: int
+    task_queue_entered_date: int | None
+    version: int
+    date_created: int
+    date_updated: int
+    # Where the workflow has the task: the matched filter (-1 = default filter, None = routed
+    # by RoutingTarget), the target within it, when that target times out, and when the
+    # filter was entered (target timeouts add up from there).
+    filter_index: int | None = None
+    target_index: int = 0
+    step_deadline: int | None = None
+    filter_entered: int | None = None
+    assignment_count: int = 0
+    # When a finished task is purged, like TaskRouter's deletion 5 minutes after the end.
+    purge_at: int | None = None
+    parsed_attributes: dict[str, Any] = derived(factory=dict)
+    target: Target | None = derived()
+    config: WorkflowConfig | None = derived()  # the configuration the task routes by
+    queue_key: tuple[Any, ...] | None = derived()  # its entry in a pending-task order
+
+
+@dataclass(slots=True)
+class Reservation:
+    kind: ClassVar[str] = "reservation"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    worker_sid: str
+    reservation_status: str
+    task_channel_sid: str
+    task_queue_sid: str | None
+    workflow_sid: str | None
+    timeout_at: int | None  # when a pending reservation times out
+    # The worker's activity before this reservation changed it (single-tasking workspaces).
+    previous_activity_sid: str | None
+    version: int
+    date_created: int
+    date_updated: int
+
+
 @dataclass(slots=True)
 class Event:
     """One entry of a workspace's ordered event log."""
@@ -155,7 +218,7 @@ class Event:
     actor_type: str | None
     actor_sid: str | None
     description: str
-    data: str  # JSON object text: the event_data of the Events API
+    data: dict[str, Any]  # the event_data of the Events API
     task_sid: str | None = None
     worker_sid: str | None = None
     reservation_sid: str | None = None
@@ -164,4 +227,7 @@ class Event:
     task_channel: str | None = None
 
 
-Entity = Workspace | Activity | TaskChannel | Worker | WorkerChannel | TaskQueue | Workflow
+Entity = (
+    Workspace | Activity | TaskChannel | Worker | WorkerChannel | TaskQueue | Workflow | Task
+    | Reservation
+)

@@ -21,7 +21,7 @@ ACTIVITY_FIELDS = frozenset({"activity_sid", "activity_name"})
 class ChannelView(Mapping[str, Any]):
     """``worker.channel.<unique_name>.{configured_capacity, assigned_tasks, ...}``."""
 
-    __slots__ = ("_channels", "_by_name")
+    __slots__ = ("_by_name", "_channels")
 
     def __init__(
         self, channels: Mapping[str, WorkerChannel], by_name: Callable[[str], TaskChannel | None]
@@ -56,7 +56,7 @@ def channel_figures(channel: WorkerChannel) -> dict[str, Any]:
 class WorkerView(Mapping[str, Any]):
     """A worker as TargetWorkers and ``worker.`` references see it."""
 
-    __slots__ = ("_worker", "_activity", "_channels")
+    __slots__ = ("_activity", "_channels", "_worker")
 
     def __init__(self, worker: Worker, activity: Activity | None, channels: ChannelView) -> None:
         self._worker = worker

@@ -6,6 +6,7 @@ committed to the store before the cache sees it.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class AccountRegistry:
             update(tables.accounts).where(tables.accounts.c.sid == sid)
             .values(auth_token=auth_token, date_updated=now)
         )).result()
-        account = Account(**{**_row(account), "auth_token": auth_token, "date_updated": now})
+        account = dataclasses.replace(account, auth_token=auth_token, date_updated=now)
         self.accounts[sid] = account
         return account
 
@@ -107,7 +108,7 @@ class AccountRegistry:
             update(tables.api_keys).where(tables.api_keys.c.sid == sid)
             .values(friendly_name=friendly_name, date_updated=now)
         )).result()
-        key = ApiKey(**{**_row(key), "friendly_name": friendly_name, "date_updated": now})
+        key = dataclasses.replace(key, friendly_name=friendly_name, date_updated=now)
         self.keys[sid] = key
         return key
 

@@ -21,6 +21,8 @@ from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import NotFound, RoutingError
 from switchboard.routing.model import (
     Activity,
+    Reservation,
+    Task,
     TaskChannel,
     TaskQueue,
     Worker,
@@ -30,7 +32,7 @@ from switchboard.routing.model import (
 )
 from switchboard.routing.sids import SidFactory, new_sid
 from switchboard.service.accounts import Account, AccountRegistry
-from switchboard.service.clock import Clock, SystemClock
+from switchboard.service.clock import Clock, ManualClock, SystemClock
 from switchboard.store import tables
 from switchboard.store.database import Store, StoreError
 
@@ -51,6 +53,7 @@ class Runtime:
         self.sids = sids
         self.accounts = AccountRegistry(store)
         self.engines: dict[str, WorkspaceEngine] = {}
+        self._wakeups: dict[str, asyncio.TimerHandle] = {}
 
     # ------------------------------------------------------------------ start-up
 
@@ -64,6 +67,9 @@ class Runtime:
                 self.engines[engine.workspace.sid] = engine
 
     def stop(self) -> None:
+        for handle in self._wakeups.values():
+            handle.cancel()
+        self._wakeups.clear()
         self.store.close()
 
     def bootstrap_account(self) -> tuple[Account, bool]:
@@ -105,7 +111,10 @@ class Runtime:
             worker_channels=children(tables.worker_channels, WorkerChannel),
             task_queues=children(tables.task_queues, TaskQueue),
             workflows=children(tables.workflows, Workflow),
+            tasks=children(tables.tasks, Task),
+            reservations=children(tables.reservations, Reservation),
             event_seq=seq or 0,
+            now=self.clock.now_ms(),
             sids=self.sids,
         )
 
@@ -125,7 +134,57 @@ class Runtime:
         engine = self.engine(account_sid, workspace_sid)
         result = command(engine, self.clock.now_ms())
         await self._commit(workspace_sid, engine.take_changes())
+        self._schedule(engine)
         return result
+
+    # ------------------------------------------------------------------ timers
+
+    def schedule_all(self) -> None:
+        """Arm every workspace's next deadline; overdue ones fire at once, in order."""
+        for engine in list(self.engines.values()):
+            self._schedule(engine)
+
+    def _schedule(self, engine: WorkspaceEngine) -> None:
+        """Wake up at the workspace's earliest deadline (real clock only)."""
+        if self.clock.manual:
+            return
+        sid = engine.workspace.sid
+        handle = self._wakeups.pop(sid, None)
+        if handle is not None:
+            handle.cancel()
+        deadline = engine.router.next_deadline()
+        if deadline is None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
+        self._wakeups[sid] = loop.call_later(
+            delay, lambda: loop.create_task(self._fire(sid)))
+
+    async def _fire(self, workspace_sid: str) -> None:
+        self._wakeups.pop(workspace_sid, None)
+        engine = self.engines.get(workspace_sid)
+        if engine is None:
+            return
+        engine.router.fire_due(self.clock.now_ms())
+        try:
+            await self._commit(workspace_sid, engine.take_changes())
+        except ServiceUnavailable:
+            log.error("timers of workspace %s could not be committed; retrying", workspace_sid)
+        current = self.engines.get(workspace_sid)
+        if current is not None:
+            self._schedule(current)
+
+    async def advance_clock(self, ms: int) -> int:
+        """Manual clock: move time forward, firing each workspace's timers at their deadlines."""
+        clock = self.clock
+        assert isinstance(clock, ManualClock)
+        target = clock.now_ms() + ms
+        for engine in list(self.engines.values()):
+            router = engine.router
+            while (deadline := router.next_deadline()) is not None and deadline <= target:
+                router.fire_due(max(deadline, clock.now_ms()))
+            await self._commit(engine.workspace.sid, engine.take_changes())
+        return clock.advance(target - clock.now_ms())
 
     async def create_workspace(self, build: Callable[[int], WorkspaceEngine],
                                render: Callable[[WorkspaceEngine], T]) -> T:

@@ -124,6 +124,43 @@ workflows = _workspace_child(
     Column("task_reservation_timeout", Integer, nullable=False),
 )
 
+tasks = _workspace_child(
+    "tasks",
+    Column("seq", BigInteger, nullable=False),
+    Column("attributes", Text, nullable=False),
+    Column("assignment_status", String(16), nullable=False),
+    Column("priority", BigInteger, nullable=False),
+    Column("reason", Text),
+    Column("timeout", Integer, nullable=False),
+    Column("task_channel_sid", SID, nullable=False),
+    Column("workflow_sid", SID),
+    Column("task_queue_sid", SID),
+    Column("routing_target", SID),
+    Column("ignore_capacity", Boolean),
+    Column("virtual_start_time", BigInteger, nullable=False),
+    Column("task_queue_entered_date", BigInteger),
+    Column("version", Integer, nullable=False),
+    Column("filter_index", Integer),
+    Column("target_index", Integer, nullable=False),
+    Column("step_deadline", BigInteger),
+    Column("filter_entered", BigInteger),
+    Column("assignment_count", Integer, nullable=False),
+    Column("purge_at", BigInteger),
+)
+
+reservations = _workspace_child(
+    "reservations",
+    Column("task_sid", SID, nullable=False, index=True),
+    Column("worker_sid", SID, nullable=False),
+    Column("reservation_status", String(16), nullable=False),
+    Column("task_channel_sid", SID, nullable=False),
+    Column("task_queue_sid", SID),
+    Column("workflow_sid", SID),
+    Column("timeout_at", BigInteger),
+    Column("previous_activity_sid", SID),
+    Column("version", Integer, nullable=False),
+)
+
 events = Table(
     "events", metadata,
     _sid(),
@@ -157,6 +194,8 @@ ENTITY_TABLES: dict[str, Table] = {
     "worker_channel": worker_channels,
     "task_queue": task_queues,
     "workflow": workflows,
+    "task": tasks,
+    "reservation": reservations,
 }
 WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
-                      events)
+                      tasks, reservations, events)

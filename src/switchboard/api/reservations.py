@@ -1,0 +1,162 @@
+"""Reservations, seen from their task (``Tasks/{WT}/Reservations``) or their worker
+(``Workers/{WK}/Reservations``).
+
+Instructions that need a telephone network (``call``, ``dequeue``, ``redirect``,
+``conference``, ``supervise``) are validated and refused with a 400 that says so: nothing is
+pretended. Accept the reservation and connect the call in your own application instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from switchboard.api.endpoints import Api, Context, Reply
+from switchboard.api.paging import page
+from switchboard.api.params import PAGING, Param
+from switchboard.api.render import iso, workspace_url
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.routing.errors import InvalidParameter
+from switchboard.routing.model import Reservation
+
+api = Api()
+log = logging.getLogger(__name__)
+TAG = "Reservations"
+BY_TASK = "/v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations"
+BY_WORKER = "/v1/Workspaces/{WorkspaceSid}/Workers/{WorkerSid}/Reservations"
+STATUSES = ("pending", "accepted", "rejected", "timeout", "canceled", "rescinded", "wrapping",
+            "completed")
+TELEPHONY = ("call", "dequeue", "redirect", "conference", "supervise")
+
+
+def render_reservation(engine: WorkspaceEngine, reservation: Reservation, base: str,
+                       by_worker: bool = False) -> dict[str, Any]:
+    ws = reservation.workspace_sid
+    worker = engine.workers.get(reservation.worker_sid)
+    parent = (f"Workers/{reservation.worker_sid}" if by_worker
+              else f"Tasks/{reservation.task_sid}")
+    return {
+        "account_sid": reservation.account_sid,
+        "date_created": iso(reservation.date_created),
+        "date_updated": iso(reservation.date_updated),
+        "reservation_status": reservation.reservation_status,
+        "sid": reservation.sid,
+        "task_sid": reservation.task_sid,
+        "worker_name": worker.friendly_name if worker else None,
+        "worker_sid": reservation.worker_sid,
+        "workspace_sid": ws,
+        "url": workspace_url(base, ws, parent, "Reservations", reservation.sid),
+        "links": {
+            "task": workspace_url(base, ws, "Tasks", reservation.task_sid),
+            "worker": workspace_url(base, ws, "Workers", reservation.worker_sid),
+            "workspace": workspace_url(base, ws),
+        },
+    }
+
+
+UPDATE_PARAMS = (
+    Param("ReservationStatus", "enum", choices=STATUSES,
+          description="accepted, rejected, wrapping or completed."),
+    Param("WorkerActivitySid", description="Move the worker to this activity."),
+    Param("Instruction", description="Telephony instructions are refused: Switchboard has no "
+          "telephone network."),
+    *(Param(name) for name in (
+        "DequeuePostWorkActivitySid", "DequeueFrom", "DequeueRecord", "DequeueTo",
+        "DequeueStatusCallbackUrl", "CallFrom", "CallRecord", "CallTo", "CallUrl",
+        "CallStatusCallbackUrl", "RedirectCallSid", "RedirectUrl", "To", "From",
+        "StatusCallback", "PostWorkActivitySid", "Supervisor", "SupervisorMode")),
+    Param("DequeueTimeout", "integer"),
+    Param("CallTimeout", "integer"),
+    Param("CallAccept", "boolean"),
+    Param("RedirectAccept", "boolean"),
+    Param("EndConferenceOnExit", "boolean"),
+)
+
+
+def _check_instruction(instruction: str | None) -> None:
+    if instruction is None:
+        return
+    if instruction not in TELEPHONY:
+        raise InvalidParameter(f"Invalid Instruction '{instruction}': TaskRouter instructions "
+                               f"are {', '.join(TELEPHONY)}")
+    log.info("refused the %s instruction: there is no telephone network", instruction)
+    raise InvalidParameter(
+        f"Instruction '{instruction}' needs a telephone network, which this server does not "
+        "have; nothing was changed. Accept the reservation with ReservationStatus=accepted and "
+        "connect the call in your application.")
+
+
+async def _list(ctx: Context, reservations: list[Reservation], url: str,
+                by_worker: bool) -> dict[str, Any]:
+    status = ctx.args["reservation_status"]
+    if status is not None:
+        reservations = [r for r in reservations if r.reservation_status == status]
+    worker_sid = ctx.args.get("worker_sid")
+    if worker_sid is not None:
+        reservations = [r for r in reservations if r.worker_sid == worker_sid]
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    return page(reservations, key="reservations", url=url, query=ctx.query, args=ctx.args,
+                render=lambda r: render_reservation(engine, r, ctx.base_url, by_worker))
+
+
+@api.route("GET", BY_TASK, tag=TAG, summary="List a task's reservations", params=(
+    Param("ReservationStatus", "enum", choices=STATUSES), Param("WorkerSid"), *PAGING))
+async def list_task_reservations(ctx: Context) -> dict[str, Any]:
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    task = engine.router.task(ctx.path["TaskSid"])
+    return await _list(ctx, list(engine.router.task_reservations.get(task.sid, [])),
+                       workspace_url(ctx.base_url, task.workspace_sid, "Tasks", task.sid,
+                                     "Reservations"), False)
+
+
+@api.route("GET", BY_TASK + "/{Sid}", tag=TAG, summary="Fetch a task's reservation")
+async def fetch_task_reservation(ctx: Context) -> Reply:
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    reservation = engine.router.reservation(ctx.path["Sid"], task_sid=ctx.path["TaskSid"])
+    return Reply(render_reservation(engine, reservation, ctx.base_url), str(reservation.version))
+
+
+@api.route("POST", BY_TASK + "/{Sid}", tag=TAG, summary="Update a task's reservation",
+           params=UPDATE_PARAMS)
+async def update_task_reservation(ctx: Context) -> Reply:
+    return await _update(ctx, task_sid=ctx.path["TaskSid"])
+
+
+@api.route("GET", BY_WORKER, tag=TAG, summary="List a worker's reservations", params=(
+    Param("ReservationStatus", "enum", choices=STATUSES), *PAGING))
+async def list_worker_reservations(ctx: Context) -> dict[str, Any]:
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    worker = engine.worker(ctx.path["WorkerSid"])
+    return await _list(ctx, engine.router.reservations_of_worker(worker.sid),
+                       workspace_url(ctx.base_url, worker.workspace_sid, "Workers", worker.sid,
+                                     "Reservations"), True)
+
+
+@api.route("GET", BY_WORKER + "/{Sid}", tag=TAG, summary="Fetch a worker's reservation")
+async def fetch_worker_reservation(ctx: Context) -> Reply:
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    reservation = engine.router.reservation(ctx.path["Sid"], worker_sid=ctx.path["WorkerSid"])
+    return Reply(render_reservation(engine, reservation, ctx.base_url, True),
+                 str(reservation.version))
+
+
+@api.route("POST", BY_WORKER + "/{Sid}", tag=TAG, summary="Update a worker's reservation",
+           params=UPDATE_PARAMS)
+async def update_worker_reservation(ctx: Context) -> Reply:
+    return await _update(ctx, worker_sid=ctx.path["WorkerSid"])
+
+
+async def _update(ctx: Context, *, task_sid: str | None = None,
+                  worker_sid: str | None = None) -> Reply:
+    a = ctx.args
+    _check_instruction(a["instruction"])
+
+    def command(engine: WorkspaceEngine, now: int) -> Reply:
+        reservation = engine.router.update_reservation(
+            ctx.path["Sid"], now, status=a["reservation_status"],
+            worker_activity_sid=a["worker_activity_sid"], task_sid=task_sid,
+            worker_sid=worker_sid, if_match=ctx.if_match)
+        return Reply(render_reservation(engine, reservation, ctx.base_url, worker_sid is not None),
+                     str(reservation.version))
+
+    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
