@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from switchboard.api.app import create_app
-from switchboard.routing.sids import counter_sids
+from switchboard.routing.sids import SidFactory, counter_sids
 from switchboard.service.clock import ManualClock
 from switchboard.service.runtime import Runtime
 from switchboard.store.database import Store, sqlite_url
@@ -67,8 +67,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 # ---------------------------------------------------------------------- in-process service
 
 
-def make_runtime(url: str, clock: ManualClock | None = None) -> Runtime:
-    runtime = Runtime(Store(url), clock or ManualClock(START_MS), sids=counter_sids())
+def make_runtime(url: str, clock: ManualClock | None = None,
+                 sids: SidFactory | None = None) -> Runtime:
+    runtime = Runtime(Store(url), clock or ManualClock(START_MS), sids=sids or counter_sids())
     runtime.start()
     if ACCOUNT_SID not in runtime.accounts.accounts:
         runtime.accounts.create_account(START_MS, sid=ACCOUNT_SID, auth_token=AUTH_TOKEN)

@@ -28,16 +28,18 @@ def render_task_queue(engine: WorkspaceEngine, queue: TaskQueue, base: str) -> d
     reservation = engine.activities.get(queue.reservation_activity_sid or "")
     assignment = engine.activities.get(queue.assignment_activity_sid or "")
     wq = f"TaskQueues/{queue.sid}"
-    queue_links = links(base, ws, statistics=f"{wq}/Statistics",
-                        real_time_statistics=f"{wq}/RealTimeStatistics",
-                        cumulative_statistics=f"{wq}/CumulativeStatistics",
-                        list_statistics="TaskQueues/Statistics",
-                        bulk_real_time_statistics="TaskQueues/RealTimeStatistics")
-    if assignment:
-        queue_links["assignment_activity"] = workspace_url(base, ws, "Activities", assignment.sid)
-    if reservation:
-        queue_links["reservation_activity"] = workspace_url(base, ws, "Activities",
-                                                            reservation.sid)
+    queue_links: dict[str, str | None] = {**links(
+        base, ws, statistics=f"{wq}/Statistics",
+        real_time_statistics=f"{wq}/RealTimeStatistics",
+        cumulative_statistics=f"{wq}/CumulativeStatistics",
+        list_statistics="TaskQueues/Statistics",
+        bulk_real_time_statistics="TaskQueues/RealTimeStatistics",
+    )}
+    # Twilio always lists both activity links; they are null while the activity is unset.
+    queue_links["assignment_activity"] = (
+        workspace_url(base, ws, "Activities", assignment.sid) if assignment else None)
+    queue_links["reservation_activity"] = (
+        workspace_url(base, ws, "Activities", reservation.sid) if reservation else None)
     queue_links["workspace"] = workspace_url(base, ws)
     return {
         "account_sid": queue.account_sid,

@@ -122,6 +122,9 @@ class Store:
             future.set_result(result)
 
     def apply_changes(self, conn: Connection, changes: Changes) -> None:
+        if changes.events:
+            conn.execute(insert(tables.events), changes.event_rows())
+        # A dropped workspace takes every row with it, its final events included.
         for workspace_sid in changes.dropped_workspaces:
             for table in tables.WORKSPACE_CHILDREN:
                 conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
@@ -134,8 +137,6 @@ class Store:
         for kind, sid in changes.deletes:
             table = tables.ENTITY_TABLES[kind]
             conn.execute(delete(table).where(table.c.sid == sid))
-        if changes.events:
-            conn.execute(insert(tables.events), changes.event_rows())
 
     def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
         stmt = self._insert(table)

@@ -1,0 +1,174 @@
+"""The store on SQLite and PostgreSQL: migrations, group commit, and rebuilding every engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlalchemy import inspect, select
+
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.routing.model import RESERVATION_OPEN
+from switchboard.routing.sids import new_sid
+from switchboard.service.clock import ManualClock
+from switchboard.service.runtime import Runtime, ServiceUnavailable
+from switchboard.store import tables
+from tests.conftest import ACCOUNT_SID, START_MS, make_runtime
+
+
+def snapshot(engine: WorkspaceEngine) -> dict[str, object]:
+    """Everything observable about an engine, for before/after comparisons."""
+    router = engine.router
+    return {
+        "workspace": engine.workspace,
+        "activities": list(engine.activities.values()),
+        "channels": list(engine.task_channels.values()),
+        "workers": [(w.sid, w.friendly_name, w.attributes, w.activity_sid, w.version,
+                     w.idle_since) for w in engine.workers.values()],
+        "worker_channels": {sid: [(c.sid, c.configured_capacity, c.available, c.reserved,
+                                   c.assigned) for c in channels.values()]
+                            for sid, channels in engine.worker_channels.items()},
+        "queues": [(q.sid, q.target_workers) for q in engine.task_queues.values()],
+        "members": {k: sorted(v) for k, v in engine.queue_members.items()},
+        "workflows": [(w.sid, w.configuration) for w in engine.workflows.values()],
+        "tasks": sorted((t.sid, t.assignment_status, t.priority, t.task_queue_sid,
+                         t.filter_index, t.target_index, t.step_deadline, t.version)
+                        for t in router.tasks.values()),
+        "reservations": sorted((r.sid, r.reservation_status, r.worker_sid, r.timeout_at)
+                               for r in router.reservations.values()),
+        "next_deadline": router.next_deadline(),
+        "event_seq": engine.event_seq,
+    }
+
+
+def build_workspace(runtime: Runtime) -> str:
+    """A workspace with routing in flight: one reservation pending, one task waiting."""
+
+    def build(now: int) -> WorkspaceEngine:
+        engine = WorkspaceEngine.create(account_sid=ACCOUNT_SID, friendly_name="store", now=now,
+                                        template="FIFO", sids=runtime.sids)
+        available = next(a.sid for a in engine.activities.values() if a.available)
+        engine.create_worker("alice", now, activity_sid=available,
+                             attributes=json.dumps({"skills": ["en"], "level": 3}))
+        engine.create_worker("bob", now, activity_sid=None, attributes=None)
+        english = engine.create_task_queue("English", now, target_workers="skills HAS 'en'")
+        engine.create_workflow("Support", json.dumps({"task_routing": {"filters": [{
+            "expression": "lang == 'en'",
+            "targets": [{"queue": english.sid, "timeout": 30}, {"queue": english.sid}]}]}}),
+            now)
+        return engine
+
+    sid: str = asyncio.run(runtime.create_workspace(build, lambda e: e.workspace.sid))
+
+    def route(engine: WorkspaceEngine, now: int) -> None:
+        workflow = next(w for w in engine.workflows.values() if w.friendly_name == "Support")
+        for _ in range(2):
+            engine.router.create_task(now, attributes=json.dumps({"lang": "en"}),
+                                      workflow_sid=workflow.sid)
+
+    asyncio.run(runtime.run(ACCOUNT_SID, sid, route))
+    return sid
+
+
+def test_migrations_create_every_table(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        names = set(inspect(runtime.store.engine).get_table_names())
+        assert {t.name for t in tables.metadata.sorted_tables} <= names
+        assert "alembic_version" in names
+    finally:
+        runtime.stop()
+
+
+def test_engine_rebuilt_from_store_is_identical(database_url: str) -> None:
+    clock = ManualClock(START_MS)
+    runtime = make_runtime(database_url, clock, new_sid)
+    sid = build_workspace(runtime)
+    before = snapshot(runtime.engines[sid])
+    assert any(r[1] == "pending" for r in before["reservations"])  # type: ignore[union-attr]
+    runtime.stop()
+
+    again = make_runtime(database_url, clock, new_sid)
+    try:
+        assert snapshot(again.engines[sid]) == before
+    finally:
+        again.stop()
+
+
+def test_pending_timers_fire_after_restart(database_url: str) -> None:
+    clock = ManualClock(START_MS)
+    runtime = make_runtime(database_url, clock, new_sid)
+    sid = build_workspace(runtime)
+    runtime.stop()
+
+    again = make_runtime(database_url, clock, new_sid)
+    try:
+        # Past the reservation timeout (120 s) and the first step (30 s): both fire, in order.
+        asyncio.run(again.advance_clock(121_000))
+        router = again.engines[sid].router
+        statuses = sorted(r.reservation_status for r in router.reservations.values())
+        assert "timeout" in statuses
+        assert not any(r.reservation_status in RESERVATION_OPEN for r in
+                       router.reservations.values())
+        with again.store.engine.connect() as conn:
+            types = [row.event_type for row in conn.execute(
+                select(tables.events.c.event_type).where(tables.events.c.workspace_sid == sid)
+                .order_by(tables.events.c.seq))]
+        assert types.index("reservation.timeout") > types.index("reservation.created")
+        assert "task-queue.timeout" in types
+    finally:
+        again.stop()
+
+
+def test_deleting_a_workspace_removes_every_row(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        sid = build_workspace(runtime)
+        asyncio.run(runtime.delete_workspace(ACCOUNT_SID, sid))
+        for table in tables.WORKSPACE_CHILDREN:
+            assert runtime.store.rows(table, table.c.workspace_sid == sid) == []
+        assert runtime.store.rows(tables.workspaces, tables.workspaces.c.sid == sid) == []
+    finally:
+        runtime.stop()
+
+
+def test_group_commit_isolates_a_failing_write(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        def boom(_: object) -> None:
+            raise RuntimeError("disk on fire")
+
+        def insert_account(conn: object) -> None:
+            conn.execute(tables.accounts.insert(), [{  # type: ignore[attr-defined]
+                "sid": "AC" + "b" * 32, "friendly_name": "b", "auth_token": "t",
+                "status": "active", "date_created": 0, "date_updated": 0}])
+
+        futures = [runtime.store.submit(boom), runtime.store.submit(insert_account)]
+        with pytest.raises(Exception, match="could not be stored"):
+            futures[0].result(timeout=10)
+        futures[1].result(timeout=10)
+        assert runtime.store.rows(tables.accounts, tables.accounts.c.sid == "AC" + "b" * 32)
+    finally:
+        runtime.stop()
+
+
+def test_failed_commit_rebuilds_the_workspace_and_changes_nothing(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        sid = build_workspace(runtime)
+        before = snapshot(runtime.engines[sid])
+        store = runtime.store
+        original = store.apply_changes
+
+        def failing(conn: object, changes: object) -> None:
+            raise RuntimeError("connection lost")
+
+        store.apply_changes = failing  # type: ignore[method-assign]
+        with pytest.raises(ServiceUnavailable):
+            asyncio.run(runtime.run(ACCOUNT_SID, sid, lambda e, now: e.create_worker(
+                "carol", now, activity_sid=None, attributes=None)))
+        store.apply_changes = original  # type: ignore[method-assign]
+        assert snapshot(runtime.engines[sid]) == before
+    finally:
+        runtime.stop()
