@@ -20,6 +20,8 @@ Kind = Literal["string", "integer", "boolean", "flag", "datetime", "list", "enum
 TRUE_WORDS = frozenset({"true", "1", "yes"})
 FALSE_WORDS = frozenset({"false", "0", "no"})
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Plain decimal integers only: int() alone would also take "1_000" and non-ASCII digits.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -88,11 +90,9 @@ def _convert(param: Param, raw: list[str]) -> Any:
     if param.kind == "string":
         return value
     if param.kind == "integer":
-        try:
-            number = int(value.strip())
-        except ValueError:
-            raise InvalidParameter(
-                f"Invalid parameter {param.name}: '{value}' is not an integer") from None
+        if not _INTEGER.fullmatch(value.strip()):
+            raise InvalidParameter(f"Invalid parameter {param.name}: '{value}' is not an integer")
+        number = int(value.strip())
         if param.minimum is not None and number < param.minimum:
             raise InvalidParameter(f"{param.name} must be at least {param.minimum}, got {number}")
         if param.maximum is not None and number > param.maximum:

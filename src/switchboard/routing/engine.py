@@ -80,6 +80,7 @@ class WorkspaceEngine:
         self.workflows: dict[str, Workflow] = {}
         # Queue membership by TargetWorkers, kept current as workers and queues change.
         self.queue_members: dict[str, set[str]] = {}
+        self._activity_queues: dict[str, TaskQueue] = {}  # queues whose members follow activity
         self.worker_queues: dict[str, set[str]] = {}
         self._worker_names: dict[str, str] = {}  # casefolded friendly name -> worker sid
         self._channel_names: dict[str, str] = {}  # unique name -> task channel sid
@@ -322,7 +323,7 @@ class WorkspaceEngine:
             # Expressions may name activity_name: the members of such queues may change.
             for worker in self.workers.values():
                 if worker.activity_sid == sid:
-                    self._reindex_worker(worker, only=ACTIVITY_FIELDS)
+                    self._reindex_worker(worker, activity_only=True)
                     self._worker_changed(worker, now)
         activity.date_updated = now
         self.changes.touch(activity)
@@ -524,8 +525,8 @@ class WorkspaceEngine:
                       f"Worker {worker.friendly_name} updated attributes",
                       event_data.worker_data(worker, self.activities.get(worker.activity_sid)),
                       worker_sid=sid)
-        if activity is not None:
-            self.set_activity(worker, activity.sid, now)
+        if activity is not None and activity.sid != worker.activity_sid:
+            self._change_activity(worker, activity, now)  # _worker_changed reindexes below
         if reject_pending_reservations:
             self.router.reject_pending(worker, now)
         self._bump(worker, now)
@@ -552,7 +553,7 @@ class WorkspaceEngine:
         time_in_previous = now - worker.date_status_changed
         worker.activity_sid = activity.sid
         worker.date_status_changed = now
-        self._reindex_worker(worker, only=ACTIVITY_FIELDS)
+        self._reindex_worker(worker, activity_only=True)
         self._bump(worker, now)
         data = event_data.worker_data(worker, activity)
         data.update(
@@ -783,6 +784,7 @@ class WorkspaceEngine:
             self.worker_queues[worker_sid].discard(sid)
             self.router.refresh_worker(self.workers[worker_sid])
         del self.task_queues[sid]
+        self._activity_queues.pop(sid, None)
         self.changes.delete(queue)
         self.emit("task-queue.deleted", "task_queue", sid, now,
                    f"TaskQueue {queue.friendly_name} deleted", event_data.task_queue_data(queue),
@@ -790,6 +792,10 @@ class WorkspaceEngine:
 
     def _index_queue(self, queue: TaskQueue) -> set[str]:
         """(Re)compute one queue's members: one evaluation per worker. Returns who changed."""
+        if queue.target is not None and queue.target.roots & ACTIVITY_FIELDS:
+            self._activity_queues[queue.sid] = queue
+        else:
+            self._activity_queues.pop(queue.sid, None)
         old = self.queue_members.get(queue.sid, set())
         new = {w.sid for w in self.workers.values() if self._is_member(queue, w)}
         for worker_sid in old - new:
@@ -799,11 +805,11 @@ class WorkspaceEngine:
         self.queue_members[queue.sid] = new
         return old ^ new
 
-    def _reindex_worker(self, worker: Worker, only: frozenset[str] | None = None) -> None:
-        """(Re)compute one worker's queues; ``only`` limits it to queues naming those fields."""
-        for queue in self.task_queues.values():
-            if only is not None and (queue.target is None or not (queue.target.roots & only)):
-                continue
+    def _reindex_worker(self, worker: Worker, activity_only: bool = False) -> None:
+        """(Re)compute one worker's queues; after an activity change, only the queues whose
+        TargetWorkers name the activity can change."""
+        queues = self._activity_queues if activity_only else self.task_queues
+        for queue in queues.values():
             members = self.queue_members[queue.sid]
             if self._is_member(queue, worker):
                 members.add(worker.sid)

@@ -13,8 +13,10 @@ queue drains the kind named by the workspace's ``PrioritizeQueueOrder`` first.
 
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md):
 
-* "Longest idle" means the longest time since the worker was last offered a reservation
-  (``Worker.idle_since``, initially its creation time).
+* "Longest idle" means the longest time since the worker was last offered a reservation or
+  last became able to take work in that queue and channel (a worker coming back from an
+  unavailable activity or finishing its last task goes to the back). ``Worker.idle_since``
+  records the last of these; after a restart workers are ordered by it.
 * A rejected task is offered to the other eligible workers first; the worker who rejected it
   may get it again on a later opportunity.
 * A target's timeout counts from the moment its filter was entered (task creation for the
@@ -113,9 +115,11 @@ class Router:
         self.known: dict[str, SortedList] = {}
         # task sid -> (worker sid or (queue, channel), key): where the task waits
         self._task_slot: dict[str, tuple[Any, tuple[Any, ...]]] = {}
-        # Workers that could take a task now, by (queue, channel), longest idle first.
-        self.idle: dict[tuple[str, str], SortedList] = {}
-        self._idle_slots: dict[str, tuple[tuple[int, str], frozenset[tuple[str, str]]]] = {}
+        # Workers that could take a task now, by (queue, channel), longest idle first. A dict
+        # keeps insertion order, and a worker always enters at the back, so entering, leaving
+        # and moving to the back are all O(1).
+        self.idle: dict[tuple[str, str], dict[str, None]] = {}
+        self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
         self.timers = timers.Timers()
         self.task_seq = 0
 
@@ -556,7 +560,7 @@ class Router:
             return []
         chosen: list[Worker] = []
         ordered = target is not None and bool(target.order_by)
-        for _, worker_sid in entries:
+        for worker_sid in entries:
             if worker_sid == exclude:
                 continue
             worker = e.workers[worker_sid]
@@ -593,6 +597,14 @@ class Router:
         target = task.target
         return target is None or self._target_matches(task, target, worker, now)
 
+    def _free_channels(self, worker: Worker) -> list[str]:
+        """The channels on which the worker has room for one more task."""
+        channels = self.e.worker_channels.get(worker.sid, {})
+        if not self.e.workspace.multi_task_enabled:
+            return [] if any(wc.reserved for wc in channels.values()) else list(channels)
+        return [sid for sid, wc in channels.items()
+                if wc.available and wc.reserved < wc.configured_capacity]
+
     def _has_room(self, worker: Worker, channel_sid: str) -> bool:
         e = self.e
         channels = e.worker_channels[worker.sid]
@@ -624,7 +636,7 @@ class Router:
 
     def _best_task_for(self, worker: Worker, now: int) -> Task | None:
         e = self.e
-        channels = [sid for sid in e.worker_channels[worker.sid] if self._has_room(worker, sid)]
+        channels = self._free_channels(worker)
         if not channels:
             return None
         fifo_first = e.workspace.prioritize_queue_order == "FIFO"
@@ -665,7 +677,7 @@ class Router:
             if worker is None:
                 return  # nobody can take it: it waits for its step timeout or TTL
             key = _fifo_key(task)
-            self.known.setdefault(worker.sid, SortedList()).add(key)
+            _sorted(self.known, worker.sid).add(key)
             self._task_slot[task.sid] = (worker.sid, key)
             return
         if task.task_queue_sid is None:
@@ -673,7 +685,7 @@ class Router:
         queue = self.e.task_queues[task.task_queue_sid]
         key = _lifo_key(task) if queue.task_order == "LIFO" else _fifo_key(task)
         slot = (task.task_queue_sid, task.task_channel_sid)
-        self.pending.setdefault(slot, SortedList()).add(key)
+        _sorted(self.pending, slot).add(key)
         self._task_slot[task.sid] = (slot, key)
 
     def _unlist(self, task: Task) -> None:
@@ -695,28 +707,31 @@ class Router:
         slots: set[tuple[str, str]] = set()
         activity = e.activities.get(worker.activity_sid)
         if activity is not None and activity.available:
-            free = [sid for sid in e.worker_channels.get(worker.sid, {})
-                    if self._has_room(worker, sid)]
-            for queue_sid in e.worker_queues.get(worker.sid, ()):
-                for channel_sid in free:
-                    slots.add((queue_sid, channel_sid))
-        entry = (worker.idle_since, worker.sid)
-        old_entry, old_slots = self._idle_slots.get(worker.sid, (entry, frozenset()))
-        if old_entry != entry:
+            free = self._free_channels(worker)
+            slots = {(queue_sid, channel_sid) for queue_sid in e.worker_queues.get(worker.sid, ())
+                     for channel_sid in free}
+        sid = worker.sid
+        old_since, old_slots = self._idle_slots.get(sid, (worker.idle_since, frozenset()))
+        if old_since != worker.idle_since:  # just offered work: to the back everywhere
             removed, added = old_slots, slots
         else:
             removed, added = old_slots - slots, slots - old_slots
+        idle = self.idle
         for slot in removed:
-            entries = self.idle[slot]
-            entries.remove(old_entry)
+            entries = idle[slot]
+            del entries[sid]
             if not entries:
-                del self.idle[slot]
+                del idle[slot]
         for slot in added:
-            self.idle.setdefault(slot, SortedList()).add(entry)
+            waiting = idle.get(slot)
+            if waiting is None:
+                idle[slot] = {sid: None}
+            else:
+                waiting[sid] = None
         if slots:
-            self._idle_slots[worker.sid] = (entry, frozenset(slots))
+            self._idle_slots[sid] = (worker.idle_since, frozenset(slots))
         else:
-            self._idle_slots.pop(worker.sid, None)
+            self._idle_slots.pop(sid, None)
 
     def forget_worker(self, worker: Worker, now: int) -> None:
         """A worker is being deleted: cancel its pending reservations and unindex it."""
@@ -730,10 +745,10 @@ class Router:
                 self._end_reservation(reservation, "canceled", now)
                 self._task_back(self.tasks[reservation.task_sid], now)
         self.worker_reservations.pop(worker.sid, None)
-        _, slots = self._idle_slots.pop(worker.sid, ((0, ""), frozenset()))
+        _, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
         for slot in slots:
             entries = self.idle[slot]
-            entries.remove((worker.idle_since, worker.sid))
+            del entries[worker.sid]
             if not entries:
                 del self.idle[slot]
         for key in list(self.known.pop(worker.sid, ())):
@@ -1028,7 +1043,7 @@ class Router:
                     self._list(task)
             if task.purge_at is not None:
                 self.timers.schedule(task.purge_at, timers.TASK_PURGE, task.sid)
-        for worker in e.workers.values():
+        for worker in sorted(e.workers.values(), key=lambda w: (w.idle_since, w.sid)):
             self.refresh_worker(worker)
 
     # ================================================================== events and versions
@@ -1076,6 +1091,13 @@ class Router:
                reservation_sid=reservation.sid, task_queue_sid=reservation.task_queue_sid,
                workflow_sid=task.workflow_sid,
                task_channel=channel.unique_name if channel else None)
+
+
+def _sorted(index: dict[Any, SortedList], slot: Any) -> SortedList:
+    entries = index.get(slot)
+    if entries is None:  # not setdefault: building an unused SortedList each time is costly
+        entries = index[slot] = SortedList()
+    return entries
 
 
 def _walk(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
