@@ -35,7 +35,7 @@ def build(workers: int, queues: int, tasks: int) -> tuple[WorkspaceEngine, int]:
         engine.create_worker(f"w{i}", now, activity_sid=None,
                              attributes=json.dumps({"skills": skills}))
     for i in range(tasks):
-        engine.router.create_task(now + i, attributes='{"n": %d}' % i, priority=i % 3,
+        engine.router.create_task(now + i, attributes=json.dumps({"n": i}), priority=i % 3,
                                   task_queue_sid=queue_sids[i % queues])
     engine.take_changes()
     return engine, now + tasks

@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 
 from switchboard.service.clock import ManualClock
 
-from .conftest import Workspace, assert_error, assert_invalid, ok, unchanged
+from .conftest import Workspace, assert_error, assert_invalid, unchanged
 from .contract import assert_matches_spec
 
 SCHEMA = "taskrouter.v1.workspace.activity"

@@ -229,6 +229,9 @@ def test_unknown_parameters_are_ignored(client: TestClient, ws: Workspace) -> No
      "ChannelOptimizedRouting"),
     ("TaskQueues", {"FriendlyName": "x", "MaxReservedWorkers": "two"}, "MaxReservedWorkers"),
     ("TaskQueues", {"FriendlyName": "x", "MaxReservedWorkers": "1.5"}, "MaxReservedWorkers"),
+    ("TaskQueues", {"FriendlyName": "x", "MaxReservedWorkers": "1_0"}, "MaxReservedWorkers"),
+    ("TaskQueues", {"FriendlyName": "x", "MaxReservedWorkers": "\u0663"},  # Arabic-Indic 3
+     "MaxReservedWorkers"),
     ("TaskQueues", {"FriendlyName": "x", "TaskOrder": "RANDOM"}, "TaskOrder"),
     ("Workflows", {"FriendlyName": "x", "Configuration": "{}", "TaskReservationTimeout": "soon"},
      "TaskReservationTimeout"),
@@ -257,6 +260,7 @@ def test_an_invalid_workspace_parameter_is_a_400_naming_it(
 
 def test_an_invalid_query_parameter_is_a_400_naming_it(client: TestClient, ws: Workspace) -> None:
     assert_invalid(client.get(ws.path("Workers"), params={"PageSize": "ten"}), "PageSize")
+    assert_invalid(client.get(ws.path("Workers"), params={"PageSize": "1_0"}), "PageSize")
     assert_invalid(client.get(ws.path("Workers"), params={"Page": "-1"}), "Page")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,7 +75,7 @@ def test_previous_and_first_page_urls_lead_back(client: TestClient, ws: Workspac
     make_workers(ws, 9)
     visited = pages(client, ws.path("Workers"), PageSize=3)
     assert len(visited) == 3
-    for earlier, later in zip(visited, visited[1:], strict=False):
+    for earlier, later in itertools.pairwise(visited):
         back = ok(client.get(later["meta"]["previous_page_url"]))
         assert back["workers"] == earlier["workers"]
         assert back["meta"]["page"] == earlier["meta"]["page"]

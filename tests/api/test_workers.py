@@ -170,16 +170,23 @@ def test_a_worker_may_change_the_case_of_its_own_name(ws: Workspace) -> None:
     ({"RejectPendingReservations": "perhaps"}, "RejectPendingReservations"),
     # one bad value spoils the whole update
     ({"Attributes": '{"level": 9}', "ActivitySid": "WAnope"}, "ActivitySid"),
-    ({"ActivitySid": "AVAILABLE", "FriendlyName": "bob"}, "bob"),
+    ({"Attributes": '{"level": 9}', "FriendlyName": "BOB"}, "BOB"),
 ])
 def test_update_rejects_bad_values_and_changes_nothing(
         client: TestClient, ws: Workspace, data: dict[str, str], parameter: str) -> None:
     alice = ws.worker("alice")["sid"]
     ws.worker("bob")
-    if data.get("ActivitySid") == "AVAILABLE":
-        data = {**data, "ActivitySid": ws.activity("Available")}
     with unchanged(client, ws.path("Workers"), ws.path("Workers", alice)):
         assert_invalid(client.post(ws.path("Workers", alice), data=data), parameter)
+
+
+def test_a_refused_update_does_not_change_the_activity(client: TestClient, ws: Workspace) -> None:
+    alice = ws.worker("alice")["sid"]
+    ws.worker("bob")
+    with unchanged(client, ws.path("Workers", alice)):
+        assert_invalid(client.post(ws.path("Workers", alice), data={
+            "ActivitySid": ws.activity("Available"), "FriendlyName": "Bob"}), "Bob")
+    assert ws.list("Workers", Available="true") == []
 
 
 def test_reject_pending_reservations_needs_an_unavailable_activity(
