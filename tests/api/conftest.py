@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -16,16 +17,6 @@ from starlette.testclient import TestClient
 BASE_URL = "http://testserver"
 ERROR_KEYS = {"code", "message", "more_info", "status"}
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-
-# Which list key each collection uses (Twilio's meta.key).
-LIST_KEYS = {
-    "Activities": "activities",
-    "TaskChannels": "channels",
-    "TaskQueues": "task_queues",
-    "Workers": "workers",
-    "Workflows": "workflows",
-    "Channels": "channels",
-}
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:
@@ -110,9 +101,6 @@ class Workspace:
         """All items of a collection (every page), with optional filters."""
         return list_all(self.client, self.path(*parts), **query)
 
-    def sids(self, *parts: str, **query: Any) -> list[str]:
-        return [item["sid"] for item in self.list(*parts, **query)]
-
     def activity(self, name: str) -> str:
         """The SID of the activity with this friendly name."""
         (found,) = self.list("Activities", FriendlyName=name)
@@ -140,7 +128,7 @@ MakeWorkspace = Callable[..., Workspace]
 @pytest.fixture
 def make_workspace(client: TestClient) -> MakeWorkspace:
     """``make_workspace(FriendlyName=..., Template=...)``: a new workspace (201 checked)."""
-    counter = iter(range(1, 1_000_000))
+    counter = itertools.count(1)
 
     def make(**data: Any) -> Workspace:
         data.setdefault("FriendlyName", f"Workspace {next(counter)}")

@@ -73,7 +73,9 @@ def test_bad_credentials_get_401_20003_with_a_basic_challenge(
 
 def test_a_rejected_create_creates_nothing(client: TestClient, ws: Workspace) -> None:
     with unchanged(client, "/v1/Workspaces", ws.path("Workers")):
-        client.post(ws.path("Workers"), data={"FriendlyName": "x"}, auth=("AC" + "a" * 32, "no"))
+        response = client.post(ws.path("Workers"), data={"FriendlyName": "x"},
+                               auth=("AC" + "a" * 32, "no"))
+        assert_error(response, 401, 20003)
 
 
 def test_another_account_cannot_see_or_touch_the_workspace(

@@ -17,7 +17,7 @@ def test_create_fetch_and_list(ws: Workspace) -> None:
     body = ws.create("TaskChannels", FriendlyName="Email", UniqueName="email")
     assert body["friendly_name"] == "Email"
     assert body["unique_name"] == "email"
-    assert body["channel_optimized_routing"] is None
+    assert body["channel_optimized_routing"] is False  # false unless asked for
     assert body["workspace_sid"] == ws.sid
     assert body["url"] == ws.url("TaskChannels", body["sid"])
     assert body["links"] == {"workspace": ws.url()}

@@ -389,7 +389,7 @@ class WorkspaceEngine:
             workspace_sid=self.workspace.sid,
             friendly_name=friendly_name,
             unique_name=unique_name,
-            channel_optimized_routing=optimized,
+            channel_optimized_routing=bool(optimized),
             date_created=now,
             date_updated=now,
         )
@@ -516,6 +516,7 @@ class WorkspaceEngine:
             del self._worker_names[worker.friendly_name.casefold()]
             self._worker_names[friendly_name.casefold()] = sid
             worker.friendly_name = friendly_name
+            self._reindex_worker(worker)  # TargetWorkers may name friendly_name
         if parsed is not None and attributes is not None:
             worker.attributes = attributes
             worker.parsed_attributes = parsed
@@ -569,7 +570,7 @@ class WorkspaceEngine:
     def delete_worker(self, sid: str, now: int, *, if_match: str | None = None) -> None:
         worker = self.worker(sid)
         self.check_version(worker.version, if_match, f"Worker {sid}")
-        self.router.forget_worker(worker, now)
+        orphans = self.router.forget_worker(worker, now)
         for queue_sid in self.worker_queues.pop(sid):
             self.queue_members[queue_sid].discard(sid)
         for wc in self.worker_channels.pop(sid).values():
@@ -580,6 +581,7 @@ class WorkspaceEngine:
         self.emit("worker.deleted", "worker", sid, now, f"Worker {worker.friendly_name} deleted",
                    event_data.worker_data(worker, self.activities.get(worker.activity_sid)),
                    worker_sid=sid)
+        self.router.route_again(orphans, now)
 
     def _check_worker_name(self, name: str, own_sid: str | None = None) -> None:
         validate.friendly_name(name)
@@ -655,6 +657,7 @@ class WorkspaceEngine:
                        worker_sid=worker_sid, task_channel=channel.unique_name)
         wc.date_updated = now
         self.changes.touch(wc)
+        self._reindex_worker(worker)  # TargetWorkers may name worker.channel.<name>.*
         self._worker_changed(worker, now)
         return wc
 
@@ -750,8 +753,9 @@ class WorkspaceEngine:
             queue.friendly_name = friendly_name
         if max_reserved_workers is not None:
             queue.max_reserved_workers = max_reserved_workers
-        if task_order is not None:
+        if task_order is not None and task_order != queue.task_order:
             queue.task_order = task_order
+            self.router.reorder_queue(sid)
         if reservation_activity_sid is not None:
             queue.reservation_activity_sid = reservation_activity_sid or None
         if assignment_activity_sid is not None:
@@ -761,11 +765,11 @@ class WorkspaceEngine:
         if target is not None and target_workers != queue.target_workers:
             queue.target_workers = target_workers or ""
             queue.target = target
-            for worker_sid in self._index_queue(queue):
-                self._worker_changed(self.workers[worker_sid], now)
             self.emit("task-queue.expression.updated", "task_queue", sid, now,
                        f"TaskQueue {queue.friendly_name} target workers updated",
                        event_data.task_queue_data(queue), task_queue_sid=sid)
+            for worker_sid in self._index_queue(queue):
+                self._worker_changed(self.workers[worker_sid], now)
         return queue
 
     def delete_task_queue(self, sid: str, now: int) -> None:

@@ -595,7 +595,11 @@ class Router:
         if not self._has_room(worker, task.task_channel_sid) or self._holds(worker, task):
             return False
         target = task.target
-        return target is None or self._target_matches(task, target, worker, now)
+        if target is None:
+            return True
+        # A known worker outside the step's queue does not get the task (Twilio error 40152).
+        return task.task_queue_sid in self.e.worker_queues.get(worker.sid, ()) and (
+            self._target_matches(task, target, worker, now))
 
     def _free_channels(self, worker: Worker) -> list[str]:
         """The channels on which the worker has room for one more task."""
@@ -614,8 +618,9 @@ class Router:
         return wc is not None and wc.available and wc.reserved < wc.configured_capacity
 
     def _holds(self, worker: Worker, task: Task) -> bool:
-        return any(r.task_sid == task.sid and r.reservation_status == "pending"
-                   for r in self.worker_reservations.get(worker.sid, {}).values())
+        # A task has few reservations; a busy worker may have many (finished ones linger).
+        return any(r.worker_sid == worker.sid and r.reservation_status == "pending"
+                   for r in self.task_reservations.get(task.sid, ()))
 
     def offer_worker(self, worker: Worker, now: int) -> None:
         """A worker may have become free: give it the best waiting tasks it can take."""
@@ -688,6 +693,14 @@ class Router:
         _sorted(self.pending, slot).add(key)
         self._task_slot[task.sid] = (slot, key)
 
+    def reorder_queue(self, queue_sid: str) -> None:
+        """The queue's task order changed: re-key its waiting tasks in the new order."""
+        for slot in [slot for slot in self.pending if slot[0] == queue_sid]:
+            for key in list(self.pending[slot]):
+                task = self.tasks[key[-1]]
+                self._unlist(task)
+                self._list(task)
+
     def _unlist(self, task: Task) -> None:
         entry = self._task_slot.pop(task.sid, None)
         if entry is None:
@@ -733,17 +746,22 @@ class Router:
         else:
             self._idle_slots.pop(sid, None)
 
-    def forget_worker(self, worker: Worker, now: int) -> None:
-        """A worker is being deleted: cancel its pending reservations and unindex it."""
+    def forget_worker(self, worker: Worker, now: int) -> list[Task]:
+        """A worker is being deleted: cancel its pending reservations and unindex it.
+
+        Returns the tasks those reservations held: the engine routes them again with
+        ``route_again`` once the worker is gone, so that none can be offered to it again.
+        """
         for reservation in list(self.worker_reservations.get(worker.sid, {}).values()):
             if reservation.reservation_status in ("accepted", "wrapping"):
                 raise InvalidParameter(
                     f"Worker {worker.sid} has an active reservation ({reservation.sid}) and "
                     "cannot be deleted until its task is completed")
+        orphans = []
         for reservation in list(self.worker_reservations.get(worker.sid, {}).values()):
             if reservation.reservation_status == "pending":
                 self._end_reservation(reservation, "canceled", now)
-                self._task_back(self.tasks[reservation.task_sid], now)
+                orphans.append(self.tasks[reservation.task_sid])
         self.worker_reservations.pop(worker.sid, None)
         _, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
         for slot in slots:
@@ -753,6 +771,12 @@ class Router:
                 del self.idle[slot]
         for key in list(self.known.pop(worker.sid, ())):
             self._task_slot.pop(key[-1], None)
+        return orphans
+
+    def route_again(self, tasks: Iterable[Task], now: int) -> None:
+        """Tasks whose reservations ended without a worker to offer them to: route them."""
+        for task in tasks:
+            self._task_back(task, now)
 
     # ================================================================== reservations
 
@@ -847,7 +871,9 @@ class Router:
         """``RejectPendingReservations``: reject every pending reservation of the worker."""
         for reservation in list(self.worker_reservations.get(worker.sid, {}).values()):
             if reservation.reservation_status == "pending":
-                self._reject(reservation, self.tasks[reservation.task_sid], now, None)
+                # The worker stays in the activity it asked for, not the one before reserving.
+                self._reject(reservation, self.tasks[reservation.task_sid], now,
+                             worker.activity_sid)
 
     def _accept(self, reservation: Reservation, task: Task, now: int) -> None:
         e = self.e

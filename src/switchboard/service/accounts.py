@@ -60,7 +60,8 @@ class AccountRegistry:
             key = self.keys.get(username)
             if key is None or not hmac.compare_digest(key.secret, password):
                 return None
-            return self.accounts.get(key.account_sid)
+            account = self.accounts.get(key.account_sid)
+            return account if account is not None and account.status == "active" else None
         account = self.accounts.get(username)
         if account is None or not hmac.compare_digest(account.auth_token, password):
             return None

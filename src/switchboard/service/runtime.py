@@ -61,7 +61,8 @@ class Runtime:
         self.store.migrate()
         self.store.start()
         self.accounts.load()
-        for row in self.store.rows(tables.workspaces, order=[tables.workspaces.c.date_created]):
+        for row in self.store.rows(tables.workspaces, order=[tables.workspaces.c.date_created,
+                                                              tables.workspaces.c.sid]):
             engine = self._load_workspace(row["sid"])
             if engine is not None:
                 self.engines[engine.workspace.sid] = engine
