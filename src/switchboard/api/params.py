@@ -7,7 +7,7 @@ error messages naming the parameter) and documents them, so the two never drift 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -36,9 +36,11 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
 
-    @property
-    def attr(self) -> str:
-        return _SNAKE.sub("_", self.name).lower().replace("-", "_")
+    attr: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The snake_case name handlers see; computed once, read on every request.
+        object.__setattr__(self, "attr", _SNAKE.sub("_", self.name).lower().replace("-", "_"))
 
     def schema(self) -> dict[str, Any]:
         """This parameter's JSON schema for the OpenAPI document."""

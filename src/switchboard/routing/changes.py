@@ -35,6 +35,15 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.upserts or self.deletes or self.dropped_workspaces or self.events)
 
+    def absorb(self, later: Changes) -> None:
+        """Merge a later command's changes in: its rows replace earlier rows of the same key."""
+        for key, row in later.upserts.items():
+            self.upserts.pop(key, None)  # re-insert at the end: keep write order
+            self.upserts[key] = row
+        self.deletes += later.deletes
+        self.dropped_workspaces += later.dropped_workspaces
+        self.events += later.events
+
     def event_rows(self) -> list[Row]:
         rows = [to_row(event) for event in self.events]
         for row in rows:

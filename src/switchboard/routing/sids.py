@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
-import secrets
+import random
 import time
 from collections.abc import Callable
 
@@ -14,6 +14,7 @@ _SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 
 
 _sequence = itertools.count()
+_random = random.Random()
 
 
 def new_sid(prefix: str) -> str:
@@ -23,7 +24,9 @@ def new_sid(prefix: str) -> str:
     resources created in the same millisecond and after the engine is rebuilt from the store.
     """
     ms = time.time_ns() // 1_000_000
-    return f"{prefix}{ms & 0xFFFFFFFFFFFF:012x}{next(_sequence) & 0xFFFF:04x}{secrets.token_hex(8)}"
+    # SIDs name things, they guard nothing: a fast PRNG is enough (os.urandom is a syscall).
+    tail = _random.getrandbits(64)
+    return f"{prefix}{ms & 0xFFFFFFFFFFFF:012x}{next(_sequence) & 0xFFFF:04x}{tail:016x}"
 
 
 def looks_like_sid(value: str, prefix: str) -> bool:

@@ -26,6 +26,7 @@ from switchboard.store import tables
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
+Queued = tuple[Write | Changes, Future[Any]]
 MAX_BATCH = 512
 
 
@@ -43,7 +44,8 @@ class Store:
         else:
             self.engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
         self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
-        self._queue: queue.Queue[tuple[Write, Future[Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[Queued | None] = queue.Queue()
+        self._upserts: dict[str, Any] = {}
         self._writer: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -78,7 +80,10 @@ class Store:
         return future
 
     def submit_changes(self, changes: Changes) -> Future[None]:
-        return self.submit(lambda conn: self.apply_changes(conn, changes))
+        """Queue a command's changes; queued changes are merged into one set of statements."""
+        future: Future[None] = Future()
+        self._queue.put((changes, future))
+        return future
 
     def _write_loop(self) -> None:
         with self.engine.connect() as conn:  # one connection for the writer's whole life
@@ -104,12 +109,19 @@ class Store:
             if stop:
                 return
 
-    def _commit_batch(self, conn: Connection, batch: list[tuple[Write, Future[Any]]]) -> None:
+    def _commit_batch(self, conn: Connection, batch: list[Queued]) -> None:
         try:
-            results = []
+            results: list[Any] = []
+            merged = Changes()
             with conn.begin():
-                for write, _ in batch:
-                    results.append(write(conn))
+                for work, _ in batch:
+                    if isinstance(work, Changes):
+                        merged.absorb(work)
+                        results.append(None)
+                    else:
+                        results.append(work(conn))
+                if merged:
+                    self.apply_changes(conn, merged)
         except Exception:
             if len(batch) == 1:
                 log.exception("store write failed")
@@ -122,26 +134,33 @@ class Store:
             future.set_result(result)
 
     def apply_changes(self, conn: Connection, changes: Changes) -> None:
+        """Write one (possibly merged) set of changes with one statement per table."""
         if changes.events:
             conn.execute(insert(tables.events), changes.event_rows())
-        # A dropped workspace takes every row with it, its final events included.
-        for workspace_sid in changes.dropped_workspaces:
-            for table in tables.WORKSPACE_CHILDREN:
-                conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
-            conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)
         for kind, rows in by_kind.items():
-            self._upsert(conn, tables.ENTITY_TABLES[kind], rows)
+            conn.execute(self._upsert_statement(kind), rows)
         for kind, sid in changes.deletes:
             table = tables.ENTITY_TABLES[kind]
             conn.execute(delete(table).where(table.c.sid == sid))
+        # Last: a dropped workspace takes every row with it, its final events included.
+        for workspace_sid in changes.dropped_workspaces:
+            for table in tables.WORKSPACE_CHILDREN:
+                conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
+            conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
 
-    def _upsert(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
-        stmt = self._insert(table)
-        columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "sid"}
-        conn.execute(stmt.on_conflict_do_update(index_elements=["sid"], set_=columns), rows)
+    def _upsert_statement(self, kind: str) -> Any:
+        """INSERT … ON CONFLICT (sid) DO UPDATE for an entity table, built once."""
+        statement = self._upserts.get(kind)
+        if statement is None:
+            table = tables.ENTITY_TABLES[kind]
+            stmt = self._insert(table)
+            columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "sid"}
+            statement = self._upserts[kind] = stmt.on_conflict_do_update(
+                index_elements=["sid"], set_=columns)
+        return statement
 
     # ------------------------------------------------------------------ reading
 
