@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import re
 import random
+import re
 import time
 from collections.abc import Callable
 
