@@ -21,6 +21,7 @@ from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import NotFound, RoutingError
 from switchboard.routing.model import (
     Activity,
+    Event,
     Reservation,
     Task,
     TaskChannel,
@@ -39,6 +40,8 @@ from switchboard.store.database import Store, StoreError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Command = Callable[[WorkspaceEngine, int], T]
+# Told of every committed batch of events, in commit order (workspace SID, events).
+Listener = Callable[[str, list[Event]], None]
 
 
 class ServiceUnavailable(RoutingError):
@@ -54,6 +57,7 @@ class Runtime:
         self.accounts = AccountRegistry(store)
         self.engines: dict[str, WorkspaceEngine] = {}
         self._wakeups: dict[str, asyncio.TimerHandle] = {}
+        self._listeners: list[Listener] = []
 
     # ------------------------------------------------------------------ start-up
 
@@ -201,6 +205,10 @@ class Runtime:
         del self.engines[workspace_sid]
         await self._commit(workspace_sid, engine.take_changes())
 
+    def add_listener(self, listener: Listener) -> None:
+        """Hear about committed events (callbacks, worker pushes). Listeners must not block."""
+        self._listeners.append(listener)
+
     async def _commit(self, workspace_sid: str, changes: Changes, new: bool = False) -> None:
         if not changes:
             return
@@ -212,6 +220,14 @@ class Runtime:
             raise ServiceUnavailable(
                 "The change could not be stored and was not applied; please retry"
             ) from None
+        if changes.events:
+            # Futures resolve in commit order and each waiter resumes in that order, so
+            # listeners see a workspace's events in commit (seq) order.
+            for listener in self._listeners:
+                try:
+                    listener(workspace_sid, changes.events)
+                except Exception:
+                    log.exception("event listener failed")
 
     async def _rebuild(self, workspace_sid: str) -> None:
         log.warning("rebuilding workspace %s from the store after a failed commit", workspace_sid)
