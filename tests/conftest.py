@@ -109,11 +109,13 @@ def free_port() -> int:
 class ServerProcess:
     """``switchboard serve`` in a subprocess on loopback, restartable on the same data."""
 
-    def __init__(self, data_dir: Path, clock: str = "manual", database_url: str | None = None):
+    def __init__(self, data_dir: Path, clock: str = "manual", database_url: str | None = None,
+                 extra_args: tuple[str, ...] = (), port: int | None = None):
         self.data_dir = data_dir
         self.clock = clock
         self.database_url = database_url
-        self.port = free_port()
+        self.extra_args = extra_args
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -125,6 +127,7 @@ class ServerProcess:
                    "--log-level", "warning"]
         if self.database_url:
             command += ["--database-url", self.database_url]
+        command += self.extra_args
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 30

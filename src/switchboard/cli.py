@@ -45,12 +45,23 @@ def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None =
               envvar="SWITCHBOARD_CLOCK", show_default=True,
               help="manual: time moves only through POST /dev/clock.")
 @click.option("--log-level", default="info", envvar="SWITCHBOARD_LOG_LEVEL", show_default=True)
+@click.option("--callback-attempts", default=5, type=click.IntRange(1, 50),
+              envvar="SWITCHBOARD_CALLBACK_ATTEMPTS", show_default=True,
+              help="Attempts per event callback (a URL's #rc= overrides it).")
+@click.option("--callback-backoff", default=1.0, type=click.FloatRange(0),
+              envvar="SWITCHBOARD_CALLBACK_BACKOFF", show_default=True,
+              help="Seconds before the first retry; doubles each time, at most 60.")
+@click.option("--event-retention-days", default=30.0, type=click.FloatRange(min=0,
+              min_open=True), envvar="SWITCHBOARD_EVENT_RETENTION_DAYS", show_default=True)
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
-          public_url: str | None, clock: str, log_level: str) -> None:
+          public_url: str | None, clock: str, log_level: str, callback_attempts: int,
+          callback_backoff: float, event_retention_days: float) -> None:
     """Start the server."""
     import uvicorn
 
     from switchboard.api.app import create_app
+    from switchboard.callbacks.dispatcher import CallbackDispatcher
+    from switchboard.service.retention import EventRetention
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
@@ -65,7 +76,10 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
         click.echo(f"Account {account.sid}")
     click.echo(f"Serving the TaskRouter API on http://{host}:{port}/v1 (clock: {clock})",
                nl=True)
-    app = create_app(runtime, public_url)
+    dispatcher = CallbackDispatcher(runtime, attempts=callback_attempts,
+                                    backoff=callback_backoff)
+    app = create_app(runtime, public_url,
+                     services=[dispatcher, EventRetention(runtime, event_retention_days)])
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
                 timeout_graceful_shutdown=10)
 
@@ -142,3 +156,32 @@ def keys_create(account_sid: str, friendly_name: str | None, data_dir: Path,
                 "friendly_name": key.friendly_name, "secret": key.secret}], as_json)
     finally:
         runtime.stop()
+
+
+@main.command()
+@click.option("--workspace", "workspace_sid", help="Only this workspace (WS…).")
+@click.option("--failed", "failed_only", is_flag=True, help="Only the failures.")
+@DATA_DIR
+@DATABASE_URL
+@AS_JSON
+def callbacks(workspace_sid: str | None, failed_only: bool, data_dir: Path,
+              database_url: str | None, as_json: bool) -> None:
+    """Show event callbacks still owed per workspace, and the ones given up on."""
+    from switchboard.callbacks.status import callback_status
+
+    runtime = open_runtime(data_dir, database_url)
+    try:
+        status = callback_status(runtime.store, workspace_sid)
+    finally:
+        runtime.stop()
+    if failed_only:
+        status.pop("pending")
+    if as_json:
+        click.echo(json.dumps(status, indent=2))
+        return
+    for row in status.get("pending", []):
+        click.echo(f"pending  {row['workspace_sid']}  events={row['events']}  "
+                   f"assignments={row['assignments']}")
+    for row in status["failed"]:
+        click.echo(f"failed   {row['workspace_sid']}  {row['kind']}  {row['event_sid']}  "
+                   f"{row['url']}  attempts={row['attempts']}  {row['error']}")

@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -118,3 +119,39 @@ def own_server(tmp_path: Path) -> Iterator[Any]:
     process.start()
     yield process
     process.stop()
+
+
+# ---------------------------------------------------------------------- the manual clock
+
+
+class DevClock:
+    """``/dev/clock`` of a manual-clock server: read the time, or move it and fire timers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def now_ms(self) -> int:
+        """The server's current time (epoch ms); it only moves when advanced."""
+        reply = httpx.get(self.url + "/dev/clock", auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=10)
+        reply.raise_for_status()
+        return int(reply.json()["now_ms"])
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        """Move forward ``seconds``; every timer due by then has fired when this returns."""
+        reply = httpx.post(self.url + "/dev/clock", data={"Advance": str(seconds)},
+                           auth=(ACCOUNT_SID, AUTH_TOKEN), timeout=30)
+        reply.raise_for_status()
+        body: dict[str, Any] = reply.json()
+        return body
+
+
+@pytest.fixture(scope="session")
+def dev_clock() -> Callable[[Any], DevClock]:
+    """``dev_clock(server_or_url)``: the manual clock of any server (e.g. ``own_server``)."""
+    return lambda server: DevClock(server if isinstance(server, str) else server.url)
+
+
+@pytest.fixture(scope="session")
+def advance(server: Any) -> Callable[[float], dict[str, Any]]:
+    """``advance(seconds)`` on the session server: ``{"now": ..., "now_ms": ...}`` after."""
+    return DevClock(server.url).advance

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,6 +16,7 @@ from starlette.routing import Route
 from switchboard.api import (
     activities,
     dev_clock,
+    events,
     keys,
     reservations,
     task_channels,
@@ -31,10 +32,19 @@ from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MODULES = (workspaces, activities, task_channels, workers, task_queues, workflows, tasks,
-           reservations, keys, dev_clock)
+           reservations, events, keys, dev_clock)
 
 
-def create_app(runtime: Runtime, public_url: str | None = None) -> Starlette:
+class BackgroundService(Protocol):
+    """Something that runs beside the API while the server is up (callbacks, pruning …)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+def create_app(runtime: Runtime, public_url: str | None = None, *,
+               services: Sequence[BackgroundService] = ()) -> Starlette:
     endpoints = [e for module in MODULES for e in module.api.endpoints]
     document = openapi_document(endpoints)
     public_url = public_url.rstrip("/") if public_url else None
@@ -59,7 +69,11 @@ def create_app(runtime: Runtime, public_url: str | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         runtime.schedule_all()
+        for service in services:
+            await service.start()
         yield
+        for service in reversed(services):
+            await service.stop()
         runtime.stop()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={

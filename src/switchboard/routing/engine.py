@@ -87,6 +87,8 @@ class WorkspaceEngine:
         self.event_seq = 0
         self.changes = ChangeRecorder()
         self.router = Router(self)
+        self._filter_text: str | None = None
+        self._filter: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ creation and loading
 
@@ -227,10 +229,23 @@ class WorkspaceEngine:
             actor_sid=sids.pop("actor_sid", None),
             description=description,
             data=payload,
+            callback_url=self._callback_url(event_type),
             **sids,
         )
         self.changes.event(event)
         return event
+
+    def _callback_url(self, event_type: str) -> str | None:
+        """The workspace's EventCallbackUrl if this event type passes its EventsFilter."""
+        workspace = self.workspace
+        url = workspace.event_callback_url
+        if not url:
+            return None
+        if workspace.events_filter != self._filter_text:  # parse the filter once per change
+            self._filter_text = workspace.events_filter
+            self._filter = frozenset(
+                t.strip() for t in (workspace.events_filter or "").split(",") if t.strip())
+        return url if not self._filter or event_type in self._filter else None
 
     # ------------------------------------------------------------------ workspace
 

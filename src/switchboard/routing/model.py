@@ -225,6 +225,11 @@ class Event:
     task_queue_sid: str | None = None
     workflow_sid: str | None = None
     task_channel: str | None = None
+    # The callbacks this event is owed, decided when it happens (the workspace's and workflow's
+    # settings at that moment).
+    callback_url: str | None = None
+    assignment_url: str | None = None
+    assignment_fallback_url: str | None = None
 
 
 Entity = (

@@ -391,10 +391,13 @@ class Router:
         self._fall_off_workflow(task, now)
 
     def _targets(self, task: Task, config: WorkflowConfig) -> tuple[Target, ...]:
+        """The targets of the task's filter; none when the filter is gone (a task rebuilt
+        after its workflow changed without ReEvaluateTasks)."""
         if task.filter_index == -1:
-            assert config.default_filter is not None
-            return (config.default_filter,)
+            return (config.default_filter,) if config.default_filter is not None else ()
         assert task.filter_index is not None
+        if task.filter_index >= len(config.filters):
+            return ()
         return config.filters[task.filter_index].targets
 
     def _enter_target(self, task: Task, config: WorkflowConfig, index: int, now: int) -> None:
@@ -864,7 +867,9 @@ class Router:
         elif status == "completed":
             self._complete(task, now, "Task completed")
         elif worker_activity_sid:
-            self.e.set_activity(self.e.workers[reservation.worker_sid], worker_activity_sid, now)
+            worker = self.e.workers[reservation.worker_sid]
+            self.e.set_activity(worker, worker_activity_sid, now)
+            self.offer_worker(worker, now)
         return reservation
 
     def reject_pending(self, worker: Worker, now: int) -> None:
@@ -1051,9 +1056,10 @@ class Router:
         for reservation in reservations:
             self.reservations[reservation.sid] = reservation
             self.task_reservations.setdefault(reservation.task_sid, []).append(reservation)
-            self.worker_reservations.setdefault(reservation.worker_sid, {})[reservation.sid] = (
-                reservation)
             worker = e.workers.get(reservation.worker_sid)
+            if worker is not None:  # a deleted worker's reservations stay with its tasks only
+                self.worker_reservations.setdefault(worker.sid, {})[reservation.sid] = (
+                    reservation)
             if worker is not None and reservation.reservation_status in RESERVATION_OPEN:
                 assigned = 1 if reservation.reservation_status != "pending" else 0
                 self._hold(reservation, worker, 1, assigned)
@@ -1063,7 +1069,10 @@ class Router:
         for task in self.tasks.values():
             if task.assignment_status in TASK_WAITING:
                 self.timers.schedule(self._ttl_deadline(task), timers.TASK_TTL, task.sid)
-                if task.step_deadline is not None:
+                # A reserved task past its step deadline has had its timer fire already: it
+                # moves on when it is waiting again (_task_back).
+                if task.step_deadline is not None and (
+                        task.assignment_status == "pending" or task.step_deadline > now):
                     self.timers.schedule(task.step_deadline, timers.STEP_TIMEOUT, task.sid)
                 if task.assignment_status == "pending":
                     self._list(task)
@@ -1112,11 +1121,17 @@ class Router:
             data.update(event_data.worker_data(worker, e.activities.get(worker.activity_sid)))
         data.update(event_data.reservation_data(reservation))
         channel = e.task_channels.get(task.task_channel_sid)
-        e.emit(event_type, "reservation", reservation.sid, now, description, data,
-               task_sid=task.sid, worker_sid=reservation.worker_sid,
-               reservation_sid=reservation.sid, task_queue_sid=reservation.task_queue_sid,
-               workflow_sid=task.workflow_sid,
-               task_channel=channel.unique_name if channel else None)
+        event = e.emit(event_type, "reservation", reservation.sid, now, description, data,
+                       task_sid=task.sid, worker_sid=reservation.worker_sid,
+                       reservation_sid=reservation.sid,
+                       task_queue_sid=reservation.task_queue_sid,
+                       workflow_sid=task.workflow_sid,
+                       task_channel=channel.unique_name if channel else None)
+        workflow = e.workflows.get(task.workflow_sid or "")
+        if event_type == "reservation.created" and workflow is not None and (
+                workflow.assignment_callback_url):
+            event.assignment_url = workflow.assignment_callback_url
+            event.assignment_fallback_url = workflow.fallback_assignment_callback_url
 
 
 def _sorted(index: dict[Any, SortedList], slot: Any) -> SortedList:

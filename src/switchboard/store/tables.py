@@ -181,8 +181,34 @@ events = Table(
     Column("task_queue_sid", SID),
     Column("workflow_sid", SID),
     Column("task_channel", String(64)),
+    # Where this event is owed a callback, decided when it happened (null: none owed).
+    Column("callback_url", Text),
+    Column("assignment_url", Text),
+    Column("assignment_fallback_url", Text),
     UniqueConstraint("workspace_sid", "seq", name="uq_events_workspace_seq"),
     Index("ix_events_workspace_date", "workspace_sid", "event_date"),
+)
+
+# How far callback delivery got in each workspace's event log (at-least-once: it may redo a
+# little after a crash, never skip).
+callback_cursors = Table(
+    "callback_cursors", metadata,
+    Column("workspace_sid", SID, primary_key=True),
+    Column("events_seq", BigInteger, nullable=False),
+    Column("assignments_seq", BigInteger, nullable=False),
+)
+
+# Callbacks given up on after their last attempt, for operators to see.
+callback_failures = Table(
+    "callback_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workspace_sid", SID, nullable=False, index=True),
+    Column("event_sid", SID, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("failed_at", BigInteger, nullable=False),
 )
 
 # Entity kind (``Entity.kind``) -> table; workspace children are dropped with their workspace.
@@ -198,4 +224,4 @@ ENTITY_TABLES: dict[str, Table] = {
     "reservation": reservations,
 }
 WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
-                      tasks, reservations, events)
+                      tasks, reservations, events, callback_cursors, callback_failures)
