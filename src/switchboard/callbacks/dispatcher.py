@@ -24,14 +24,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from switchboard import __version__
 from switchboard.callbacks.overrides import split_url
 from switchboard.callbacks.payloads import assignment_params, event_params
 from switchboard.callbacks.signing import signature
+from switchboard.callbacks.transport import AiohttpTransport, Answer, Transport, TransportError
 from switchboard.routing.errors import RoutingError
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime
@@ -67,15 +66,12 @@ class CallbackDispatcher:
         *,
         attempts: int = 5,
         backoff: float = 1.0,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: Transport | None = None,
     ) -> None:
         self.runtime = runtime
         self.attempts = max(1, attempts)
         self.backoff = backoff
-        self.client = httpx.AsyncClient(
-            transport=transport, follow_redirects=False,
-            headers={"User-Agent": f"Switchboard/{__version__}"},
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        self.transport = transport or AiohttpTransport()
         self.lanes: dict[str, Lane] = {}
         self._dirty: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -105,7 +101,7 @@ class CallbackDispatcher:
             self._flusher.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.to_thread(self._flush)
-        await self.client.aclose()
+        await self.transport.close()
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
         """Runtime listener: called on the event loop after each commit; never blocks."""
@@ -222,14 +218,13 @@ class CallbackDispatcher:
 
     async def _post(self, event: Event, kind: str, configured_url: str,
                     params: dict[str, str], auth_token: str, *, retry: bool,
-                    deadline: float | None = None) -> httpx.Response | None:
+                    deadline: float | None = None) -> Answer | None:
         """POST signed form parameters; the 2xx response, or None once attempts run out."""
         url, overrides = split_url(configured_url)
         attempts = 1 + (overrides.retries if overrides.retries is not None
                         else (self.attempts - 1 if retry else 0))
         read_timeout = min(overrides.read_timeout, deadline or overrides.read_timeout)
-        timeout = httpx.Timeout(read_timeout, connect=min(overrides.connect_timeout,
-                                                          read_timeout))
+        connect_timeout = min(overrides.connect_timeout, read_timeout)
         headers = {"X-Twilio-Signature": signature(auth_token, url, params)}
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + overrides.total_time if overrides.retries is not None or (
@@ -237,13 +232,14 @@ class CallbackDispatcher:
         error = ""
         for attempt in range(attempts):
             try:
-                response = await self.client.post(url, data=params, headers=headers,
-                                                  timeout=timeout)
-                if 200 <= response.status_code < 300:
-                    return response
-                error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                answer = await self.transport.post(url, params, headers,
+                                                   connect_timeout=connect_timeout,
+                                                   read_timeout=read_timeout)
+                if 200 <= answer.status < 300:
+                    return answer
+                error = f"HTTP {answer.status}"
+            except TransportError as exc:
+                error = str(exc)
             delay = min(self.backoff * 2 ** attempt, MAX_BACKOFF)
             if attempt + 1 == attempts or (give_up_at is not None
                                            and loop.time() + delay > give_up_at):
@@ -324,12 +320,12 @@ class CallbackDispatcher:
         return cursors, owed
 
 
-def _instruction(response: httpx.Response) -> dict[str, Any] | None:
+def _instruction(answer: Answer) -> dict[str, Any] | None:
     """The JSON instruction in an assignment callback's answer, if there is one."""
-    if "json" not in response.headers.get("content-type", ""):
+    if "json" not in answer.content_type:
         return None
     try:
-        body = response.json()
+        body = json.loads(answer.body)
     except ValueError:
         return None
     return body if isinstance(body, dict) and "instruction" in body else None
