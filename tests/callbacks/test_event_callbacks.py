@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -157,3 +160,37 @@ def test_undelivered_callbacks_survive_kill_and_restart(own_server: ServerProces
         assert order == sids
     finally:
         up.stop()
+
+
+def test_give_ups_are_visible_to_operators(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path, clock="system",
+                           extra_args=("--callback-attempts", "2", "--callback-backoff", "0.01"))
+    server.start()
+    broken = Receiver(answer=lambda path, params: Answer(status=500)).start()
+    try:
+        api = Api(server.url)
+        ws = api.workspace(EventCallbackUrl=broken.url + "/broken", EventsFilter="task.created")
+        task = api.task(ws)
+        broken.wait_for(lambda rs: len(rs) >= 2)
+        deadline = time.monotonic() + 10
+        while True:  # the failure is recorded just after the last attempt
+            result = subprocess.run(
+                [sys.executable, "-m", "switchboard", "callbacks", "--data-dir", str(tmp_path),
+                 "--workspace", ws, "--failed", "--json"],
+                capture_output=True, text=True, check=True)
+            failed = json.loads(result.stdout)["failed"]
+            if failed or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(failed) == 1
+        assert failed[0]["kind"] == "event"
+        assert failed[0]["attempts"] == 2
+        assert failed[0]["error"] == "HTTP 500"
+        assert failed[0]["url"].endswith("/broken")
+        events = api.get(f"/v1/Workspaces/{ws}/Events", EventType="task.created")["events"]
+        assert failed[0]["event_sid"] == events[0]["sid"]
+        assert events[0]["event_data"]["task_sid"] == task["sid"]
+        assert "failed after 2 attempt(s)" in (tmp_path / "server.log").read_text()
+    finally:
+        broken.stop()
+        server.stop()
