@@ -56,7 +56,8 @@ class Runtime:
         self.sids = sids
         self.accounts = AccountRegistry(store)
         self.engines: dict[str, WorkspaceEngine] = {}
-        self._wakeups: dict[str, asyncio.TimerHandle] = {}
+        # Per workspace: the deadline a wake-up is armed for, and its handle.
+        self._wakeups: dict[str, tuple[int, asyncio.TimerHandle]] = {}
         self._listeners: list[Listener] = []
 
     # ------------------------------------------------------------------ start-up
@@ -72,7 +73,7 @@ class Runtime:
                 self.engines[engine.workspace.sid] = engine
 
     def stop(self) -> None:
-        for handle in self._wakeups.values():
+        for _, handle in self._wakeups.values():
             handle.cancel()
         self._wakeups.clear()
         self.store.close()
@@ -147,23 +148,26 @@ class Runtime:
     def schedule_all(self) -> None:
         """Arm every workspace's next deadline; overdue ones fire at once, in order."""
         for engine in list(self.engines.values()):
-            self._schedule(engine)
+            self._schedule(engine, rearm=True)
 
-    def _schedule(self, engine: WorkspaceEngine) -> None:
+    def _schedule(self, engine: WorkspaceEngine, rearm: bool = False) -> None:
         """Wake up at the workspace's earliest deadline (real clock only)."""
         if self.clock.manual:
             return
         sid = engine.workspace.sid
-        handle = self._wakeups.pop(sid, None)
-        if handle is not None:
-            handle.cancel()
         deadline = engine.router.next_deadline()
+        current = self._wakeups.get(sid)
+        if current is not None:
+            if deadline is not None and current[0] <= deadline and not rearm:
+                return  # an earlier wake-up is armed; it will arm the next one
+            current[1].cancel()
+            del self._wakeups[sid]
         if deadline is None:
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
-        self._wakeups[sid] = loop.call_later(
-            delay, lambda: loop.create_task(self._fire(sid)))
+        self._wakeups[sid] = (deadline, loop.call_later(
+            delay, lambda: loop.create_task(self._fire(sid))))
 
     async def _fire(self, workspace_sid: str) -> None:
         self._wakeups.pop(workspace_sid, None)
