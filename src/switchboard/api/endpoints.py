@@ -101,7 +101,7 @@ def _asgi(endpoint: Endpoint, runtime: Runtime, public_url: str | None
             account = authenticate(runtime, request)
             data = request.query_params if endpoint.method != "POST" else await _form(request)
             args = parse(endpoint.params, data, where)
-            base = public_url or f"{request.url.scheme}://{request.url.netloc}"
+            base = public_url or _own_base(request)
             result = await endpoint.handler(Context(request, runtime, account, args, base))
         except RoutingError as exc:
             return routing_error_response(exc)
@@ -116,6 +116,15 @@ def _asgi(endpoint: Endpoint, runtime: Runtime, public_url: str | None
 
     handle.__name__ = endpoint.handler.__name__
     return handle
+
+
+def _own_base(request: Request) -> str:
+    """scheme://host[:port] as the client addressed us (cheaper than building request.url)."""
+    host = request.headers.get("host")
+    if not host:
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
 async def _form(request: Request) -> ImmutableMultiDict[str, Any]:

@@ -217,7 +217,7 @@ class Runtime:
         if not changes:
             return
         try:
-            await asyncio.wrap_future(self.store.submit_changes(changes))
+            await self.store.commit(changes)
         except StoreError:
             if not new:
                 await self._rebuild(workspace_sid)

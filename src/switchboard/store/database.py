@@ -7,11 +7,14 @@ If a batch fails, each of its writes is retried alone so only the faulty one fai
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +29,7 @@ from switchboard.store import tables
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
-Queued = tuple[Write | Changes, Future[Any]]
+Queued = tuple["Write | Changes", "Waiter"]
 MAX_BATCH = 512
 
 
@@ -85,6 +88,14 @@ class Store:
         self._queue.put((changes, future))
         return future
 
+    def commit(self, changes: Changes) -> asyncio.Future[None]:
+        """``submit_changes`` for the event loop: an asyncio future, resolved with the others
+        of its batch in one hop back to the loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((changes, LoopWaiter(loop, future)))
+        return future
+
     def _write_loop(self) -> None:
         with self.engine.connect() as conn:  # one connection for the writer's whole life
             self._write_with(conn)
@@ -125,13 +136,13 @@ class Store:
         except Exception:
             if len(batch) == 1:
                 log.exception("store write failed")
-                batch[0][1].set_exception(StoreError("the change could not be stored"))
+                _settle([(batch[0][1], None, StoreError("the change could not be stored"))])
                 return
             for item in batch:  # find the faulty write: commit each alone
                 self._commit_batch(conn, [item])
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        _settle([(waiter, result, None) for (_, waiter), result in zip(batch, results,
+                                                                        strict=True)])
 
     def apply_changes(self, conn: Connection, changes: Changes) -> None:
         """Write one (possibly merged) set of changes with one statement per table."""
@@ -176,6 +187,45 @@ class Store:
 
 class StoreError(Exception):
     """A change could not be committed; nothing of it was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopWaiter:
+    """An asyncio future waiting for a write, with the loop it belongs to."""
+
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+Waiter = Future[Any] | LoopWaiter
+Outcome = tuple[Waiter, Any, BaseException | None]
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """Resolve waiters; asyncio ones with one wake-up of their loop per batch, not one each."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        waiter = outcome[0]
+        if isinstance(waiter, LoopWaiter):
+            by_loop.setdefault(waiter.loop, []).append(outcome)
+        elif outcome[2] is not None:
+            waiter.set_exception(outcome[2])
+        else:
+            waiter.set_result(outcome[1])
+    for loop, mine in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+            loop.call_soon_threadsafe(_settle_on_loop, mine)
+
+
+def _settle_on_loop(outcomes: list[Outcome]) -> None:
+    for waiter, result, error in outcomes:
+        future = waiter.future  # type: ignore[union-attr]
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
