@@ -53,9 +53,12 @@ def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None =
               help="Seconds before the first retry; doubles each time, at most 60.")
 @click.option("--event-retention-days", default=30.0, type=click.FloatRange(min=0,
               min_open=True), envvar="SWITCHBOARD_EVENT_RETENTION_DAYS", show_default=True)
+@click.option("--cors-origins", envvar="SWITCHBOARD_CORS_ORIGINS", default="",
+              help="Comma-separated origins whose pages may call the API and the event "
+              "bridge ('*' for any; default: none).")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           public_url: str | None, clock: str, log_level: str, callback_attempts: int,
-          callback_backoff: float, event_retention_days: float) -> None:
+          callback_backoff: float, event_retention_days: float, cors_origins: str) -> None:
     """Start the server."""
     import uvicorn
 
@@ -79,9 +82,12 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     dispatcher = CallbackDispatcher(runtime, attempts=callback_attempts,
                                     backoff=callback_backoff)
     app = create_app(runtime, public_url,
-                     services=[dispatcher, EventRetention(runtime, event_retention_days)])
+                     services=[dispatcher, EventRetention(runtime, event_retention_days)],
+                     cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()])
+    # No permessage-deflate on workers' WebSockets: it would double each idle connection's
+    # memory for frames of a few hundred bytes.
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, ws_per_message_deflate=False)
 
 
 @main.group()

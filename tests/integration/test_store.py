@@ -172,3 +172,25 @@ def test_failed_commit_rebuilds_the_workspace_and_changes_nothing(database_url: 
         assert snapshot(runtime.engines[sid]) == before
     finally:
         runtime.stop()
+
+
+def test_a_caller_that_stops_waiting_does_not_stop_the_writer(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        sid = build_workspace(runtime)
+
+        async def cancel_then_commit() -> None:
+            waiting = asyncio.create_task(runtime.run(ACCOUNT_SID, sid, lambda e, now: (
+                e.create_worker("carol", now, activity_sid=None, attributes=None))))
+            await asyncio.sleep(0)
+            waiting.cancel()
+            plain = runtime.store.submit(lambda conn: None)
+            plain.cancel()
+            await runtime.run(ACCOUNT_SID, sid, lambda e, now: e.create_worker(
+                "dave", now, activity_sid=None, attributes=None))
+
+        asyncio.run(asyncio.wait_for(cancel_then_commit(), timeout=10))
+        names = {w.friendly_name for w in runtime.engines[sid].workers.values()}
+        assert {"carol", "dave"} <= names
+    finally:
+        runtime.stop()

@@ -9,9 +9,11 @@ from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from switchboard.api import (
     activities,
@@ -19,6 +21,7 @@ from switchboard.api import (
     events,
     keys,
     reservations,
+    statistics,
     task_channels,
     task_queues,
     tasks,
@@ -28,11 +31,13 @@ from switchboard.api import (
 )
 from switchboard.api.errors import error_response
 from switchboard.api.openapi import DOCS_PAGE, openapi_document
+from switchboard.bridge.routes import EventBridge
 from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MODULES = (workspaces, activities, task_channels, workers, task_queues, workflows, tasks,
-           reservations, events, keys, dev_clock)
+# statistics before workers and task_queues: /Workers/Statistics is not a worker SID.
+MODULES = (workspaces, activities, task_channels, statistics, workers, task_queues, workflows,
+           tasks, reservations, events, keys, dev_clock)
 
 
 class BackgroundService(Protocol):
@@ -43,8 +48,14 @@ class BackgroundService(Protocol):
     async def stop(self) -> None: ...
 
 
+# Browsers may call the API and the Worker SDK's event bridge from these origins' pages.
+CORS_HEADERS = ("Authorization", "Content-Type", "If-Match", "apiVersion", "clientVersion",
+                "X-Twilio-Client")
+
+
 def create_app(runtime: Runtime, public_url: str | None = None, *,
-               services: Sequence[BackgroundService] = ()) -> Starlette:
+               services: Sequence[BackgroundService] = (),
+               cors_origins: Sequence[str] = ()) -> Starlette:
     endpoints = [e for module in MODULES for e in module.api.endpoints]
     document = openapi_document(endpoints)
     public_url = public_url.rstrip("/") if public_url else None
@@ -58,13 +69,15 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     async def docs(_: Request) -> Response:
         return HTMLResponse(DOCS_PAGE)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/openapi.json", openapi),
         Route("/docs", docs),
     ]
     for module in MODULES:
         routes += module.api.routes(runtime, public_url)
+    bridge = EventBridge(runtime, public_url)
+    routes += bridge.routes()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -76,11 +89,16 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
             await service.stop()
         runtime.stop()
 
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+    middleware = [Middleware(
+        CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=list(CORS_HEADERS), expose_headers=["ETag"], max_age=600,
+    )] if cors_origins else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={
         HTTPException: _http_error,
         Exception: _unexpected_error,
     })
     app.state.runtime = runtime
+    app.state.event_bridge = bridge
     return app
 
 

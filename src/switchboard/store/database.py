@@ -208,6 +208,8 @@ def _settle(outcomes: list[Outcome]) -> None:
         waiter = outcome[0]
         if isinstance(waiter, LoopWaiter):
             by_loop.setdefault(waiter.loop, []).append(outcome)
+        elif not waiter.set_running_or_notify_cancel():
+            continue  # its caller gave up waiting; the write stands all the same
         elif outcome[2] is not None:
             waiter.set_exception(outcome[2])
         else:

@@ -1,0 +1,1 @@
+"""Statistics: cumulative figures from the event log, real-time figures from live state."""

@@ -1,0 +1,167 @@
+// Drives the official twilio-taskrouter Worker SDK for tests/compat/test_worker_sdk.py.
+//
+// Environment:
+//   SB_URL      the server, e.g. http://127.0.0.1:8080
+//   SB_WORKERS  JSON list of {"token": "...", "options": {...}}: one SDK Worker each
+//
+// Writes one JSON object per line on stdout: what each Worker saw ({"w": index, "event": ...})
+// and the result of each command ({"w": index, "id": n, "event": "result", "ok": ...}).
+// Reads one JSON command per line on stdin: {"id": n, "w": index, "op": "...", ...}.
+'use strict';
+
+const readline = require('readline');
+const { Worker } = require('twilio-taskrouter');
+
+const url = process.env.SB_URL;
+const specs = JSON.parse(process.env.SB_WORKERS);
+const ebServer = `${url}/v1/wschannels`;
+const wsServer = `${url.replace(/^http/, 'ws')}/v1/wschannels`;
+
+function emit(w, event, data) {
+  process.stdout.write(JSON.stringify(Object.assign({ w, event }, data)) + '\n');
+}
+
+function describeReservation(r) {
+  return {
+    reservation: r.sid,
+    status: r.status,
+    timeout: r.timeout,
+    task: r.task.sid,
+    taskStatus: r.task.status,
+    attributes: r.task.attributes,
+    queue: r.task.queueName,
+    workflow: r.task.workflowName,
+    age: r.task.age,
+  };
+}
+
+const watched = new WeakSet();
+
+function watchReservation(w, r) {
+  if (watched.has(r)) {
+    return;
+  }
+  watched.add(r);
+  for (const name of ['accepted', 'rejected', 'timeout', 'canceled', 'rescinded', 'completed',
+    'wrapup']) {
+    r.on(name, (res) => emit(w, `reservation.${name}`, describeReservation(res)));
+  }
+  for (const name of ['updated', 'canceled', 'completed', 'wrapup']) {
+    r.task.on(name, (task) => emit(w, `task.${name}`, {
+      task: task.sid, status: task.status, reason: task.reason, attributes: task.attributes,
+    }));
+  }
+}
+
+const workers = specs.map((spec, w) => {
+  const worker = new Worker(spec.token, Object.assign({ ebServer, wsServer, logLevel: 'silent' },
+    spec.options || {}));
+  worker.on('ready', (me) => {
+    for (const r of me.reservations.values()) {
+      watchReservation(w, r);
+    }
+    emit(w, 'ready', {
+      sid: me.sid,
+      name: me.name,
+      activity: me.activity && me.activity.name,
+      available: me.available,
+      attributes: me.attributes,
+      version: me.version,
+      activities: Array.from(me.activities.values()).map((a) => a.name),
+      channels: Array.from(me.channels.values()).map((c) => ({
+        name: c.taskChannelUniqueName, capacity: c.capacity, available: c.available,
+      })),
+      reservations: Array.from(me.reservations.values()).map(describeReservation),
+    });
+  });
+  worker.on('activityUpdated', (me) => emit(w, 'activityUpdated', {
+    activity: me.activity.name, available: me.available,
+  }));
+  worker.on('attributesUpdated', (me) => emit(w, 'attributesUpdated', {
+    attributes: me.attributes,
+  }));
+  worker.on('reservationCreated', (r) => {
+    watchReservation(w, r);
+    emit(w, 'reservationCreated', describeReservation(r));
+  });
+  worker.on('disconnected', (reason) => emit(w, 'disconnected', {
+    message: reason && reason.message,
+  }));
+  worker.on('error', (err) => emit(w, 'error', {
+    message: err && err.message, code: err && err.code,
+  }));
+  worker.on('tokenExpired', () => emit(w, 'tokenExpired', {}));
+  return worker;
+});
+
+function reservationOf(worker, sid) {
+  const r = worker.reservations.get(sid);
+  if (!r) {
+    throw new Error(`no reservation ${sid}`);
+  }
+  return r;
+}
+
+async function run(command) {
+  const worker = workers[command.w || 0];
+  switch (command.op) {
+    case 'activity': {
+      const activity = Array.from(worker.activities.values()).find((a) => a.name === command.name);
+      if (!activity) {
+        throw new Error(`no activity ${command.name}`);
+      }
+      await activity.setAsCurrent();
+      return { activity: worker.activity.name, available: worker.available };
+    }
+    case 'accept':
+      return describeReservation(await reservationOf(worker, command.reservation).accept());
+    case 'reject': {
+      const options = {};
+      if (command.activity) {
+        options.activitySid = Array.from(worker.activities.values())
+          .find((a) => a.name === command.activity).sid;
+      }
+      return describeReservation(await reservationOf(worker, command.reservation).reject(options));
+    }
+    case 'complete': {
+      const task = reservationOf(worker, command.reservation).task;
+      await task.complete(command.reason || 'done');
+      return { task: task.sid, status: task.status, reason: task.reason };
+    }
+    case 'wrap': {
+      const task = reservationOf(worker, command.reservation).task;
+      await task.wrapUp();
+      return { task: task.sid, status: task.status };
+    }
+    case 'transfer': {
+      const task = reservationOf(worker, command.reservation).task;
+      await task.transfer(command.to);
+      return {};
+    }
+    case 'attributes':
+      await worker.setAttributes(command.attributes);
+      return { attributes: worker.attributes };
+    case 'createTask':
+      return { task: await worker.createTask(command.to, command.from, command.workflow,
+        command.queue, { attributes: command.attributes || {} }) };
+    case 'disconnect':
+      worker.disconnect();
+      return {};
+    case 'exit':
+      process.exit(0);
+      return {};
+    default:
+      throw new Error(`unknown op ${command.op}`);
+  }
+}
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (!line.trim()) {
+    return;
+  }
+  const command = JSON.parse(line);
+  Promise.resolve().then(() => run(command)).then(
+    (value) => emit(command.w || 0, 'result', { id: command.id, ok: true, value }),
+    (err) => emit(command.w || 0, 'result', { id: command.id, ok: false, error: err.message }),
+  );
+}).on('close', () => process.exit(0));

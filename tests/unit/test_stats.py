@@ -1,0 +1,222 @@
+"""The statistics structures against brute force: series windows, time in activities, windows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from switchboard.routing.errors import InvalidParameter
+from switchboard.routing.model import Worker
+from switchboard.stats.activity import ActivityLog
+from switchboard.stats.series import BLOCK, Series, Summary
+from switchboard.stats.window import (
+    MINUTE_MS,
+    RETENTION_MS,
+    Window,
+    parse_thresholds,
+    resolve_window,
+)
+
+NOW = 1_767_225_600_000
+
+# ---------------------------------------------------------------------- series
+
+occurrences = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 10_000)), max_size=5 * BLOCK)
+windows = st.tuples(st.integers(-10, 410), st.integers(-10, 410))
+
+
+def brute(points: list[tuple[int, int]], start: int, end: int) -> Summary:
+    values = [v for t, v in points if start <= t <= end]
+    if not values:
+        return Summary()
+    return Summary(len(values), sum(values), min(values), max(values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=occurrences, asked=st.lists(windows, min_size=1, max_size=10),
+       ordered=st.booleans())
+def test_series_answers_every_window_like_brute_force(
+        points: list[tuple[int, int]], asked: list[tuple[int, int]], ordered: bool) -> None:
+    if ordered:  # the usual case: times arrive in order; otherwise some arrive late
+        points = sorted(points, key=lambda p: p[0])
+    series = Series(valued=True)
+    counter = Series()
+    for time, value in points:
+        series.add(time, value)
+        counter.add(time)
+    assert list(series.times) == sorted(t for t, _ in points)
+    for start, end in asked:
+        expected = brute(points, start, end)
+        assert series.summary(start, end) == expected
+        assert series.count(start, end) == counter.count(start, end) == expected.count
+        assert sorted(series.values_between(start, end)) == sorted(
+            v for t, v in points if start <= t <= end)
+
+
+@settings(max_examples=100, deadline=None)
+@given(points=occurrences, cut=st.integers(0, 400), asked=st.lists(windows, max_size=5))
+def test_forgetting_the_past_keeps_later_windows_exact(
+        points: list[tuple[int, int]], cut: int, asked: list[tuple[int, int]]) -> None:
+    points = sorted(points, key=lambda p: p[0])
+    series = Series(valued=True)
+    for time, value in points:
+        series.add(time, value)
+    series.forget_before(cut)
+    series.add(401, 7)
+    points.append((401, 7))
+    for start, end in asked:
+        start = max(start, cut)
+        assert series.summary(start, end) == brute(points, start, end)
+
+
+def test_summary_merge() -> None:
+    a, b = Summary(2, 30, 10, 20), Summary(1, 5, 5, 5)
+    assert a.merge(b) == Summary(3, 35, 5, 20)
+    assert a.merge(Summary()) == a
+    assert Summary().merge(b) == b
+
+
+# ---------------------------------------------------------------------- time in activities
+
+ACTIVITIES = ("A", "B", "C")
+
+
+@dataclass
+class Life:
+    """One worker's life: created (or there from the start), changes, maybe deleted."""
+
+    sid: str
+    created: int | None  # None: it existed before anything was logged
+    first: str
+    changes: list[tuple[int, str]]
+    deleted: int | None
+
+
+@st.composite
+def lives(draw: st.DrawFn) -> list[Life]:
+    result = []
+    for n in range(draw(st.integers(1, 6))):
+        created = draw(st.one_of(st.none(), st.integers(0, 100)))
+        t = created or 0
+        changes = []
+        for _ in range(draw(st.integers(0, 5))):
+            t += draw(st.integers(0, 40))
+            changes.append((t, draw(st.sampled_from(ACTIVITIES))))
+        deleted = t + draw(st.integers(0, 40)) if draw(st.booleans()) else None
+        result.append(Life(f"WK{n}", created, draw(st.sampled_from(ACTIVITIES)), changes,
+                           deleted))
+    return result
+
+
+def log_of(workers: list[Life]) -> ActivityLog:
+    entries: list[tuple[int, int, str, str | None, str | None]] = []  # time, order, ...
+    for life in workers:
+        current = life.first
+        if life.created is not None:
+            entries.append((life.created, len(entries), life.sid, None, current))
+        for time, activity in life.changes:
+            entries.append((time, len(entries), life.sid, current, activity))
+            current = activity
+        if life.deleted is not None:
+            entries.append((life.deleted, len(entries), life.sid, current, None))
+    log = ActivityLog()
+    for time, _, sid, before, after in sorted(entries):
+        log.add(time, sid, before, after)
+    return log
+
+
+def spent_by_brute_force(workers: list[Life], start: int, end: int, now: int
+                         ) -> dict[str, Summary]:
+    result: dict[str, Summary] = {}
+    for life in workers:
+        stays = []  # (from, to, activity)
+        since, current = (life.created if life.created is not None else -10**9), life.first
+        for time, activity in life.changes:
+            stays.append((since, time, current))
+            since, current = time, activity
+        stays.append((since, life.deleted if life.deleted is not None else now, current))
+        mine: dict[str, int] = {}
+        for lo, hi, activity in stays:
+            overlap = min(hi, end) - max(lo, start)
+            if overlap > 0:
+                mine[activity] = mine.get(activity, 0) + overlap
+        for activity, ms in mine.items():
+            result[activity] = result.get(activity, Summary()).merge(Summary(1, ms, ms, ms))
+    return result
+
+
+def current(workers: list[Life]) -> dict[str, Worker]:
+    found = {}
+    for life in workers:
+        if life.deleted is None:
+            activity = life.changes[-1][1] if life.changes else life.first
+            found[life.sid] = Worker(
+                sid=life.sid, account_sid="AC", workspace_sid="WS", friendly_name=life.sid,
+                attributes="{}", activity_sid=activity, version=0, date_created=0,
+                date_updated=0, date_status_changed=0, idle_since=0)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(workers=lives(), start=st.integers(0, 300), length=st.integers(0, 300),
+       only=st.one_of(st.none(), st.sets(st.sampled_from([f"WK{n}" for n in range(6)]))))
+def test_time_in_activities_like_brute_force(workers: list[Life], start: int, length: int,
+                                             only: set[str] | None) -> None:
+    now = 400
+    end = min(start + length, now)
+    log = log_of(workers)
+    chosen = workers if only is None else [life for life in workers if life.sid in only]
+    assert log.durations(start, end, current(workers), only) == spent_by_brute_force(
+        chosen, start, end, now)
+
+
+def test_forgetting_old_changes_keeps_later_windows() -> None:
+    log = ActivityLog()
+    log.add(10, "WK1", None, "A")
+    log.add(20, "WK1", "A", "B")
+    log.add(30, "WK1", "B", "A")
+    log.forget_before(25)
+    workers = current([Life("WK1", 10, "A", [(20, "B"), (30, "A")], None)])
+    assert log.durations(25, 40, workers) == {"B": Summary(1, 5, 5, 5),
+                                              "A": Summary(1, 10, 10, 10)}
+
+
+# ---------------------------------------------------------------------- windows
+
+
+def test_default_and_minutes_windows() -> None:
+    assert resolve_window(NOW) == Window(NOW - 15 * MINUTE_MS, NOW)
+    assert resolve_window(NOW, minutes=240) == Window(NOW - 240 * MINUTE_MS, NOW)
+    assert resolve_window(NOW, minutes=10**9) == Window(NOW - RETENTION_MS, NOW)
+
+
+def test_date_windows() -> None:
+    assert resolve_window(NOW, start_date=NOW - 5) == Window(NOW - 5, NOW)
+    assert resolve_window(NOW, end_date=NOW - 5) == Window(NOW - 5 - 15 * MINUTE_MS, NOW - 5)
+    assert resolve_window(NOW, start_date=NOW - 9, end_date=NOW + 99) == Window(NOW - 9, NOW)
+    assert resolve_window(NOW, start_date=0, end_date=NOW) == Window(NOW - RETENTION_MS, NOW)
+    assert resolve_window(NOW, start_date=NOW, end_date=NOW) == Window(NOW, NOW)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"minutes": 5, "start_date": NOW},
+    {"minutes": 5, "end_date": NOW},
+    {"minutes": 0},
+    {"start_date": NOW, "end_date": NOW - 1},
+    {"start_date": NOW + 1},
+    {"end_date": NOW - RETENTION_MS - 1},
+])
+def test_window_errors(kwargs: dict[str, int]) -> None:
+    with pytest.raises(InvalidParameter):
+        resolve_window(NOW, **kwargs)
+
+
+def test_thresholds() -> None:
+    assert parse_thresholds(None) is None
+    assert parse_thresholds("5, 30,5,0") == (5, 30, 0)
+    for bad in ("", "5,", "a", "-1", "1.5", "1" * 11, "\u0661"):
+        with pytest.raises(InvalidParameter):
+            parse_thresholds(bad)
