@@ -35,9 +35,10 @@ from switchboard.bridge.routes import EventBridge
 from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-# statistics before workers and task_queues: /Workers/Statistics is not a worker SID.
-MODULES = (workspaces, activities, task_channels, statistics, workers, task_queues, workflows,
-           tasks, reservations, events, keys, dev_clock)
+# Routes are tried in this order: the busiest first (tasks, reservations), and statistics
+# before workers and task_queues, because /Workers/Statistics is not a worker SID.
+MODULES = (tasks, reservations, statistics, workers, task_queues, workspaces, activities,
+           task_channels, workflows, events, keys, dev_clock)
 
 
 class BackgroundService(Protocol):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from switchboard.routing.model import Event, stored_fields
 
@@ -47,7 +48,7 @@ class Changes:
     def event_rows(self) -> list[Row]:
         rows = [to_row(event) for event in self.events]
         for row in rows:
-            row["data"] = json.dumps(row["data"], separators=(",", ":"))
+            row["data"] = orjson.dumps(row["data"]).decode()
         return rows
 
 

@@ -20,8 +20,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select
 
 from switchboard.routing.changes import Changes
 from switchboard.store import tables
@@ -46,9 +45,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
-        self._insert = sqlite.insert if self.is_sqlite else postgresql.insert
         self._queue: queue.Queue[Queued | None] = queue.Queue()
-        self._upserts: dict[str, Any] = {}
+        self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._writer: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -147,12 +145,12 @@ class Store:
     def apply_changes(self, conn: Connection, changes: Changes) -> None:
         """Write one (possibly merged) set of changes with one statement per table."""
         if changes.events:
-            conn.execute(insert(tables.events), changes.event_rows())
+            self._write_rows(conn, "event", changes.event_rows())
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)
         for kind, rows in by_kind.items():
-            conn.execute(self._upsert_statement(kind), rows)
+            self._write_rows(conn, kind, rows)
         for kind, sid in changes.deletes:
             table = tables.ENTITY_TABLES[kind]
             conn.execute(delete(table).where(table.c.sid == sid))
@@ -162,16 +160,27 @@ class Store:
                 conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
             conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
 
-    def _upsert_statement(self, kind: str) -> Any:
-        """INSERT … ON CONFLICT (sid) DO UPDATE for an entity table, built once."""
-        statement = self._upserts.get(kind)
+    def _write_rows(self, conn: Connection, kind: str, rows: list[dict[str, Any]]) -> None:
+        """One executemany straight to the driver: rows are plain values already, and going
+        through SQLAlchemy's per-row parameter processing held the GIL for most of a commit."""
+        statement = self._statements.get(kind)
         if statement is None:
-            table = tables.ENTITY_TABLES[kind]
-            stmt = self._insert(table)
-            columns = {c.name: stmt.excluded[c.name] for c in table.columns if c.name != "sid"}
-            statement = self._upserts[kind] = stmt.on_conflict_do_update(
-                index_elements=["sid"], set_=columns)
-        return statement
+            statement = self._statements[kind] = self._statement(kind)
+        sql, columns = statement
+        conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+
+    def _statement(self, kind: str) -> tuple[str, tuple[str, ...]]:
+        """INSERT for events, INSERT … ON CONFLICT (sid) DO UPDATE for entities (both SQLite
+        and PostgreSQL speak it), with the driver's placeholders."""
+        table = tables.events if kind == "event" else tables.ENTITY_TABLES[kind]
+        columns = tuple(c.name for c in table.columns)
+        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+               f"VALUES ({', '.join([mark] * len(columns))})")
+        if kind != "event":
+            updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "sid")
+            sql += f" ON CONFLICT (sid) DO UPDATE SET {updates}"
+        return sql, columns
 
     # ------------------------------------------------------------------ reading
 
