@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.routing import events as event_data
 from switchboard.routing import validate
@@ -57,6 +57,7 @@ MAX_WORKER_CHANNEL_CAPACITY = 1000
 QUEUE_ORDERS = ("FIFO", "LIFO")
 
 _UNSET: Any = object()
+T = TypeVar("T")
 
 
 def compile_target_workers(text: str, name: str = "TargetWorkers") -> Expression:
@@ -306,12 +307,7 @@ class WorkspaceEngine:
     # ------------------------------------------------------------------ activities
 
     def activity(self, sid: str, name: str | None = None) -> Activity:
-        activity = self.activities.get(sid)
-        if activity is None:
-            if name:
-                raise InvalidParameter(f"{name} '{sid}' is not an Activity of this workspace")
-            raise NotFound(f"The requested resource Activity {sid} was not found")
-        return activity
+        return _lookup(self.activities, sid, "Activity", name)
 
     def create_activity(self, friendly_name: str, available: bool, now: int) -> Activity:
         self._check_activity_name(friendly_name)
@@ -455,12 +451,7 @@ class WorkspaceEngine:
     # ------------------------------------------------------------------ workers
 
     def worker(self, sid: str, name: str | None = None) -> Worker:
-        worker = self.workers.get(sid)
-        if worker is None:
-            if name:
-                raise InvalidParameter(f"{name} '{sid}' is not a Worker of this workspace")
-            raise NotFound(f"The requested resource Worker {sid} was not found")
-        return worker
+        return _lookup(self.workers, sid, "Worker", name)
 
     def worker_view(self, worker: Worker) -> WorkerView:
         channels = ChannelView(self.worker_channels[worker.sid], self.task_channel_by_name)
@@ -687,12 +678,7 @@ class WorkspaceEngine:
     # ------------------------------------------------------------------ queues and membership
 
     def task_queue(self, sid: str, name: str | None = None) -> TaskQueue:
-        queue = self.task_queues.get(sid)
-        if queue is None:
-            if name:
-                raise InvalidParameter(f"{name} '{sid}' is not a TaskQueue of this workspace")
-            raise NotFound(f"The requested resource TaskQueue {sid} was not found")
-        return queue
+        return _lookup(self.task_queues, sid, "TaskQueue", name)
 
     def create_task_queue(
         self,
@@ -860,12 +846,7 @@ class WorkspaceEngine:
     # ------------------------------------------------------------------ workflows
 
     def workflow(self, sid: str, name: str | None = None) -> Workflow:
-        workflow = self.workflows.get(sid)
-        if workflow is None:
-            if name:
-                raise InvalidParameter(f"{name} '{sid}' is not a Workflow of this workspace")
-            raise NotFound(f"The requested resource Workflow {sid} was not found")
-        return workflow
+        return _lookup(self.workflows, sid, "Workflow", name)
 
     def _parse_configuration(self, configuration: str) -> WorkflowConfig:
         try:
@@ -966,6 +947,18 @@ class WorkspaceEngine:
         self.emit("workflow.deleted", "workflow", sid, now,
                    f"Workflow {workflow.friendly_name} deleted",
                    event_data.workflow_data(workflow), workflow_sid=sid)
+
+
+def _lookup(items: dict[str, T], sid: str, label: str, name: str | None) -> T:
+    """A resource by SID: 404 when it is the path's resource, 400 naming the parameter when a
+    parameter refers to it."""
+    item = items.get(sid)
+    if item is None:
+        if name:
+            article = "an" if label[0] in "AEIOU" else "a"
+            raise InvalidParameter(f"{name} '{sid}' is not {article} {label} of this workspace")
+        raise NotFound(f"The requested resource {label} {sid} was not found")
+    return item
 
 
 def _check_queue_order(value: str) -> None:
