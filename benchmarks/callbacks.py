@@ -24,7 +24,16 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from common import machine
-from http_tasks import ACCOUNT, TOKEN, create, session, setup, start_server, throughput
+from http_tasks import (
+    ACCOUNT,
+    TOKEN,
+    create,
+    open_loop,
+    session,
+    setup,
+    start_server,
+    throughput,
+)
 
 # What an application typically follows: tasks coming and going, and their reservations.
 USUAL_EVENTS = ("task.created,task.canceled,task.completed,reservation.created,"
@@ -67,14 +76,7 @@ async def timed_creates(base: str, path: str, rate: int, seconds: float
             body = await create(client, path, i)
             answered[str(body["sid"])] = time.time()
 
-        pending = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            pending.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*pending)
+        await open_loop(rate, seconds, one)
     return answered
 
 

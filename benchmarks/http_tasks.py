@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -100,15 +102,21 @@ async def latency(base: str, path: str, rate: int, seconds: float) -> list[float
             results.append(time.perf_counter() - sent)
             assert body["assignment_status"] == "reserved"
 
-        pending = []
-        start = time.perf_counter()
-        for i in range(int(rate * seconds)):
-            delay = start + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            pending.append(asyncio.create_task(one(i)))
-        await asyncio.gather(*pending)
+        await open_loop(rate, seconds, one)
         return results
+
+
+async def open_loop(rate: int, seconds: float,
+                    one: Callable[[int], Coroutine[Any, Any, None]]) -> None:
+    """Start ``one(i)`` at a fixed rate, whether or not earlier ones have answered."""
+    pending = []
+    start = time.perf_counter()
+    for i in range(int(rate * seconds)):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*pending)
 
 
 def main() -> None:
