@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog
-from switchboard.stats.series import BLOCK, Series, Summary
+from switchboard.stats.series import BLOCK, Series, Summary, ValuedSeries
 from switchboard.stats.window import (
     MINUTE_MS,
     RETENTION_MS,
@@ -42,7 +42,7 @@ def test_series_answers_every_window_like_brute_force(
         points: list[tuple[int, int]], asked: list[tuple[int, int]], ordered: bool) -> None:
     if ordered:  # the usual case: times arrive in order; otherwise some arrive late
         points = sorted(points, key=lambda p: p[0])
-    series = Series(valued=True)
+    series = ValuedSeries()
     counter = Series()
     for time, value in points:
         series.add(time, value)
@@ -61,7 +61,7 @@ def test_series_answers_every_window_like_brute_force(
 def test_forgetting_the_past_keeps_later_windows_exact(
         points: list[tuple[int, int]], cut: int, asked: list[tuple[int, int]]) -> None:
     points = sorted(points, key=lambda p: p[0])
-    series = Series(valued=True)
+    series = ValuedSeries()
     for time, value in points:
         series.add(time, value)
     series.forget_before(cut)
@@ -220,3 +220,14 @@ def test_thresholds() -> None:
     for bad in ("", "5,", "a", "-1", "1.5", "1" * 11, "\u0661"):
         with pytest.raises(InvalidParameter):
             parse_thresholds(bad)
+
+
+def test_short_windows_over_many_workers() -> None:
+    """Few changes in the window, many workers in the log (the walk keeps its state sparse)."""
+    workers = [Life(f"WK{n}", None, "A", [(10 + n, "B")], None) for n in range(50)]
+    workers[0].changes.append((390, "C"))
+    workers[1].deleted = 395
+    log = log_of(workers)
+    for start, end in ((380, 400), (385, 392), (0, 400)):
+        assert log.durations(start, end, current(workers)) == spent_by_brute_force(
+            workers, start, end, 400)

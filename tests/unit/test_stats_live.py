@@ -1,6 +1,7 @@
-"""Live task tallies, kept from committed events, against a scan of the engine's tasks after
-random routing: creates, accepts, rejects, cancels, wrap-ups, completions, deletions, priority
-and activity changes, reservation and step timeouts."""
+"""Live tallies of tasks and of workers by activity, kept from committed events, against a scan
+of the engine after random routing: creates, accepts, rejects, cancels, wrap-ups, completions,
+deletions, priority and activity changes, workers coming and going, reservation and step
+timeouts."""
 
 from __future__ import annotations
 
@@ -15,14 +16,21 @@ from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import RoutingError
 from switchboard.routing.model import TASK_ACTIVE, TASK_WAITING, Task
 from switchboard.routing.sids import counter_sids
-from switchboard.stats.realtime import QUEUE, STATUSES, WORKFLOW, WORKSPACE, LiveTasks
+from switchboard.stats.realtime import (
+    QUEUE,
+    STATUSES,
+    WORKFLOW,
+    WORKSPACE,
+    LiveTasks,
+    LiveWorkers,
+)
 from switchboard.stats.realtime import task_figures as figures
 
 T0 = 1_767_225_600_000
 
 OPS = st.lists(st.tuples(st.sampled_from([
     "create", "create", "create", "accept", "reject", "cancel", "wrap", "complete", "delete",
-    "priority", "activity", "advance",
+    "priority", "activity", "advance", "hire", "fire",
 ]), st.integers(0, 1000)), max_size=60)
 
 
@@ -68,7 +76,12 @@ def expected(tasks: list[Task], now: int, in_queue: bool) -> dict[str, Any]:
     return result
 
 
-def check(engine: WorkspaceEngine, live: LiveTasks, now: int) -> None:
+def check(engine: WorkspaceEngine, live: LiveTasks, now: int,
+          workers: LiveWorkers | None = None) -> None:
+    if workers is not None:
+        counts = workers.counts()
+        assert min(counts.values(), default=0) >= 0
+        assert +counts == Counter(w.activity_sid for w in engine.workers.values())
     active = [t for t in engine.router.tasks.values() if t.assignment_status in TASK_ACTIVE]
     for channel in (None, *engine.task_channels):
         mine = [t for t in active if channel is None or t.task_channel_sid == channel]
@@ -87,6 +100,7 @@ def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
     engine, workers = world()
     router = engine.router
     live = LiveTasks(engine)
+    by_activity = LiveWorkers(engine)
     now = T0
     activities = list(engine.activities)
 
@@ -115,14 +129,22 @@ def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
                 router.delete_task(pick(tasks, n).sid, now)
             elif op == "priority" and tasks:
                 router.update_task(pick(tasks, n).sid, now, priority=n % 5)
-            elif op == "activity":
+            elif op == "activity" and workers:
                 engine.update_worker(pick(workers, n), now, activity_sid=pick(activities, n // 7))
+            elif op == "hire":
+                workers.append(engine.create_worker(f"h{n}-{now}", now,
+                                                    activity_sid=pick(activities, n),
+                                                    attributes='{"skills": ["b"]}').sid)
+            elif op == "fire" and workers:
+                engine.delete_worker(workers.pop(n % len(workers)), now)
             elif op == "advance":
                 now += (n % 30 + 1) * 1000
                 router.fire_due(now)
         except RoutingError:
             pass
-        live.note(e.task_sid for e in engine.take_changes().events if e.task_sid)
+        events = engine.take_changes().events
+        live.note(e.task_sid for e in events if e.task_sid)
+        by_activity.note(e.resource_sid for e in events if e.resource_type == "worker")
         if n % 3 == 0:
-            check(engine, live, now)
-    check(engine, live, now)
+            check(engine, live, now, by_activity)
+    check(engine, live, now, by_activity)

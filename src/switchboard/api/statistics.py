@@ -133,7 +133,8 @@ def _workspace_realtime(ctx: Context, engine: WorkspaceEngine, channel_sid: str 
     live = _service(ctx).live(engine)
     tasks = realtime.task_figures(live, realtime.WORKSPACE, "", ctx.runtime.clock.now_ms(),
                                   channel_sid)
-    workers = realtime.worker_figures(engine, None, channel_sid)
+    workers = realtime.worker_figures(engine, None, channel_sid,
+                                      _service(ctx).live_workers(engine))
     return {**tasks, "total_workers": workers["total_workers"],
             "activity_statistics": workers["activity_statistics"]}
 
@@ -156,9 +157,10 @@ def _workflow_realtime(ctx: Context, engine: WorkspaceEngine, workflow_sid: str,
                                  ctx.runtime.clock.now_ms(), channel_sid)
 
 
-def _workers_realtime(engine: WorkspaceEngine, only: set[str] | None, channel_sid: str | None
-                      ) -> dict[str, Any]:
-    workers = realtime.worker_figures(engine, only, channel_sid)
+def _workers_realtime(ctx: Context, engine: WorkspaceEngine, only: set[str] | None,
+                      channel_sid: str | None) -> dict[str, Any]:
+    workers = realtime.worker_figures(engine, only, channel_sid,
+                                      _service(ctx).live_workers(engine))
     return {"total_workers": workers["total_workers"],
             "activity_statistics": workers["activity_statistics"]}
 
@@ -168,11 +170,12 @@ def _flow(history: History, scope: str, sid: str, q: Query) -> dict[str, Any]:
             **_times(q.window)}
 
 
-def _workers_flow(history: History, engine: WorkspaceEngine, only: set[str] | None, q: Query
-                  ) -> dict[str, Any]:
+def _workers_flow(ctx: Context, history: History, engine: WorkspaceEngine,
+                  only: set[str] | None, q: Query) -> dict[str, Any]:
     activities = [(a.sid, a.friendly_name) for a in engine.activities.values()]
+    counts = _service(ctx).live_workers(engine).counts() if only is None else None
     return {**cumulative.workers_flow(history, q.window, q.channel_name, engine.workers, only,
-                                      activities),
+                                      activities, counts),
             **_times(q.window)}
 
 
@@ -386,8 +389,8 @@ async def workers_statistics(ctx: Context) -> dict[str, Any]:
     ws = engine.workspace
     return {
         "account_sid": ws.account_sid,
-        "cumulative": _workers_flow(history, engine, only, q),
-        "realtime": _workers_realtime(engine, only, q.channel_sid),
+        "cumulative": _workers_flow(ctx, history, engine, only, q),
+        "realtime": _workers_realtime(ctx, engine, only, q.channel_sid),
         "workspace_sid": ws.sid,
         "url": workspace_url(ctx.base_url, ws.sid, "Workers", "Statistics"),
     }
@@ -401,7 +404,7 @@ async def workers_realtime_statistics(ctx: Context) -> dict[str, Any]:
     ws = engine.workspace
     return {
         "account_sid": ws.account_sid,
-        **_workers_realtime(engine, _worker_subset(engine, ctx.args),
+        **_workers_realtime(ctx, engine, _worker_subset(engine, ctx.args),
                             channel.sid if channel else None),
         "workspace_sid": ws.sid,
         "url": workspace_url(ctx.base_url, ws.sid, "Workers", "RealTimeStatistics"),
@@ -418,7 +421,7 @@ async def workers_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     ws = engine.workspace
     return {
         "account_sid": ws.account_sid,
-        **_workers_flow(history, engine, only, q),
+        **_workers_flow(ctx, history, engine, only, q),
         "workspace_sid": ws.sid,
         "url": workspace_url(ctx.base_url, ws.sid, "Workers", "CumulativeStatistics"),
     }
@@ -433,7 +436,7 @@ async def worker_statistics(ctx: Context) -> dict[str, Any]:
     history = await _service(ctx).history(engine.workspace.sid)
     return {
         "account_sid": worker.account_sid,
-        "cumulative": _workers_flow(history, engine, {worker.sid}, q),
+        "cumulative": _workers_flow(ctx, history, engine, {worker.sid}, q),
         "worker_sid": worker.sid,
         "workspace_sid": worker.workspace_sid,
         "url": workspace_url(ctx.base_url, worker.workspace_sid, "Workers", worker.sid,

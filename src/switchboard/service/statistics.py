@@ -6,9 +6,9 @@ events the runtime announces are held back, and fed once the rebuild is done (th
 already saw are skipped by their sequence number). From then on the history follows the log
 event by event, so every window is answered from memory, exactly, without a query.
 
-Live task tallies (``stats.realtime.LiveTasks``) are made on first use from the engine and
-re-counted for each task a committed event names. If the engine is rebuilt after a failed
-commit, they are made again from the new one.
+Live tallies of tasks and of workers by activity (``stats.realtime``) are made on first use
+from the engine and re-counted for each task or worker a committed event names. If the engine
+is rebuilt after a failed commit, they are made again from the new one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime, ServiceUnavailable
 from switchboard.stats.cumulative import History
 from switchboard.stats.queries import history_records
-from switchboard.stats.realtime import LiveTasks
+from switchboard.stats.realtime import LiveTasks, LiveWorkers
 from switchboard.stats.records import COUNTED_TYPES, EventRecord, from_event
 from switchboard.stats.window import RETENTION_MS
 
@@ -41,6 +41,7 @@ class WorkspaceStatistics:
     held: list[EventRecord] = field(default_factory=list)  # records heard meanwhile
     ready: Future[History] = field(default_factory=Future)
     live: LiveTasks | None = None
+    workers: LiveWorkers | None = None
 
 
 class StatisticsService:
@@ -77,10 +78,18 @@ class StatisticsService:
             stats.live = LiveTasks(engine)
         return stats.live
 
+    def live_workers(self, engine: WorkspaceEngine) -> LiveWorkers:
+        sid = engine.workspace.sid
+        stats = self._workspaces.get(sid) or self._rebuild(sid)
+        if stats.workers is None or stats.workers.engine is not engine:
+            stats.workers = LiveWorkers(engine)
+        return stats.workers
+
     # ------------------------------------------------------------------ following the log
 
     def _heard(self, workspace_sid: str, events: list[Event]) -> None:
-        """Runtime listener (event loop, after each commit): feed the history, re-count tasks."""
+        """Runtime listener (event loop, after each commit): feed the history, note the tasks
+        and workers the events name."""
         stats = self._workspaces.get(workspace_sid)
         if stats is None:
             if events[0].seq == 1:  # a new workspace: nothing to rebuild
@@ -96,12 +105,18 @@ class StatisticsService:
             else:
                 for record in counted:
                     stats.history.add(record)
-        live = stats.live
-        if live is not None:
-            if live.engine is self.runtime.engines.get(workspace_sid):
-                live.note(e.task_sid for e in events if e.task_sid)
+        engine = self.runtime.engines.get(workspace_sid)
+        if stats.live is not None:
+            if stats.live.engine is engine:
+                stats.live.note(e.task_sid for e in events if e.task_sid)
             else:
                 stats.live = None
+        if stats.workers is not None:
+            if stats.workers.engine is engine:
+                stats.workers.note(e.resource_sid for e in events
+                                   if e.resource_type == "worker")
+            else:
+                stats.workers = None
         if events[-1].event_type == "workspace.deleted":
             self._workspaces.pop(workspace_sid, None)
 

@@ -29,7 +29,14 @@ from typing import Any
 from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog
 from switchboard.stats.records import EventRecord
-from switchboard.stats.series import EMPTY, TRIM_EVERY, Series, Summary, worth_forgetting
+from switchboard.stats.series import (
+    EMPTY,
+    TRIM_EVERY,
+    Series,
+    Summary,
+    ValuedSeries,
+    worth_forgetting,
+)
 from switchboard.stats.window import KEEP_MS, Window
 
 WORKSPACE = "workspace"
@@ -134,7 +141,8 @@ class History:
         if series is None:
             scope, sid, kind, _ = key
             # Workers' own series only count: their waits are the queues' and workspace's.
-            series = self._series[key] = Series(valued=kind in VALUED and scope != WORKER)
+            series = self._series[key] = (
+                ValuedSeries() if kind in VALUED and scope != WORKER else Series())
             self._channels.setdefault((scope, sid, kind), []).append(series)
         series.add(date, value)
         times = series.times
@@ -174,7 +182,8 @@ class History:
                 channel: str | None = None) -> Summary:
         result = EMPTY
         for series in self._selected(scope, sid, kind, channel):
-            result = result.merge(series.summary(window.start, window.end))
+            if isinstance(series, ValuedSeries):
+                result = result.merge(series.summary(window.start, window.end))
         return result
 
     def waits(self, scope: str, sid: str, kind: str, window: Window,
@@ -182,7 +191,8 @@ class History:
         """Every wait (ms) of the window, sorted."""
         found: list[int] = []
         for series in self._selected(scope, sid, kind, channel):
-            found.extend(series.values_between(window.start, window.end))
+            if isinstance(series, ValuedSeries):
+                found.extend(series.values_between(window.start, window.end))
         found.sort()
         return found
 
@@ -278,17 +288,19 @@ def task_flow(history: History, scope: str, sid: str, window: Window, channel: s
 
 def workers_flow(history: History, window: Window, channel: str | None,
                  workers: Mapping[str, Worker], only: Set[str] | None,
-                 activities: Iterable[tuple[str, str]]) -> dict[str, Any]:
+                 activities: Iterable[tuple[str, str]],
+                 counts: Mapping[str, int] | None = None) -> dict[str, Any]:
     """Reservations by outcome and time in each activity, of all workers or of ``only``.
 
-    ``activities`` are the workspace's (SID, friendly name), listed in that order.
+    ``activities`` are the workspace's (SID, friendly name), listed in that order; ``counts``,
+    if known, the current workers by activity.
     """
     if only is None:
         figures: dict[str, Any] = {kind: history.count(WORKSPACE, "", kind, window, channel)
                                    for kind in RESERVATION_FIGURES}
     else:
         figures = dict(history.reservations_of(only, window, channel))
-    spent = history.activity.durations(window.start, window.end, workers, only)
+    spent = history.activity.durations(window.start, window.end, workers, only, counts)
     figures["activity_durations"] = [
         {"sid": sid, "friendly_name": name, **durations(spent.get(sid, EMPTY))}
         for sid, name in activities

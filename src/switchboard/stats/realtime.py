@@ -1,10 +1,11 @@
 """Real-time statistics: the figures of this moment, from the workspace's live state.
 
-Workers are counted straight from the engine (one pass in C per request). Tasks are tallied
-as they change: ``LiveTasks`` keeps, for the workspace, each queue and each workflow, and for
-each TaskChannel, the active tasks by status and by priority and the waiting ones in age order,
-so a request costs O(log n) however many tasks there are, and finished tasks (kept five minutes
-before they are purged) cost nothing.
+Tasks are tallied as they change: ``LiveTasks`` keeps, for the workspace, each queue and each
+workflow, and for each TaskChannel, the active tasks by status and by priority and the waiting
+ones in age order, so a request costs O(log n) however many tasks there are, and finished tasks
+(kept five minutes before they are purged) cost nothing. ``LiveWorkers`` keeps the workspace's
+workers by activity the same way; a queue's members are counted from the engine per request
+(one pass in C).
 
 Definitions where TaskRouter leaves them open (docs/differences.md):
 
@@ -22,10 +23,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
+from heapq import heapify, heappop, heappush
 from operator import attrgetter
 from typing import Any, NamedTuple
-
-from sortedcontainers import SortedList
 
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.model import TASK_ACTIVE, TASK_WAITING, Worker
@@ -38,6 +38,36 @@ STATUSES = ("pending", "reserved", "assigned", "wrapping")
 _activity_of = attrgetter("activity_sid")
 
 
+Key = tuple[int, int, str]  # (a time, the task's seq, its SID)
+
+
+class Oldest:
+    """A set of keys whose smallest is asked for: a heap (pushes in C, O(log n)) whose removed
+    keys are dropped lazily when they reach the top, rebuilt once mostly stale."""
+
+    __slots__ = ("_heap", "_live")
+
+    def __init__(self) -> None:
+        self._heap: list[Key] = []
+        self._live: set[Key] = set()
+
+    def add(self, key: Key) -> None:
+        self._live.add(key)
+        heappush(self._heap, key)
+
+    def discard(self, key: Key) -> None:
+        self._live.discard(key)
+        if len(self._heap) > 2 * len(self._live) + 64:
+            self._heap = list(self._live)
+            heapify(self._heap)
+
+    def first(self) -> Key | None:
+        heap, live = self._heap, self._live
+        while heap and heap[0] not in live:
+            heappop(heap)
+        return heap[0] if heap else None
+
+
 class Tally:
     """The active tasks of one scope on one TaskChannel."""
 
@@ -46,8 +76,8 @@ class Tally:
     def __init__(self) -> None:
         self.statuses: dict[str, int] = {}
         self.priorities: dict[int, int] = {}
-        self.waiting = SortedList()  # (date_created, seq, sid) of pending and reserved tasks
-        self.waiting_in_queue = SortedList()  # (task_queue_entered_date, seq, sid)
+        self.waiting = Oldest()  # (date_created, seq, sid) of pending and reserved tasks
+        self.waiting_in_queue = Oldest()  # (task_queue_entered_date, seq, sid)
 
 
 class _Entry(NamedTuple):
@@ -102,17 +132,19 @@ class LiveTasks:
             self.refresh(sid)
 
     def refresh(self, task_sid: str) -> None:
-        old = self._entries.pop(task_sid, None)
-        if old is not None:
-            self._apply(task_sid, old, -1)
         task = self.engine.router.tasks.get(task_sid)
-        if task is None or task.assignment_status not in TASK_ACTIVE:
+        entry = None if task is None or task.assignment_status not in TASK_ACTIVE else _Entry(
+            task.assignment_status, task.priority, task.task_queue_sid, task.workflow_sid,
+            task.task_channel_sid, task.date_created, task.task_queue_entered_date, task.seq)
+        old = self._entries.get(task_sid)
+        if old == entry:
             return
-        entry = _Entry(task.assignment_status, task.priority, task.task_queue_sid,
-                       task.workflow_sid, task.task_channel_sid, task.date_created,
-                       task.task_queue_entered_date, task.seq)
-        self._entries[task_sid] = entry
-        self._apply(task_sid, entry, +1)
+        if old is not None:
+            del self._entries[task_sid]
+            self._apply(task_sid, old, -1)
+        if entry is not None:
+            self._entries[task_sid] = entry
+            self._apply(task_sid, entry, +1)
 
     def _apply(self, sid: str, entry: _Entry, sign: int) -> None:
         scopes = [(WORKSPACE, "")]
@@ -136,13 +168,13 @@ class LiveTasks:
             if sign > 0:
                 tally.waiting.add(key)
             else:
-                tally.waiting.remove(key)
+                tally.waiting.discard(key)
             if scope[0] == QUEUE and entry.entered is not None:
                 key = (entry.entered, entry.seq, sid)
                 if sign > 0:
                     tally.waiting_in_queue.add(key)
                 else:
-                    tally.waiting_in_queue.remove(key)
+                    tally.waiting_in_queue.discard(key)
 
     def tallies(self, scope: str, sid: str, channel_sid: str | None) -> list[Tally]:
         if self._noted:
@@ -160,16 +192,18 @@ def task_figures(live: LiveTasks, scope: str, sid: str, now: int, channel_sid: s
     longest waiting (and, for a queue, the longest waiting in it)."""
     statuses = dict.fromkeys(STATUSES, 0)
     priorities: Counter[int] = Counter()
-    oldest: tuple[int, int, str] | None = None
-    first_in: tuple[int, int, str] | None = None
+    oldest: Key | None = None
+    first_in: Key | None = None
     for tally in live.tallies(scope, sid, channel_sid):
         for status, n in tally.statuses.items():
             statuses[status] = statuses.get(status, 0) + n
         priorities.update(tally.priorities)
-        if tally.waiting and (oldest is None or tally.waiting[0] < oldest):
-            oldest = tally.waiting[0]
-        if tally.waiting_in_queue and (first_in is None or tally.waiting_in_queue[0] < first_in):
-            first_in = tally.waiting_in_queue[0]
+        mine = tally.waiting.first()
+        if mine is not None and (oldest is None or mine < oldest):
+            oldest = mine
+        mine = tally.waiting_in_queue.first()
+        if mine is not None and (first_in is None or mine < first_in):
+            first_in = mine
     figures: dict[str, Any] = {
         "total_tasks": sum(statuses.values()),
         "tasks_by_status": statuses,
@@ -183,7 +217,7 @@ def task_figures(live: LiveTasks, scope: str, sid: str, now: int, channel_sid: s
     return figures
 
 
-def _age(now: int, entry: tuple[int, int, str] | None) -> int:
+def _age(now: int, entry: Key | None) -> int:
     return 0 if entry is None else max(0, now - entry[0]) // 1000
 
 
@@ -197,16 +231,51 @@ def _with_capacity(engine: WorkspaceEngine, workers: Iterable[Worker], channel_s
     return kept
 
 
+class LiveWorkers:
+    """How many of the workspace's workers are in each activity, re-counted for each worker a
+    committed event names (every activity change emits ``worker.activity.update``), so the
+    whole workspace's counts cost nothing to read."""
+
+    def __init__(self, engine: WorkspaceEngine) -> None:
+        self.engine = engine
+        self._activity: dict[str, str] = {}  # worker -> its activity, as counted
+        self._counts: Counter[str] = Counter()
+        self._noted: set[str] = set(engine.workers)
+
+    def note(self, worker_sids: Iterable[str]) -> None:
+        self._noted.update(worker_sids)
+        if len(self._noted) > LiveTasks.MAX_NOTED:
+            self.counts()
+
+    def counts(self) -> Counter[str]:
+        """Workers by activity SID."""
+        noted, self._noted = self._noted, set()
+        workers, counted, counts = self.engine.workers, self._activity, self._counts
+        for sid in noted:
+            old = counted.pop(sid, None)
+            if old is not None:
+                counts[old] -= 1
+            worker = workers.get(sid)
+            if worker is not None:
+                counted[sid] = worker.activity_sid
+                counts[worker.activity_sid] += 1
+        return counts
+
+
 def worker_figures(engine: WorkspaceEngine, worker_sids: Iterable[str] | None,
-                   channel_sid: str | None) -> dict[str, Any]:
+                   channel_sid: str | None, everyone: LiveWorkers | None = None
+                   ) -> dict[str, Any]:
     """How many workers (all, or these) there are, how many in each activity and how many in
-    an available one."""
+    an available one. ``everyone`` answers for all workers without counting them."""
     workers: Collection[Worker] = (
         engine.workers.values() if worker_sids is None
         else list(map(engine.workers.__getitem__, worker_sids)))
     if channel_sid is not None:
         workers = _with_capacity(engine, workers, channel_sid)
-    counts = Counter(map(_activity_of, workers))
+    if worker_sids is None and channel_sid is None and everyone is not None:
+        counts = everyone.counts()
+    else:
+        counts = Counter(map(_activity_of, workers))
     available = {sid for sid, activity in engine.activities.items() if activity.available}
     if channel_sid is None:
         total_available = sum(n for sid, n in counts.items() if sid in available)

@@ -41,14 +41,12 @@ EMPTY = Summary()
 
 
 class Series:
-    __slots__ = ("_block_max", "_block_min", "_prefix", "times", "values")
+    """Occurrences only: how many fell in a window."""
 
-    def __init__(self, valued: bool = False) -> None:
+    __slots__ = ("times",)
+
+    def __init__(self) -> None:
         self.times = array("q")
-        self.values: array[int] | None = array("q") if valued else None
-        self._prefix = array("q", [0])  # _prefix[i]: total of the first i values
-        self._block_min = array("q")
-        self._block_max = array("q")
 
     def __len__(self) -> int:
         return len(self.times)
@@ -56,12 +54,45 @@ class Series:
     def add(self, time: int, value: int = 0) -> None:
         times = self.times
         if times and time < times[-1]:
-            self._insert(time, value)
+            times.insert(bisect_right(times, time), time)
+        else:
+            times.append(time)
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Positions ``[i, j)`` of the occurrences with ``start <= time <= end``."""
+        return bisect_left(self.times, start), bisect_right(self.times, end)
+
+    def count(self, start: int, end: int) -> int:
+        i, j = self.span(start, end)
+        return max(0, j - i)
+
+    def forget_before(self, time: int) -> None:
+        """Drop occurrences earlier than ``time`` (outside every window still asked for)."""
+        del self.times[:bisect_left(self.times, time)]
+
+
+class ValuedSeries(Series):
+    """Occurrences with a value each: also their total, minimum and maximum in a window."""
+
+    __slots__ = ("_block_max", "_block_min", "_prefix", "values")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values = array("q")
+        self._prefix = array("q", [0])  # _prefix[i]: total of the first i values
+        self._block_min = array("q")
+        self._block_max = array("q")
+
+    def add(self, time: int, value: int = 0) -> None:
+        times = self.times
+        if times and time < times[-1]:
+            at = bisect_right(times, time)
+            times.insert(at, time)
+            self.values.insert(at, value)
+            self._rebuild(at)
             return
         times.append(time)
         values = self.values
-        if values is None:
-            return
         values.append(value)
         self._prefix.append(self._prefix[-1] + value)
         index = len(values) - 1
@@ -75,17 +106,9 @@ class Series:
             if value > self._block_max[block]:
                 self._block_max[block] = value
 
-    def _insert(self, time: int, value: int) -> None:
-        at = bisect_right(self.times, time)
-        self.times.insert(at, time)
-        if self.values is not None:
-            self.values.insert(at, value)
-            self._rebuild(at)
-
     def _rebuild(self, start: int) -> None:
         """Recompute prefix sums and block extremes from position ``start`` on."""
         values = self.values
-        assert values is not None
         totals = accumulate(values[start:], initial=self._prefix[start])
         del self._prefix[start:]
         self._prefix.extend(totals)
@@ -97,17 +120,8 @@ class Series:
             self._block_min.append(min(chunk))
             self._block_max.append(max(chunk))
 
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """Positions ``[i, j)`` of the occurrences with ``start <= time <= end``."""
-        return bisect_left(self.times, start), bisect_right(self.times, end)
-
-    def count(self, start: int, end: int) -> int:
-        i, j = self.span(start, end)
-        return max(0, j - i)
-
     def summary(self, start: int, end: int) -> Summary:
         values = self.values
-        assert values is not None, "summary() needs a valued series"
         i, j = self.span(start, end)
         if i >= j:
             return EMPTY
@@ -128,22 +142,19 @@ class Series:
 
     def values_between(self, start: int, end: int) -> array[int]:
         """The values of the occurrences in the window, in time order."""
-        assert self.values is not None
         i, j = self.span(start, end)
         return self.values[i:j]
 
     def forget_before(self, time: int) -> None:
-        """Drop occurrences earlier than ``time`` (outside every window still asked for)."""
         cut = bisect_left(self.times, time)
         if not cut:
             return
         del self.times[:cut]
-        if self.values is not None:
-            del self.values[:cut]
-            self._prefix = array("q", [0])
-            self._block_min = array("q")
-            self._block_max = array("q")
-            self._rebuild(0)
+        del self.values[:cut]
+        del self._prefix[1:]
+        del self._block_min[:]
+        del self._block_max[:]
+        self._rebuild(0)
 
 
 def worth_forgetting(times: array[int], horizon: int) -> bool:
