@@ -194,3 +194,25 @@ def test_a_caller_that_stops_waiting_does_not_stop_the_writer(database_url: str)
         assert {"carol", "dave"} <= names
     finally:
         runtime.stop()
+
+
+def test_a_command_failing_half_way_leaves_no_trace(database_url: str) -> None:
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        sid = build_workspace(runtime)
+        before = snapshot(runtime.engines[sid])
+
+        def half_way(engine: WorkspaceEngine, now: int) -> None:
+            engine.create_worker("ghost", now, activity_sid=None, attributes=None)
+            raise RuntimeError("a fault after a change")
+
+        with pytest.raises(RuntimeError):
+            asyncio.run(runtime.run(ACCOUNT_SID, sid, half_way))
+        assert snapshot(runtime.engines[sid]) == before  # rebuilt from the store
+        asyncio.run(runtime.run(ACCOUNT_SID, sid, lambda e, now: e.create_worker(
+            "real", now, activity_sid=None, attributes=None)))
+        names = {r["friendly_name"] for r in runtime.store.rows(
+            tables.workers, tables.workers.c.workspace_sid == sid)}
+        assert "real" in names and "ghost" not in names
+    finally:
+        runtime.stop()

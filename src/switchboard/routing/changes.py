@@ -61,6 +61,9 @@ class ChangeRecorder:
         self._dropped: list[str] = []
         self._events: list[Event] = []
 
+    def __bool__(self) -> bool:
+        return bool(self._touched or self._deleted or self._dropped or self._events)
+
     def touch(self, entity: Any) -> None:
         self._touched[(entity.kind, entity.sid)] = entity
 

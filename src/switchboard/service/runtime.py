@@ -138,10 +138,24 @@ class Runtime:
     async def run(self, account_sid: str, workspace_sid: str, command: Command[T]) -> T:
         """Run a command on a workspace and wait until its changes are committed."""
         engine = self.engine(account_sid, workspace_sid)
-        result = command(engine, self.clock.now_ms())
+        result = await self._apply(engine, command, self.clock.now_ms())
         await self._commit(workspace_sid, engine.take_changes())
         self._schedule(engine)
         return result
+
+    async def _apply(self, engine: WorkspaceEngine, command: Command[T], now: int) -> T:
+        """Run a command; if it fails after changing anything, memory no longer matches the
+        store, so the engine is rebuilt from it (commands validate first, so refusals change
+        nothing and cost nothing here)."""
+        try:
+            return command(engine, now)
+        except BaseException:
+            if engine.changes:
+                engine.take_changes()
+                log.exception("a command failed half-way; rebuilding workspace %s",
+                              engine.workspace.sid)
+                await self._rebuild(engine.workspace.sid)
+            raise
 
     # ------------------------------------------------------------------ timers
 
@@ -174,11 +188,18 @@ class Runtime:
         engine = self.engines.get(workspace_sid)
         if engine is None:
             return
-        engine.router.fire_due(self.clock.now_ms())
         try:
+            await self._apply(engine, lambda e, now: e.router.fire_due(now), self.clock.now_ms())
             await self._commit(workspace_sid, engine.take_changes())
         except ServiceUnavailable:
             log.error("timers of workspace %s could not be committed; retrying", workspace_sid)
+        except Exception:
+            # A fault, not a refusal: try again in a second rather than in a tight loop.
+            log.exception("timers of workspace %s failed; retrying in 1 s", workspace_sid)
+            loop = asyncio.get_running_loop()
+            self._wakeups[workspace_sid] = (self.clock.now_ms() + 1000, loop.call_later(
+                1.0, lambda: loop.create_task(self._fire(workspace_sid))))
+            return
         current = self.engines.get(workspace_sid)
         if current is not None:
             self._schedule(current)
@@ -191,7 +212,8 @@ class Runtime:
         for engine in list(self.engines.values()):
             router = engine.router
             while (deadline := router.next_deadline()) is not None and deadline <= target:
-                router.fire_due(max(deadline, clock.now_ms()))
+                await self._apply(engine, lambda e, now: e.router.fire_due(now),
+                                  max(deadline, clock.now_ms()))
             await self._commit(engine.workspace.sid, engine.take_changes())
         return clock.advance(target - clock.now_ms())
 
@@ -234,7 +256,9 @@ class Runtime:
                     log.exception("event listener failed")
 
     async def _rebuild(self, workspace_sid: str) -> None:
-        log.warning("rebuilding workspace %s from the store after a failed commit", workspace_sid)
+        log.warning("rebuilding workspace %s from the store", workspace_sid)
+        # Wait for every write queued before now, so the rebuild sees them all.
+        await asyncio.wrap_future(self.store.submit(lambda conn: None))
         engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
         if engine is None:
             self.engines.pop(workspace_sid, None)
