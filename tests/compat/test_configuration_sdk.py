@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
+from tests.compat.sdk_checks import check_types, sids
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 MISSING_SID = "0" * 32
@@ -28,23 +29,8 @@ def fields(instance: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
 
 
-def check_types(instance: Any, *, datetimes: tuple[str, ...] = ("date_created", "date_updated"),
-                bools: tuple[str, ...] = (), ints: tuple[str, ...] = ()) -> None:
-    """Typed fields came back typed: our date format parses, booleans and ints are JSON's."""
-    for name in datetimes:
-        value = getattr(instance, name)
-        assert isinstance(value, datetime), f"{name}={value!r} did not parse as a datetime"
-        assert value.tzinfo == UTC, name
-    for name in bools:
-        assert type(getattr(instance, name)) is bool, f"{name}={getattr(instance, name)!r}"
-    for name in ints:
-        assert type(getattr(instance, name)) is int, f"{name}={getattr(instance, name)!r}"
-    assert isinstance(instance.sid, str)
-    assert instance.url.startswith("http://127.0.0.1:")
 
 
-def sids(items: Any) -> list[str]:
-    return [item.sid for item in items]
 
 
 def check_paging(listing: Any, expected: list[str], http_log: Any, path_end: str,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tests.compat.sdk_checks import check_types, sids
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 MISSING_TASK = "WT" + "0" * 32
@@ -29,22 +30,8 @@ def fields(instance: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
 
 
-def sids(items: Any) -> list[str]:
-    return [item.sid for item in items]
 
 
-def check_types(instance: Any, *, datetimes: tuple[str, ...] = ("date_created", "date_updated"),
-                bools: tuple[str, ...] = (), ints: tuple[str, ...] = ()) -> None:
-    for name in datetimes:
-        value = getattr(instance, name)
-        assert isinstance(value, datetime), f"{name}={value!r} did not parse as a datetime"
-        assert value.tzinfo == UTC, name
-    for name in bools:
-        assert type(getattr(instance, name)) is bool, f"{name}={getattr(instance, name)!r}"
-    for name in ints:
-        assert type(getattr(instance, name)) is int, f"{name}={getattr(instance, name)!r}"
-    assert isinstance(instance.sid, str)
-    assert instance.url.startswith("http://127.0.0.1:")
 
 
 def check_task(task: Any) -> None:
