@@ -34,14 +34,19 @@ ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": ACCOUNT, "SWITCHBOARD_AUTH_TOKEN": TOKEN}
+def start_server(data_dir: Path, port: int, *, account: str = ACCOUNT, token: str = TOKEN,
+                 wait: float = 30) -> subprocess.Popen[bytes]:
+    """``switchboard serve`` on loopback, its output in ``data_dir/server.log``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": account, "SWITCHBOARD_AUTH_TOKEN": token}
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
         [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+         str(data_dir), "--log-level", "warning"], env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((data_dir / "server.log").read_text()[-2000:])
         try:
             if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                 return process

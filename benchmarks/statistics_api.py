@@ -28,7 +28,6 @@ import random
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from typing import Any
 import aiohttp
 import httpx
 from common import machine
+from http_tasks import start_server
 
 from switchboard.routing.sids import new_sid
 from switchboard.store import tables
@@ -48,25 +48,6 @@ TOKEN = "bench-token"
 POOL_WORKERS = 120  # the workers benchmark tasks go to, each with room for 1,000
 DAY_MS = 86_400_000
 CHANGE_SHARE = 0.1  # of the events, activity changes: 100,000 a day is ~7 per worker
-
-
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": ACCOUNT, "SWITCHBOARD_AUTH_TOKEN": TOKEN}
-    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--log-level", "warning"], env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError((data_dir / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("server did not start")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -426,7 +407,7 @@ def main() -> None:
           f"{args.poll_rate:g}/s", flush=True)
     with tempfile.TemporaryDirectory() as data_dir:
         data = Path(data_dir)
-        server = start_server(data, args.port)
+        server = start_server(data, args.port, account=ACCOUNT, token=TOKEN, wait=1800)
         try:
             layout = configure(base, args.queues)
         finally:
@@ -443,7 +424,7 @@ def main() -> None:
               f"changes) in {time.perf_counter() - started:.0f} s", flush=True)
 
         started = time.perf_counter()
-        server = start_server(data, args.port)
+        server = start_server(data, args.port, account=ACCOUNT, token=TOKEN, wait=1800)
         try:
             up = time.perf_counter() - started
             httpx.get(f"{base}/v1/Workspaces/{layout.workspace}/CumulativeStatistics",
