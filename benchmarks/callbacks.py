@@ -1,11 +1,15 @@
 """Event callbacks under load: what they cost task creation, and how soon they arrive.
 
-Runs ``switchboard serve`` (durable SQLite) and a receiver process (aiohttp) on loopback.
-1. Task creation throughput without callbacks, then with every event of the workspace
-   POSTed to the receiver (about six callbacks per task: task.created, workflow.entered,
-   workflow.target-matched, task-queue.entered, reservation.created …).
-2. Latency: at a fixed rate, the time from the create request's answer (the change is
-   committed by then) to the receiver getting that task's ``task.created`` callback.
+Runs ``switchboard serve`` (durable SQLite; it starts its callback sender process) and a
+receiver process on loopback. The receiver is an asyncio protocol with httptools' parser, so
+that what is measured is Switchboard's cost rather than a web framework's.
+1. Latency: at a fixed rate, with every event called back, the time from the create request's
+   answer (the change is committed by then) to the receiver getting that task's
+   ``task.created`` callback.
+2. Task creation throughput without callbacks, then with the usual events and with every
+   event of the workspace POSTed to the receiver (about six callbacks per task:
+   task.created, workflow.entered, workflow.target-matched, task-queue.entered,
+   reservation.created …); then how fast the backlog of callbacks drains, in order.
 
     python benchmarks/callbacks.py [--tasks 4000] [--rate 200] [--seconds 10]
 """
@@ -17,12 +21,14 @@ import asyncio
 import json
 import multiprocessing
 import statistics
+import subprocess
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs
 
-import aiohttp
-from aiohttp import web
+import httptools
+import httpx
 from common import machine
 from http_tasks import (
     ACCOUNT,
@@ -41,31 +47,67 @@ USUAL_EVENTS = ("task.created,task.canceled,task.completed,reservation.created,"
 
 
 def receive(port: int, log_path: str, ready: multiprocessing.synchronize.Event) -> None:
-    """The receiver process: answer 204 at once, note when each task.created arrived."""
+    """The receiver process: answer 204 at once, count callbacks, note when each task.created
+    arrived; ``GET /dump`` writes the arrivals to ``log_path`` and answers the count."""
     arrivals: list[tuple[str, float]] = []
+    count = 0
 
-    async def hook(request: web.Request) -> web.Response:
-        form = await request.post()
-        if form.get("EventType") == "task.created":
-            arrivals.append((str(form["TaskSid"]), time.time()))
-        return web.Response(status=204)
+    class Receiver(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.parser = httptools.HttpRequestParser(self)
+            self.body = b""
 
-    async def dump(request: web.Request) -> web.Response:
-        Path(log_path).write_text(json.dumps(arrivals))
-        return web.Response(text=str(len(arrivals)))
+        def data_received(self, data: bytes) -> None:
+            self.parser.feed_data(data)
 
-    app = web.Application()
-    app.router.add_post("/events", hook)
-    app.router.add_get("/dump", dump)
-    runner = web.AppRunner(app, access_log=None)
+        def on_message_begin(self) -> None:
+            self.body = b""
+
+        def on_body(self, body: bytes) -> None:
+            self.body += body
+
+        def on_message_complete(self) -> None:
+            nonlocal count
+            if self.parser.get_method() == b"GET":
+                Path(log_path).write_text(json.dumps(arrivals))
+                text = str(count).encode()
+                self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                                     % (len(text), text))
+                return
+            count += 1
+            if b"EventType=task.created" in self.body:
+                form = parse_qs(self.body.decode())
+                arrivals.append((form["TaskSid"][0], time.time()))
+            self.transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
 
     async def main() -> None:
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await asyncio.get_running_loop().create_server(Receiver, "127.0.0.1", port)
         ready.set()
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+def received(port: int) -> int:
+    return int(httpx.get(f"http://127.0.0.1:{port}/dump").text)
+
+
+def drain(port: int) -> tuple[int, float]:
+    """Wait until callbacks stop arriving; how many arrived, and in how long."""
+    start, last, seen = time.perf_counter(), time.perf_counter(), received(port)
+    while time.perf_counter() - last < 1.0:
+        time.sleep(0.1)
+        now = received(port)
+        if now != seen:
+            seen, last = now, time.perf_counter()
+    return seen, last - start
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
 
 
 async def timed_creates(base: str, path: str, rate: int, seconds: float
@@ -104,8 +146,7 @@ def main() -> None:
             latency_ws = setup(base)
             asyncio.run(_configure(base, latency_ws, hook))
             answered = asyncio.run(timed_creates(base, latency_ws, args.rate, args.seconds))
-            time.sleep(1)  # let the last callbacks arrive
-            asyncio.run(_dump(receiver_port))
+            drain(receiver_port)
             arrivals = dict(json.loads(Path(log_path).read_text()))
             delays = sorted(max(0.0, arrivals[sid] - at) * 1000 for sid, at in answered.items()
                             if sid in arrivals)
@@ -114,22 +155,33 @@ def main() -> None:
                   f"back ({len(delays)} tasks, {missing} missing): p50 "
                   f"{statistics.median(delays):.1f} ms, p99 "
                   f"{delays[int(len(delays) * 0.99) - 1]:.1f} ms (target p99 ≤ 50 ms)")
-            plain = setup(base)
-            without = asyncio.run(throughput(base, plain, args.tasks, args.concurrency))
+            without, cpu = measure(server, base, setup(base), args)
             print(f"task creation, {args.concurrency} clients: {without:,.0f}/s without "
-                  "callbacks")
+                  f"callbacks (server process {cpu:.0f} µs CPU per task)")
             for label, events_filter in (("the usual events", USUAL_EVENTS),
                                          ("every event", None)):
                 hooked = setup(base)
                 asyncio.run(_configure(base, hooked, hook, events_filter))
-                rate = asyncio.run(throughput(base, hooked, args.tasks, args.concurrency))
-                time.sleep(3)  # let the backlog drain before the next measurement
+                before = received(receiver_port)
+                rate, cpu = measure(server, base, hooked, args)
                 print(f"  with {label} called back ({events_filter or 'no EventsFilter'}): "
-                      f"{rate:,.0f}/s, {rate / without:.0%} (target ≥ 80%)")
+                      f"{rate:,.0f}/s, {rate / without:.0%} (target ≥ 80%); server process "
+                      f"{cpu:.0f} µs CPU per task")
+                count, seconds = drain(receiver_port)
+                print(f"    {count - before:,} callbacks delivered in order; the backlog "
+                      f"drained {seconds:.1f} s after the last task was created")
         finally:
             server.terminate()
             server.wait()
             receiver.terminate()
+
+
+def measure(server: subprocess.Popen[bytes], base: str, path: str, args: argparse.Namespace
+            ) -> tuple[float, float]:
+    """Creation throughput, and the server process's CPU per task meanwhile."""
+    cpu = cpu_seconds(server.pid)
+    rate = asyncio.run(throughput(base, path, args.tasks, args.concurrency))
+    return rate, (cpu_seconds(server.pid) - cpu) / args.tasks * 1e6
 
 
 async def _configure(base: str, path: str, hook: str, events_filter: str | None = None
@@ -139,12 +191,6 @@ async def _configure(base: str, path: str, hook: str, events_filter: str | None 
         data["EventsFilter"] = events_filter
     async with session(base, 1) as client, client.post(path, data=data) as response:
         assert response.status == 200, await response.text()
-
-
-async def _dump(port: int) -> None:
-    async with aiohttp.ClientSession() as client, client.get(
-            f"http://127.0.0.1:{port}/dump") as response:
-        await response.text()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -194,3 +196,35 @@ def test_give_ups_are_visible_to_operators(tmp_path: Path) -> None:
     finally:
         broken.stop()
         server.stop()
+
+
+def _sender_pid(server: ServerProcess, other_than: int | None = None) -> int:
+    """The server's callback sender process (its only child), once it is running."""
+    assert server.process is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        children = [int(pid) for path in Path(f"/proc/{server.process.pid}/task").iterdir()
+                    for pid in (path / "children").read_text().split()]
+        if children and children[0] != other_than:
+            return children[0]
+        time.sleep(0.05)
+    raise AssertionError("no callback sender process")
+
+
+def test_the_sender_runs_below_the_server_and_is_restarted_when_it_dies(
+        own_server: ServerProcess, receiver: Receiver) -> None:
+    assert own_server.process is not None
+    api = Api(own_server.url)
+    ws = api.workspace(EventCallbackUrl=receiver.url, EventsFilter="task.created")
+    first = api.task(ws, n=0)["sid"]
+    receiver.wait_for(lambda rs: len(rs) >= 1)  # the sender is up and running
+    sender = _sender_pid(own_server)
+    assert (os.getpriority(os.PRIO_PROCESS, sender)
+            == os.getpriority(os.PRIO_PROCESS, own_server.process.pid) + 10)
+
+    os.kill(sender, signal.SIGKILL)
+    sids = [first] + [api.task(ws, n=i)["sid"] for i in range(1, 4)]
+    received = receiver.wait_for(lambda rs: {r.params["TaskSid"] for r in rs} == set(sids))
+    assert list(dict.fromkeys(r.params["TaskSid"] for r in received)) == sids
+    assert _sender_pid(own_server, other_than=sender) != sender
+    assert "the callback sender stopped" in (own_server.data_dir / "server.log").read_text()
