@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Worker
-from switchboard.stats.activity import ActivityLog
+from switchboard.stats.activity import ActivityLog, Method
 from switchboard.stats.series import BLOCK, Series, Summary, ValuedSeries
 from switchboard.stats.window import (
     MINUTE_MS,
@@ -160,6 +160,9 @@ def current(workers: list[Life]) -> dict[str, Worker]:
     return found
 
 
+METHODS: tuple[Method | None, ...] = (None, "walk", "standings")
+
+
 @settings(max_examples=300, deadline=None)
 @given(workers=lives(), start=st.integers(0, 300), length=st.integers(0, 300),
        only=st.one_of(st.none(), st.sets(st.sampled_from([f"WK{n}" for n in range(6)]))))
@@ -169,8 +172,90 @@ def test_time_in_activities_like_brute_force(workers: list[Life], start: int, le
     end = min(start + length, now)
     log = log_of(workers)
     chosen = workers if only is None else [life for life in workers if life.sid in only]
-    assert log.durations(start, end, current(workers), only) == spent_by_brute_force(
-        chosen, start, end, now)
+    expected = spent_by_brute_force(chosen, start, end, now)
+    for method in METHODS:
+        assert log.durations(start, end, current(workers), only, method=method) == expected
+
+
+def entries_of(workers: list[Life]) -> list[tuple[int, str, str | None, str | None]]:
+    """Every change of every worker, each worker's in its own order."""
+    found = []
+    for life in workers:
+        current = life.first
+        if life.created is not None:
+            found.append((life.created, life.sid, None, current))
+        for time, activity in life.changes:
+            found.append((time, life.sid, current, activity))
+            current = activity
+        if life.deleted is not None:
+            found.append((life.deleted, life.sid, current, None))
+    return found
+
+
+@st.composite
+def arrivals(draw: st.DrawFn, workers: list[Life]
+             ) -> list[tuple[int, str, str | None, str | None]]:
+    """The changes in the order they reach the log: by time, but some late (a clock set back),
+    each worker's own still in order."""
+    pending = {life.sid: [e for e in entries_of(workers) if e[1] == life.sid]
+               for life in workers}
+    pending = {sid: changes for sid, changes in pending.items() if changes}
+    order = []
+    while pending:
+        sids = sorted(pending, key=lambda sid: pending[sid][0][0])
+        sid = sids[0] if not draw(st.booleans()) else draw(st.sampled_from(sids))
+        order.append(pending[sid].pop(0))
+        if not pending[sid]:
+            del pending[sid]
+    return order
+
+
+windows_in_day = st.tuples(st.integers(0, 400), st.integers(0, 400)).map(
+    lambda w: (min(w), max(w)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), workers=lives(), every=st.integers(1, 6),
+       asked=st.lists(windows_in_day, min_size=1, max_size=6),
+       meanwhile=st.lists(windows_in_day, max_size=6),
+       only=st.one_of(st.none(), st.sets(st.sampled_from([f"WK{n}" for n in range(6)]))))
+def test_standings_follow_changes_in_any_order(
+        data: st.DataObject, workers: list[Life], every: int, asked: list[tuple[int, int]],
+        meanwhile: list[tuple[int, int]], only: set[str] | None) -> None:
+    """Checkpoints every few changes, windows asked while changes still arrive (some late):
+    every window still answers like brute force, both ways."""
+    now = 400
+    log = ActivityLog(checkpoint_every=every)
+    order = data.draw(arrivals(workers))
+    engine = current(workers)
+    for n, (time, sid, before, after) in enumerate(order):
+        log.add(time, sid, before, after)
+        if meanwhile and n % 3 == 0:  # answers not checked: the log is half fed
+            start, end = meanwhile.pop()
+            log.durations(start, end, engine, only, method="standings")
+    chosen = workers if only is None else [life for life in workers if life.sid in only]
+    for start, end in asked:
+        expected = spent_by_brute_force(chosen, start, end, now)
+        for method in METHODS:
+            assert log.durations(start, end, engine, only, method=method) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(workers=lives(), every=st.integers(1, 6), cut=st.integers(0, 300),
+       asked=st.lists(windows_in_day, min_size=1, max_size=4))
+def test_forgetting_old_changes_keeps_later_windows_exact(
+        workers: list[Life], every: int, cut: int, asked: list[tuple[int, int]]) -> None:
+    now = 400
+    log = ActivityLog(checkpoint_every=every)
+    for time, sid, before, after in sorted(entries_of(workers), key=lambda e: e[0]):
+        log.add(time, sid, before, after)
+    log.durations(0, now, current(workers), method="standings")
+    log.forget_before(cut)
+    for start, end in asked:
+        start, end = max(start, cut), max(end, cut)
+        expected = spent_by_brute_force(workers, start, end, now)
+        for method in METHODS:
+            assert log.durations(start, end, current(workers), method=method) == expected
 
 
 def test_forgetting_old_changes_keeps_later_windows() -> None:
@@ -180,8 +265,29 @@ def test_forgetting_old_changes_keeps_later_windows() -> None:
     log.add(30, "WK1", "B", "A")
     log.forget_before(25)
     workers = current([Life("WK1", 10, "A", [(20, "B"), (30, "A")], None)])
-    assert log.durations(25, 40, workers) == {"B": Summary(1, 5, 5, 5),
-                                              "A": Summary(1, 10, 10, 10)}
+    for method in METHODS:
+        assert log.durations(25, 40, workers, method=method) == {
+            "B": Summary(1, 5, 5, 5), "A": Summary(1, 10, 10, 10)}
+
+
+def test_long_windows_over_many_changes_read_standings() -> None:
+    """Many changes in the window: the standings at its ends are cheaper than the walk, and
+    asking again (the window a little later) moves a recent standing a little."""
+    workers = [Life(f"WK{n}", None if n % 3 else n, ACTIVITIES[n % 3],
+                    [(n + 7 * k, ACTIVITIES[(n + k) % 3]) for k in range(1, 50)],
+                    n + 351 if n % 7 == 0 else None)
+               for n in range(40)]
+    log = ActivityLog(checkpoint_every=100)
+    for time, sid, before, after in sorted(entries_of(workers), key=lambda e: e[0]):
+        log.add(time, sid, before, after)
+    engine = current(workers)
+    for start, end in ((5, 390), (6, 391), (30, 380), (0, 400), (200, 200)):
+        assert log._cheaper(start, end, None) == "standings" or end - start < 50
+        expected = spent_by_brute_force(workers, start, end, 400)
+        assert log.durations(start, end, engine) == expected
+        only = {"WK1", "WK2", "WK7", "WK30", "WK99"}
+        assert log.durations(start, end, engine, only, method="standings") == (
+            spent_by_brute_force([w for w in workers if w.sid in only], start, end, 400))
 
 
 # ---------------------------------------------------------------------- windows
