@@ -212,7 +212,7 @@ class ActivityLog:
         cut = bisect_left(self.times, time)
         if not cut:
             return
-        base = self._fit(self._standing_at(max(0, cut - 1))).copy()
+        base = self._fit(self._standing_at(cut)).copy()
         for column in (self.times, self._workers, self._before, self._after):
             del column[:cut]
         kept = [c for c in self._checkpoints if c.position > cut]
