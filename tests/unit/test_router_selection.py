@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from routing_helpers import SECOND, T0, World, rebuild
 
 from switchboard.routing.model import Task, TaskQueue, Workflow
@@ -428,9 +427,6 @@ def test_a_worker_coming_back_goes_to_the_back_of_the_idle_order() -> None:
     assert [world.holder(world.task()) for _ in range(3)] == ["b", "c", "a"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Worker.idle_since is not updated when a worker goes to the back on becoming able to "
-    "work again, so an engine rebuilt from the store orders idle workers differently"))
 def test_the_idle_order_survives_a_restart() -> None:
     world = World()
     queue_and_workflow(world)

@@ -548,11 +548,11 @@ class WorkspaceEngine:
         """Move a worker to an activity (no-op if it is there already)."""
         if activity_sid != worker.activity_sid:
             self._change_activity(worker, self.activities[activity_sid], now)
-            self.router.refresh_worker(worker)
+            self.router.refresh_worker(worker, now)
 
     def _worker_changed(self, worker: Worker, now: int) -> None:
         """Anything that may let a worker take work: reindex it and offer it tasks."""
-        self.router.refresh_worker(worker)
+        self.router.refresh_worker(worker, now)
         self.router.offer_worker(worker, now)
 
     def _change_activity(self, worker: Worker, activity: Activity, now: int) -> None:

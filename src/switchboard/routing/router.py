@@ -324,7 +324,7 @@ class Router:
         freed = []
         for reservation in self.task_reservations.pop(sid, []):
             if reservation.reservation_status in RESERVATION_OPEN:
-                self._release(reservation)
+                self._release(reservation, now)
                 freed.append(reservation.worker_sid)
             self._forget_reservation(reservation)
         del self.tasks[sid]
@@ -717,8 +717,13 @@ class Router:
 
     # ------------------------------------------------------------------ idle index
 
-    def refresh_worker(self, worker: Worker) -> None:
-        """Recompute where a worker appears in the idle index after any change to it."""
+    def refresh_worker(self, worker: Worker, now: int | None = None) -> None:
+        """Recompute where a worker appears in the idle index after any change to it.
+
+        Given ``now``, a worker that could take no work before and can now is idle from now:
+        it goes to the back, and ``idle_since`` says so (an engine rebuilt from the store
+        orders idle workers by it).
+        """
         e = self.e
         slots: set[tuple[str, str]] = set()
         activity = e.activities.get(worker.activity_sid)
@@ -728,6 +733,9 @@ class Router:
                      for channel_sid in free}
         sid = worker.sid
         old_since, old_slots = self._idle_slots.get(sid, (worker.idle_since, frozenset()))
+        if now is not None and slots and not old_slots and worker.idle_since != now:
+            worker.idle_since = now
+            e.changes.touch(worker)
         if old_since != worker.idle_since:  # just offered work: to the back everywhere
             removed, added = old_slots, slots
         else:
@@ -941,7 +949,7 @@ class Router:
         Returns the worker's SID: the caller offers the freed worker new work once the
         command's own changes are done.
         """
-        self._release(reservation)
+        self._release(reservation, now)
         reservation.reservation_status = status
         reservation.timeout_at = None
         self._bump_reservation(reservation, now)
@@ -949,13 +957,13 @@ class Router:
                                 f"Reservation {status}")
         return reservation.worker_sid
 
-    def _release(self, reservation: Reservation) -> None:
+    def _release(self, reservation: Reservation, now: int) -> None:
         worker = self.e.workers.get(reservation.worker_sid)
         if worker is None:
             return
         assigned = -1 if reservation.reservation_status in ("accepted", "wrapping") else 0
         self._hold(reservation, worker, -1, assigned)
-        self.refresh_worker(worker)
+        self.refresh_worker(worker, now)
 
     def _hold(self, reservation: Reservation, worker: Worker, reserved: int, assigned: int
               ) -> None:
