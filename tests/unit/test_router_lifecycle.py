@@ -9,6 +9,7 @@ from switchboard.routing.errors import Gone, InvalidParameter, PreconditionFaile
 from switchboard.routing.router import (
     MAX_ASSIGNMENTS,
     MAX_ASSIGNMENTS_REASON,
+    ASSIGNED_LIFETIME_MS,
     PURGE_AFTER_MS,
     TTL_REASON,
 )
@@ -76,6 +77,22 @@ def test_a_freed_worker_takes_the_next_waiting_task(world: World) -> None:
     world.accept(world.pending(first))
     world.complete(first)
     assert world.holder(third) == "alice"
+
+
+def test_an_assigned_task_is_system_deleted_after_24_hours(world: World) -> None:
+    stuck, finished = world.task(), world.task()
+    world.accept(world.pending(stuck))
+    world.accept(world.pending(finished))
+    world.take()
+    world.advance(ASSIGNED_LIFETIME_MS / SECOND - 10)
+    world.complete(finished)  # completed in time: purged quietly five minutes later
+    world.take()
+    assert world.advance(10 - 0.001) == []
+    assert world.router.tasks[stuck.sid].assignment_status == "assigned"
+
+    assert world.advance(0.001) == ["task.system-deleted"]
+    assert stuck.sid not in world.router.tasks
+    assert world.holder(world.task()) is not None  # the worker has its capacity back
 
 
 def test_finished_tasks_are_purged_five_minutes_later_without_an_event(world: World) -> None:

@@ -57,6 +57,7 @@ MAX_PRIORITY = 2_147_483_647
 DEFAULT_RESERVATION_TIMEOUT = 120
 MAX_ASSIGNMENTS = 1_000
 PURGE_AFTER_MS = 300_000  # finished tasks are kept five minutes, as on TaskRouter
+ASSIGNED_LIFETIME_MS = 86_400_000  # an assigned task not completed within 24 h is deleted
 TTL_REASON = "Task TTL Exceeded"
 WORKFLOW_TIMEOUT_REASON = "Task canceled on Workflow timeout"
 MAX_ASSIGNMENTS_REASON = "Task TTL Exceeded or Max assignment count exceeded"
@@ -320,16 +321,20 @@ class Router:
     def delete_task(self, sid: str, now: int, *, if_match: str | None = None) -> None:
         task = self.task(sid)
         self.e.check_version(task.version, if_match, f"Task {sid}")
+        self._remove(task, now, "task.deleted", "Task deleted")
+
+    def _remove(self, task: Task, now: int, event_type: str, description: str) -> None:
+        """Delete a task, giving its workers their capacity back."""
         self._unlist(task)
         freed = []
-        for reservation in self.task_reservations.pop(sid, []):
+        for reservation in self.task_reservations.pop(task.sid, []):
             if reservation.reservation_status in RESERVATION_OPEN:
                 self._release(reservation, now)
                 freed.append(reservation.worker_sid)
             self._forget_reservation(reservation)
-        del self.tasks[sid]
+        del self.tasks[task.sid]
         self.e.changes.delete(task)
-        self._task_event("task.deleted", task, now, "Task deleted")
+        self._task_event(event_type, task, now, description)
         self._offer_workers(freed, now)
 
     def cancel_task(self, task: Task, now: int, reason: str) -> None:
@@ -896,7 +901,9 @@ class Router:
         self._hold(reservation, worker, 0, +1)
         task.assignment_status = "assigned"
         task.step_deadline = None
+        task.purge_at = now + ASSIGNED_LIFETIME_MS
         self._bump(task, now)
+        self.timers.schedule(task.purge_at, timers.TASK_PURGE, task.sid)
         queue = e.task_queues.get(reservation.task_queue_sid or "")
         if not e.workspace.multi_task_enabled and queue and queue.assignment_activity_sid:
             e.set_activity(worker, queue.assignment_activity_sid, now)
@@ -1031,6 +1038,9 @@ class Router:
                 if task.assignment_status == "pending":  # a reservation in progress waits
                     self._unlist(task)
                     self._advance(task, now, skipped=False)
+            elif self.tasks[sid].assignment_status in ("assigned", "wrapping"):
+                self._remove(self.tasks[sid], now, "task.system-deleted",
+                             "Task deleted by the system: assigned for 24 hours")
             else:
                 self._purge(self.tasks[sid])
         return fired
