@@ -51,6 +51,10 @@ def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None =
 @click.option("--callback-backoff", default=1.0, type=click.FloatRange(0),
               envvar="SWITCHBOARD_CALLBACK_BACKOFF", show_default=True,
               help="Seconds before the first retry; doubles each time, at most 60.")
+@click.option("--callback-niceness", default=10, type=click.IntRange(0, 19),
+              envvar="SWITCHBOARD_CALLBACK_NICENESS", show_default=True,
+              help="How much lower than the server's the callback sender's CPU priority is "
+              "(Unix nice); 0 for the same.")
 @click.option("--event-retention-days", default=30.0, type=click.FloatRange(min=0,
               min_open=True), envvar="SWITCHBOARD_EVENT_RETENTION_DAYS", show_default=True)
 @click.option("--cors-origins", envvar="SWITCHBOARD_CORS_ORIGINS", default="",
@@ -58,7 +62,8 @@ def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None =
               "bridge ('*' for any; default: none).")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           public_url: str | None, clock: str, log_level: str, callback_attempts: int,
-          callback_backoff: float, event_retention_days: float, cors_origins: str) -> None:
+          callback_backoff: float, callback_niceness: int, event_retention_days: float,
+          cors_origins: str) -> None:
     """Start the server."""
     import uvicorn
 
@@ -80,7 +85,7 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     click.echo(f"Serving the TaskRouter API on http://{host}:{port}/v1 (clock: {clock})",
                nl=True)
     dispatcher = CallbackDispatcher(runtime, attempts=callback_attempts,
-                                    backoff=callback_backoff)
+                                    backoff=callback_backoff, niceness=callback_niceness)
     app = create_app(runtime, public_url,
                      services=[dispatcher, EventRetention(runtime, event_retention_days)],
                      cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()])

@@ -220,7 +220,7 @@ def test_the_sender_runs_below_the_server_and_is_restarted_when_it_dies(
     receiver.wait_for(lambda rs: len(rs) >= 1)  # the sender is up and running
     sender = _sender_pid(own_server)
     assert (os.getpriority(os.PRIO_PROCESS, sender)
-            == os.getpriority(os.PRIO_PROCESS, own_server.process.pid) + 10)
+            == os.getpriority(os.PRIO_PROCESS, own_server.process.pid) + 10)  # the default
 
     os.kill(sender, signal.SIGKILL)
     sids = [first] + [api.task(ws, n=i)["sid"] for i in range(1, 4)]

@@ -56,10 +56,12 @@ class Lane:
 
 
 class CallbackDispatcher:
-    def __init__(self, runtime: Runtime, *, attempts: int = 5, backoff: float = 1.0) -> None:
+    def __init__(self, runtime: Runtime, *, attempts: int = 5, backoff: float = 1.0,
+                 niceness: int = 10) -> None:
         self.runtime = runtime
         self.attempts = max(1, attempts)
         self.backoff = backoff
+        self.niceness = niceness
         self.lanes: dict[str, Lane] = {}
         self._dirty: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -153,8 +155,9 @@ class CallbackDispatcher:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "switchboard.callbacks.sender",
                 "--attempts", str(self.attempts), "--backoff", str(self.backoff),
-                "--log-level", level, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, limit=sender.LINE_LIMIT)
+                "--niceness", str(self.niceness), "--log-level", level,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                limit=sender.LINE_LIMIT)
             self._process = process
             for lane in self.lanes.values():
                 lane.handed = 0

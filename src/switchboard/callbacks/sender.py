@@ -1,9 +1,9 @@
 """The callback sender: a process of its own that sends what the server's dispatcher hands it.
 
 Callbacks cost CPU (signing, encoding, HTTP) that would otherwise be taken from the API and
-routing; in a process of its own, at a lower CPU priority, that work never holds the server's
-event loop, and when the machine is short of CPU the server keeps its share while callbacks
-wait, safely, in the event log.
+routing; in a process of its own, at a lower CPU priority (``--niceness``, 10 by default),
+that work never holds the server's event loop, and when the machine is short of CPU the
+server keeps its share while callbacks wait, safely, in the event log.
 
 Its standard input and output carry one JSON object per line:
 
@@ -16,7 +16,7 @@ Its standard input and output carry one JSON object per line:
 
 It exits when its input closes (the server stopped or died).
 
-    python -m switchboard.callbacks.sender --attempts 5 --backoff 1 --log-level info
+    python -m switchboard.callbacks.sender --attempts 5 --backoff 1 --niceness 10
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from switchboard.callbacks.delivery import Delivery
 from switchboard.callbacks.transport import HttpTransport
 from switchboard.routing.model import Event
 
-NICENESS = 10  # CPU priority below the server's: callbacks wait when the CPU is short
 LINE_LIMIT = 64 * 1024 * 1024  # the longest line either side accepts (events carry attributes)
 
 log = logging.getLogger(__name__)
@@ -103,12 +102,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Send TaskRouter callbacks for the server.")
     parser.add_argument("--attempts", type=int, default=5)
     parser.add_argument("--backoff", type=float, default=1.0)
+    parser.add_argument("--niceness", type=int, default=10)
     parser.add_argument("--log-level", default="info")
     args = parser.parse_args()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s "
                         "%(name)s: %(message)s")
-    with contextlib.suppress(OSError, AttributeError):  # not everywhere, and not essential
-        os.nice(NICENESS)
+    if args.niceness:
+        with contextlib.suppress(OSError, AttributeError):  # not everywhere, not essential
+            os.nice(args.niceness)
     try:
         import uvloop
     except ImportError:
