@@ -68,7 +68,7 @@ class CallbackDispatcher:
         self._flusher: asyncio.Task[None] | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._outgoing: list[bytes] = []  # lines for the sender, written once per iteration
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -86,7 +86,6 @@ class CallbackDispatcher:
             self._take(event)
 
     async def stop(self) -> None:
-        self._stopping = True
         for task in [*self._tasks, self._flusher, self._supervisor]:
             if task is not None:
                 task.cancel()
@@ -137,16 +136,23 @@ class CallbackDispatcher:
             lane.handed += 1
 
     def _hand(self, kind: str, event: Event) -> None:
-        process = self._process
-        if process is None or process.stdin is None:
+        if self._process is None:
             return  # handed over again when the sender (re)starts
         account = self.runtime.accounts.accounts.get(event.account_sid)
         if account is None:
             return  # the account is gone: nobody to sign for
-        with contextlib.suppress(ConnectionError, RuntimeError):  # it died: handed again
-            process.stdin.write(orjson.dumps({"t": kind, "token": account.auth_token,
-                                              "event": event})
-                                + b"\n")
+        if not self._outgoing:
+            asyncio.get_running_loop().call_soon(self._send)
+        self._outgoing.append(orjson.dumps({"t": kind, "token": account.auth_token,
+                                            "event": event}))
+
+    def _send(self) -> None:
+        """One write per loop iteration for everything handed over in it."""
+        lines, self._outgoing = self._outgoing, []
+        process = self._process
+        if lines and process is not None and process.stdin is not None:
+            with contextlib.suppress(ConnectionError, RuntimeError):  # died: handed again
+                process.stdin.write(b"\n".join(lines) + b"\n")
 
     async def _supervise(self) -> None:
         """Run the sender, hand it everything owed, read its reports; restart it if it dies."""
@@ -159,6 +165,7 @@ class CallbackDispatcher:
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 limit=sender.LINE_LIMIT)
             self._process = process
+            self._outgoing = []  # whatever was meant for the one before is handed again below
             for lane in self.lanes.values():
                 lane.handed = 0
                 self._hand_events(lane)

@@ -88,6 +88,8 @@ async def run(attempts: int, backoff: float) -> None:
                         backoff=backoff)
     try:
         while line := await reader.readline():
+            if not line.strip():
+                continue
             job = orjson.loads(line)
             event = Event(**job["event"])
             if job["t"] == "e":
