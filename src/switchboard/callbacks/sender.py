@@ -36,22 +36,26 @@ from switchboard.callbacks.transport import HttpTransport
 from switchboard.routing.model import Event
 
 LINE_LIMIT = 64 * 1024 * 1024  # the longest line either side accepts (events carry attributes)
+PROGRESS_INTERVAL = 0.02  # seconds between progress reports; offers and failures go at once
 
 log = logging.getLogger(__name__)
 
 
 class PipeReports:
-    """Writes reports to standard output, gathered into one write per loop iteration."""
+    """Writes reports to standard output, gathered into few writes."""
 
     def __init__(self, output: asyncio.WriteTransport) -> None:
         self.output = output
         self.done_up_to: dict[str, int] = {}
         self.lines: list[bytes] = []
-        self.scheduled = False
+        self.timer: asyncio.TimerHandle | None = None
+        self._loop = asyncio.get_running_loop()
 
     def delivered(self, workspace_sid: str, seq: int) -> None:
+        # Progress only moves cursors and the hand-over window: a report every few
+        # milliseconds does, and spares the server a wake-up per callback.
         self.done_up_to[workspace_sid] = seq
-        self._schedule()
+        self._schedule(PROGRESS_INTERVAL)
 
     def offered(self, workspace_sid: str, seq: int, instruction: dict[str, Any] | None
                 ) -> None:
@@ -65,13 +69,15 @@ class PipeReports:
                                         "error": error}))
         self._schedule()
 
-    def _schedule(self) -> None:
-        if not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+    def _schedule(self, delay: float = 0.0) -> None:
+        if self.timer is not None and (delay or self.timer.when() <= self._loop.time()):
+            return  # a flush is due soon enough
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self._loop.call_later(delay, self._flush)
 
     def _flush(self) -> None:
-        self.scheduled = False
+        self.timer = None
         # Failures first: a failed event callback is recorded before the cursor passes it.
         lines = self.lines + [orjson.dumps({"t": "d", "ws": ws, "seq": seq})
                               for ws, seq in self.done_up_to.items()]
