@@ -427,6 +427,18 @@ def test_deleted_tasks(center: Center, ws: Workspace) -> None:
     assert center.get("RealTimeStatistics")["total_tasks"] == 0
 
 
+def test_tasks_the_system_deleted_count_as_deleted(center: Center, ws: Workspace) -> None:
+    alice = center.available("alice")
+    task = center.task()
+    center.answer(task, "accepted", alice)
+    center.advance(24 * 3600)  # assigned for 24 hours and never completed
+    body = center.get("CumulativeStatistics", Minutes=1)
+    assert (body["tasks_deleted"], body["tasks_completed"]) == (1, 0)
+    assert center.get("RealTimeStatistics")["total_tasks"] == 0
+    events = center.get("Events", EventType="task.system-deleted")["events"]
+    assert [e["resource_sid"] for e in events] == [task]
+
+
 # ---------------------------------------------------------------------- reservations
 
 

@@ -7,9 +7,9 @@ from routing_helpers import SECOND, World, only, types_of
 
 from switchboard.routing.errors import Gone, InvalidParameter, PreconditionFailed
 from switchboard.routing.router import (
+    ASSIGNED_LIFETIME_MS,
     MAX_ASSIGNMENTS,
     MAX_ASSIGNMENTS_REASON,
-    ASSIGNED_LIFETIME_MS,
     PURGE_AFTER_MS,
     TTL_REASON,
 )

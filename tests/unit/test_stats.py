@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog, Method
+from switchboard.stats.cumulative import QUEUE, History, task_flow
+from switchboard.stats.records import EventRecord
 from switchboard.stats.series import BLOCK, Series, Summary, ValuedSeries
 from switchboard.stats.window import (
     MINUTE_MS,
@@ -160,7 +162,9 @@ def current(workers: list[Life]) -> dict[str, Worker]:
     return found
 
 
-METHODS: tuple[Method | None, ...] = (None, "walk", "standings")
+def methods(only: set[str] | None) -> tuple[Method | None, ...]:
+    """Every way of answering: the walk, and sorted windows (all workers) or standings (some)."""
+    return (None, "walk", "window" if only is None else "standings")
 
 
 @settings(max_examples=300, deadline=None)
@@ -173,7 +177,7 @@ def test_time_in_activities_like_brute_force(workers: list[Life], start: int, le
     log = log_of(workers)
     chosen = workers if only is None else [life for life in workers if life.sid in only]
     expected = spent_by_brute_force(chosen, start, end, now)
-    for method in METHODS:
+    for method in methods(only):
         assert log.durations(start, end, current(workers), only, method=method) == expected
 
 
@@ -232,11 +236,12 @@ def test_standings_follow_changes_in_any_order(
         log.add(time, sid, before, after)
         if meanwhile and n % 3 == 0:  # answers not checked: the log is half fed
             start, end = meanwhile.pop()
-            log.durations(start, end, engine, only, method="standings")
+            log.durations(start, end, engine, None, method="window")
+            log.durations(start, end, engine, only or set(), method="standings")
     chosen = workers if only is None else [life for life in workers if life.sid in only]
     for start, end in asked:
         expected = spent_by_brute_force(chosen, start, end, now)
-        for method in METHODS:
+        for method in methods(only):
             assert log.durations(start, end, engine, only, method=method) == expected
 
 
@@ -249,12 +254,13 @@ def test_forgetting_old_changes_keeps_later_windows_exact(
     log = ActivityLog(checkpoint_every=every)
     for time, sid, before, after in sorted(entries_of(workers), key=lambda e: e[0]):
         log.add(time, sid, before, after)
-    log.durations(0, now, current(workers), method="standings")
+    log.durations(0, now, current(workers), method="window")
+    log.durations(0, now, current(workers), {"WK0"}, method="standings")
     log.forget_before(cut)
     for start, end in asked:
         start, end = max(start, cut), max(end, cut)
         expected = spent_by_brute_force(workers, start, end, now)
-        for method in METHODS:
+        for method in methods(None):
             assert log.durations(start, end, current(workers), method=method) == expected
 
 
@@ -265,29 +271,57 @@ def test_forgetting_old_changes_keeps_later_windows() -> None:
     log.add(30, "WK1", "B", "A")
     log.forget_before(25)
     workers = current([Life("WK1", 10, "A", [(20, "B"), (30, "A")], None)])
-    for method in METHODS:
+    for method in methods(None):
         assert log.durations(25, 40, workers, method=method) == {
             "B": Summary(1, 5, 5, 5), "A": Summary(1, 10, 10, 10)}
 
 
-def test_long_windows_over_many_changes_read_standings() -> None:
-    """Many changes in the window: the standings at its ends are cheaper than the walk, and
-    asking again (the window a little later) moves a recent standing a little."""
+def test_windows_asked_again_and_again_while_workers_move() -> None:
+    """A dashboard's polls: the same lengths of window, a little later each time, while
+    changes keep coming (new workers and an activity among them); the sorted windows of
+    earlier polls are moved along and answer like brute force."""
     workers = [Life(f"WK{n}", None if n % 3 else n, ACTIVITIES[n % 3],
                     [(n + 7 * k, ACTIVITIES[(n + k) % 3]) for k in range(1, 50)],
                     n + 351 if n % 7 == 0 else None)
                for n in range(40)]
+    workers.append(Life("WK99", 300, "D", [(320, "A"), (390, "D")], None))
+    entries = sorted(entries_of(workers), key=lambda e: e[0])
     log = ActivityLog(checkpoint_every=100)
-    for time, sid, before, after in sorted(entries_of(workers), key=lambda e: e[0]):
-        log.add(time, sid, before, after)
-    engine = current(workers)
+    fed = 0
+    for now in range(100, 401, 3):
+        while fed < len(entries) and entries[fed][0] <= now:
+            log.add(*entries[fed])
+            fed += 1
+        so_far = [life_until(life, now) for life in workers if life_until(life, now)]
+        engine = current(so_far)
+        for length in (0, 20, 90, 400):
+            start, end = max(0, now - length), now
+            expected = spent_by_brute_force(so_far, start, end, now)
+            assert log.durations(start, end, engine, method="window") == expected
+            assert log.durations(start, end, engine) == expected
+    assert len(log._windows) == 4
+
+
+def life_until(life: Life, now: int) -> Life | None:
+    """A worker's life as known at ``now``."""
+    if life.created is not None and life.created > now:
+        return None
+    return Life(life.sid, life.created, life.first, [c for c in life.changes if c[0] <= now],
+                life.deleted if life.deleted is not None and life.deleted <= now else None)
+
+
+def test_some_workers_over_many_changes_read_standings() -> None:
+    workers = [Life(f"WK{n}", None, ACTIVITIES[n % 3],
+                    [(n + 7 * k, ACTIVITIES[(n + k) % 3]) for k in range(1, 50)], None)
+               for n in range(40)]
+    log = ActivityLog(checkpoint_every=100)
+    for entry in sorted(entries_of(workers), key=lambda e: e[0]):
+        log.add(*entry)
+    only = {"WK1", "WK2", "WK7", "WK30", "WK99"}
+    assert log._cheapest(5, 390, only) == "standings"
     for start, end in ((5, 390), (6, 391), (30, 380), (0, 400), (200, 200)):
-        assert log._cheaper(start, end, None) == "standings" or end - start < 50
-        expected = spent_by_brute_force(workers, start, end, 400)
-        assert log.durations(start, end, engine) == expected
-        only = {"WK1", "WK2", "WK7", "WK30", "WK99"}
-        assert log.durations(start, end, engine, only, method="standings") == (
-            spent_by_brute_force([w for w in workers if w.sid in only], start, end, 400))
+        assert log.durations(start, end, current(workers), only) == spent_by_brute_force(
+            [w for w in workers if w.sid in only], start, end, 400)
 
 
 # ---------------------------------------------------------------------- windows
@@ -337,3 +371,32 @@ def test_short_windows_over_many_workers() -> None:
     for start, end in ((380, 400), (385, 392), (0, 400)):
         assert log.durations(start, end, current(workers)) == spent_by_brute_force(
             workers, start, end, 400)
+
+
+@settings(max_examples=200, deadline=None)
+@given(workers=lives(), ends=st.tuples(st.integers(0, 60), st.integers(0, 60)))
+def test_a_window_sorted_from_every_worker_or_from_those_that_moved_is_the_same(
+        workers: list[Life], ends: tuple[int, int]) -> None:
+    log = log_of(workers)
+    first, last = sorted(min(end, len(log.times)) for end in ends)
+    everyone = log._sorted_window(first, last, every=True)
+    moved = log._sorted_window(first, last, every=False)
+    assert everyone.spans == moved.spans
+    assert everyone.totals == moved.totals
+
+
+def test_a_scope_is_quiet_only_outside_its_first_and_last_occurrence() -> None:
+    """Windows are inclusive at both ends: an occurrence on either end counts."""
+    history = History()
+    for seq, date in enumerate((100, 200), start=1):
+        history.add(EventRecord(seq, "task-queue.entered", date, "WT1", None, "WQ1", "WW1",
+                                "default", None, None, None, None, None))
+    for start, end, entered in ((100, 150, 1), (50, 100, 1), (200, 300, 1), (150, 250, 1),
+                                (101, 199, 0), (201, 300, 0), (0, 99, 0), (0, 300, 2)):
+        window = Window(start, end)
+        assert history.quiet(QUEUE, "WQ1", window) == (end < 100 or start > 200)
+        figures = task_flow(history, QUEUE, "WQ1", window, None, (5,))
+        assert figures["tasks_entered"] == entered
+        assert figures == {**task_flow(History(), QUEUE, "WQ1", window, None, (5,)),
+                           "tasks_entered": entered}
+    assert history.quiet(QUEUE, "WQ2", Window(0, 300))

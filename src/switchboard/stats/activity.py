@@ -6,31 +6,39 @@ activity that falls inside the window (a stay that began before the window count
 start; the stay under way counts up to ``end``). Workers are numbered, and activities, as they
 first appear; changes are kept as parallel arrays of those small integers.
 
-Two ways to answer a window, whichever costs less (``durations`` estimates both):
+Three ways to answer a window (``durations`` takes the cheapest):
 
 * **Walk** the changes since ``start``: only the workers that moved are looked at, and those that
-  did not are counted by activity in one pass in C. Cheap for short windows.
+  did not are counted by activity in one pass in C. Cheap for short one-off windows.
 * **Standings** at ``start`` and at ``end`` (``_Standing``): per activity and worker, the sum of
-  the times of the stays it ended minus the times of those it began, and the activity it is in.
-  A worker's time in activity ``k`` up to ``t`` is then ``gains[k][w] + t`` if it is in ``k`` at
-  ``t``, else ``gains[k][w]``: the difference between the two ends, worker by worker, is its time
-  in the window, computed mostly in C however many changes the window holds. The standing after
-  the newest change is kept current as changes arrive; others are copied from checkpoints taken
-  every few thousand changes (or from the standings of recent requests, which dashboards ask for
-  again and again) and moved to the moment asked for by applying or undoing the changes between.
+  the times of the stays it ended minus the times of those it began (its "gain"), and the
+  activity it is in. A worker's time in activity ``k`` up to ``t`` is ``gains[k][w] + t`` if it is
+  in ``k`` at ``t``, else ``gains[k][w]``, so its time in the window is a difference between the
+  two standings, whatever the number of changes between them. Used for some workers (the
+  ``TaskQueueSid`` … filters). The standing after the newest change is kept current as changes
+  arrive; others are copied from checkpoints taken every few thousand changes (or from the
+  standings of recent requests) and moved by applying or undoing the changes in between.
+* A **sorted window** (``_Window``, every worker): the same differences, sorted by activity and
+  by whether the worker was in it at the start and/or the end. Between the same two changes,
+  every worker's time is its gain plus the same shift (0, the end, minus the start, or both), so
+  a window answers count, total, minimum and maximum with a binary search per list. The windows
+  of recent requests are kept; a dashboard asking again a little later moves one past the few
+  changes in between, re-sorting only the workers they name.
+
+Every way is exact to the millisecond, and the tests compare each with brute force.
 """
 
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence, Set
 from operator import attrgetter, itemgetter, sub
 from typing import Literal
 
 from switchboard.routing.model import Worker
-from switchboard.stats.series import TRIM_EVERY, Summary, worth_forgetting
+from switchboard.stats.series import EMPTY, TRIM_EVERY, Summary, worth_forgetting
 from switchboard.stats.window import KEEP_MS
 
 _activity_of = attrgetter("activity_sid")
@@ -38,7 +46,12 @@ NONE = -1  # "no activity": before a worker's creation, after its deletion
 UNSEEN = -2
 CHECKPOINT_EVERY = 4096  # changes between checkpoints, at least
 RECENT = 4  # standings of recent requests kept, to be moved a little for the next one
-Method = Literal["walk", "standings"]
+WINDOWS = 4  # sorted windows of recent requests kept (``_Window``)
+Method = Literal["walk", "standings", "window"]
+# How a worker stands toward an activity at a window's two ends: in it at neither end, at the
+# end only, at the start only, at both. Its time in the activity during the window is then its
+# gain between the ends plus nothing, the end, minus the start, the end minus the start.
+NEITHER, AT_END, AT_START, BOTH = range(4)
 
 
 def _unseen() -> int:
@@ -62,6 +75,43 @@ class _Standing:
         return _Standing(self.position, [g[:] for g in self.gains], self.acts[:])
 
 
+class _Window:
+    """Every numbered worker's gains between two standings, sorted: per activity and way of
+    standing toward it (NEITHER … BOTH), the gains of the workers (``spans``, those with
+    nothing to count left out) and their sum. A window whose ends fall between the same
+    changes is answered with a few binary searches, however many workers and changes; moving
+    an end past a change takes one worker's gains out and puts them back."""
+
+    __slots__ = ("first", "last", "spans", "totals")
+
+    def __init__(self, first: _Standing, last: _Standing) -> None:
+        self.first = first
+        self.last = last
+        self.spans: list[list[list[int]]] = []
+        self.totals: list[list[int]] = []
+
+    def entries(self, w: int) -> list[tuple[int, int, int]]:
+        """(activity, way, gain) of worker ``w``, where there is something to count."""
+        was, now = self.first.acts[w], self.last.acts[w]
+        found = []
+        for k, (late, early) in enumerate(zip(self.last.gains, self.first.gains, strict=True)):
+            gain = late[w] - early[w]
+            way = (AT_START if was == k else NEITHER) | (AT_END if now == k else NEITHER)
+            if gain or way:
+                found.append((k, way, gain))
+        return found
+
+    def put(self, w: int, sign: int) -> None:
+        """Count worker ``w`` in (``sign`` 1) or out (-1)."""
+        for k, way, gain in self.entries(w):
+            column = self.spans[k][way]
+            if sign > 0:
+                insort(column, gain)
+            else:
+                del column[bisect_left(column, gain)]
+            self.totals[k][way] += sign * gain
+
+
 class ActivityLog:
     def __init__(self, checkpoint_every: int | None = None) -> None:
         """``checkpoint_every``: changes between checkpoints (default: as many as make a
@@ -81,6 +131,7 @@ class ActivityLog:
         self._now = _Standing(0, [], array("l"))
         self._checkpoints = [_Standing(0, [], array("l"))]
         self._recent: list[_Standing] = []
+        self._windows: list[_Window] = []  # the most recently used last
         self._stale_from: int | None = None  # standings after this position need rebuilding
         self._alive: tuple[int, Counter[int]] | None = None  # (position, workers by activity)
 
@@ -130,6 +181,7 @@ class ActivityLog:
 
     def _insert(self, at: int, time: int, w: int, was: int, now: int) -> None:
         """A change older than the newest (a clock set back): standings after it are stale."""
+        self._windows.clear()
         if w not in self._workers[:at]:  # the worker's first change now: its first activity
             self._first[w] = was
             for standing in (*self._checkpoints, *self._recent, self._now):
@@ -212,6 +264,7 @@ class ActivityLog:
         cut = bisect_left(self.times, time)
         if not cut:
             return
+        self._windows.clear()
         base = self._fit(self._standing_at(cut)).copy()
         for column in (self.times, self._workers, self._before, self._after):
             del column[:cut]
@@ -225,11 +278,13 @@ class ActivityLog:
 
     # ------------------------------------------------------------------ standings
 
-    def _standing_at(self, position: int, busy: _Standing | None = None) -> _Standing:
-        """A standing after the first ``position`` changes, to read only: the current one, or a
-        recent one moved there, or a copy of the nearest checkpoint moved there."""
+    def _standing_at(self, position: int, busy: _Standing | None = None,
+                     own: bool = False) -> _Standing:
+        """A standing after the first ``position`` changes: to read only (the current one, or
+        a recent one moved there, or a copy of the nearest checkpoint moved there and kept as
+        a recent one), or, if ``own``, a copy for the caller to keep."""
         self._rebuild_stale()
-        if position == self._now.position:
+        if position == self._now.position and not own:
             return self._fit(self._now)
         recent = [r for r in self._recent if r is not busy]
         nearest_recent = min(recent, key=lambda r: abs(r.position - position), default=None)
@@ -238,17 +293,166 @@ class ActivityLog:
         sources = [*checkpoints[max(0, i - 1):i + 1], self._now]
         source = min(sources, key=lambda s: abs(s.position - position))
         if nearest_recent is not None and (
-                abs(nearest_recent.position - position) <= abs(source.position - position)):
-            standing = nearest_recent
-            self._recent.remove(standing)
+                abs(nearest_recent.position - position) < abs(source.position - position)):
+            if own:
+                standing = nearest_recent.copy()
+            else:
+                standing = nearest_recent
+                self._recent.remove(standing)
         else:
             standing = source.copy()
-            if len(self._recent) >= RECENT:
+            if not own and len(self._recent) >= RECENT:
                 oldest = next(r for r in self._recent if r is not busy)
                 self._recent.remove(oldest)
         self._move(standing, position)
-        self._recent.append(standing)
+        if not own:
+            self._recent.append(standing)
         return standing
+
+    # ------------------------------------------------------------------ windows
+
+    def _window_for(self, first: int, last: int) -> _Window:
+        """A window between the standings at positions ``first`` and ``last``: a recent one
+        moved there if that is cheaper than sorting a new one."""
+        self._rebuild_stale()
+        best = min(self._windows, default=None, key=lambda w: abs(
+            w.first.position - first) + abs(w.last.position - last))
+        # Moving an end past a change costs about twice as much as sorting a worker in.
+        fresh = min(last - first, len(self._worker_sids)) + len(self._worker_sids) // 16
+        if best is not None and 2 * (abs(best.first.position - first)
+                                     + abs(best.last.position - last)) <= fresh:
+            self._windows.remove(best)
+            self._fit_window(best)
+            self._shift(best, best.first, first)
+            self._shift(best, best.last, last)
+        else:
+            best = self._sorted_window(first, last)
+            if len(self._windows) >= WINDOWS:
+                del self._windows[0]
+        self._windows.append(best)
+        return best
+
+    def _sorted_window(self, first: int, last: int, every: bool | None = None) -> _Window:
+        """A new window between positions ``first`` and ``last``. Its spans are gathered
+        from the workers that changed between them when they are few, or else (``every``)
+        from every worker at once, mostly in C."""
+        window = _Window(self._standing_at(first, own=True), self._standing_at(last, own=True))
+        self._fit(window.first)
+        self._fit(window.last)
+        kinds = len(self._activity_sids)
+        changed = set(self._workers[first:last])
+        if every is None:
+            every = 4 * len(changed) >= len(self._worker_sids)
+        spans: list[list[list[int]]]
+        if every:
+            spans = self._spans_of_everyone(window, kinds)
+        else:
+            # Workers with no change between the ends: in the same activity at both, no gain.
+            acts = window.last.acts
+            unchanged = Counter(acts)
+            for w in changed:
+                unchanged[acts[w]] -= 1
+            spans = [[[], [], [], [0] * unchanged[k]] for k in range(kinds)]
+            for w in changed:
+                for k, way, gain in window.entries(w):
+                    spans[k][way].append(gain)
+        for columns in spans:
+            for column in columns:
+                column.sort()
+        window.spans = spans
+        window.totals = [[sum(column) for column in columns] for columns in spans]
+        return window
+
+    @staticmethod
+    def _spans_of_everyone(window: _Window, kinds: int) -> list[list[list[int]]]:
+        gains = [list(map(sub, window.last.gains[k], window.first.gains[k]))
+                 for k in range(kinds)]
+        spans: list[list[list[int]]] = [[[], [], [], []] for _ in range(kinds)]
+        for w, (was, now) in enumerate(zip(window.first.acts, window.last.acts, strict=True)):
+            if was == now:
+                if was >= 0:
+                    spans[was][BOTH].append(gains[was][w])
+                    gains[was][w] = 0
+                continue
+            if was >= 0:
+                spans[was][AT_START].append(gains[was][w])
+                gains[was][w] = 0
+            if now >= 0:
+                spans[now][AT_END].append(gains[now][w])
+                gains[now][w] = 0
+        for k in range(kinds):  # in it at neither end: those with a gain
+            spans[k][NEITHER] = list(filter(None, gains[k]))
+        return spans
+
+    def _fit_window(self, window: _Window) -> None:
+        """Count in the workers and activities numbered since the window was sorted (each in
+        its first activity at both ends, nothing gained)."""
+        numbered = len(window.first.acts)
+        self._fit(window.first)
+        self._fit(window.last)
+        while len(window.spans) < len(self._activity_sids):
+            window.spans.append([[], [], [], []])
+            window.totals.append([0, 0, 0, 0])
+        for w in range(numbered, len(window.first.acts)):
+            window.put(w, 1)
+
+    def _shift(self, window: _Window, standing: _Standing, position: int) -> None:
+        """Move one end of the window change by change, re-sorting each worker moved."""
+        gains, acts = standing.gains, standing.acts
+        who, before, after, times = self._workers, self._before, self._after, self.times
+        here = standing.position
+        step = 1 if position > here else -1
+        for c in range(here, position) if step > 0 else range(here - 1, position - 1, -1):
+            w, was, now, time = who[c], before[c], after[c], times[c]
+            window.put(w, -1)
+            if was >= 0:
+                gains[was][w] += step * time
+            if now >= 0:
+                gains[now][w] -= step * time
+            acts[w] = now if step > 0 else was
+            window.put(w, 1)
+        standing.position = position
+
+    def _by_window(self, start: int, end: int, workers: Mapping[str, Worker],
+                   counts: Mapping[str, int] | None) -> dict[str, Summary]:
+        times = self.times
+        window = self._window_for(bisect_right(times, start), bisect_right(times, end))
+        shifts = (0, end, -start, end - start)  # per way of standing (NEITHER … BOTH)
+        result: dict[str, Summary] = {}
+        for sid, columns, totals in zip(self._activity_sids, window.spans, window.totals,
+                                        strict=True):
+            summary = EMPTY
+            for column, total, shift in zip(columns, totals, shifts, strict=True):
+                if not column:
+                    continue
+                i = bisect_right(column, -shift)  # those before i spent no time in it
+                if i < len(column):
+                    n = len(column) - i
+                    if i:
+                        total -= sum(column[:i])
+                    summary = summary.merge(Summary(n, total + n * shift, column[i] + shift,
+                                                    column[-1] + shift))
+            if summary.count:
+                result[sid] = summary
+        self._add_unnamed(result, start, end, workers, counts)
+        return result
+
+    def _add_unnamed(self, result: dict[str, Summary], start: int, end: int,
+                     workers: Mapping[str, Worker], counts: Mapping[str, int] | None) -> None:
+        """Workers no change names (none since history began): the whole window in their
+        current activity."""
+        if end <= start:
+            return
+        still = Counter(counts) if counts is not None else Counter(
+            map(_activity_of, workers.values()))
+        sids = self._activity_sids
+        for number, n in self._alive_by_activity().items():
+            if number >= 0:
+                still[sids[number]] -= n
+        window = end - start
+        for sid, n in still.items():
+            if n > 0:
+                result[sid] = result.get(sid, EMPTY).merge(Summary(n, n * window, window, window))
 
     def _cost_of_standings(self, position: int) -> int:
         """Changes to apply or undo to get a standing at ``position``."""
@@ -276,83 +480,68 @@ class ActivityLog:
         time (ms) per worker. ``workers`` are the workspace's current workers; ``only`` limits
         the count to some of them (deleted workers count while they existed, unless ``only``
         leaves them out); ``counts``, if known, are the current workers by activity.
-        ``method`` forces one way of answering (tests); by default the cheaper is taken."""
+
+        ``method`` forces one way of answering (tests): ``walk`` the changes since ``start``;
+        ``standings`` at both ends compared worker by worker (some workers only); a sorted
+        ``window`` (all workers). By default the cheapest is taken."""
         if method is None:
-            method = self._cheaper(start, end, only)
+            method = self._cheapest(start, end, only)
         if method == "walk":
             return self._walk(start, end, workers, only, counts)
-        return self._by_standings(start, end, workers, only, counts)
+        if method == "window":
+            if only is not None:
+                raise ValueError("a sorted window counts every worker")
+            return self._by_window(start, end, workers, counts)
+        if only is None:
+            raise ValueError("standings compare some workers only")
+        return self._by_standings(start, end, workers, only)
 
-    def _cheaper(self, start: int, end: int, only: Set[str] | None) -> Method:
+    def _cheapest(self, start: int, end: int, only: Set[str] | None) -> Method:
+        """Estimated in changes walked (a worker compared costs about as much as one)."""
         times = self.times
         walk = len(times) - bisect_left(times, start)  # changes looked at by the walk
-        if walk < CHECKPOINT_EVERY // 4:
+        if only is None:
+            return "window" if walk >= 64 or self._windows else "walk"
+        if walk < 64:
             return "walk"
-        chosen = len(self._worker_sids) if only is None else len(only)
-        # Per worker, a subtraction per activity and a few look-ups, mostly in C: about as
-        # much as a change walked per two activities.
         standings = (self._cost_of_standings(bisect_right(times, start))
-                     + self._cost_of_standings(bisect_right(times, end))
-                     + chosen * (len(self._activity_sids) + 2) // 2)
+                     + self._cost_of_standings(bisect_right(times, end)) // 2
+                     + len(only))
         return "walk" if walk <= standings else "standings"
 
     def _by_standings(self, start: int, end: int, workers: Mapping[str, Worker],
-                      only: Set[str] | None, counts: Mapping[str, int] | None
-                      ) -> dict[str, Summary]:
+                      only: Set[str]) -> dict[str, Summary]:
         times = self.times
         first = self._standing_at(bisect_right(times, start))
         last = self._fit(self._standing_at(bisect_right(times, end), busy=first))
         self._fit(first)
         numbers = self._worker_number
         kinds = len(self._activity_sids)
-        spent: list[list[int]]
-        if only is None:
-            spent = [list(map(sub, last.gains[k], first.gains[k])) for k in range(kinds)]
-            for w, (now, was) in enumerate(zip(last.acts, first.acts, strict=True)):
+        chosen = sorted(n for sid in only if (n := numbers.get(sid)) is not None)
+        spent: list[list[int]] = [[] for _ in range(kinds)]
+        if chosen:
+            pick: Callable[[Sequence[int]], tuple[int, ...]] = (
+                itemgetter(*chosen) if len(chosen) > 1
+                else lambda column: (column[chosen[0]],))
+            spent = [list(map(sub, pick(last.gains[k]), pick(first.gains[k])))
+                     for k in range(kinds)]
+            for i, (now, was) in enumerate(zip(pick(last.acts), pick(first.acts),
+                                               strict=True)):
                 if now >= 0:
-                    spent[now][w] += end
+                    spent[now][i] += end
                 if was >= 0:
-                    spent[was][w] -= start
-        else:
-            chosen = sorted(n for sid in only if (n := numbers.get(sid)) is not None)
-            spent = [[] for _ in range(kinds)]
-            if chosen:
-                pick: Callable[[Sequence[int]], tuple[int, ...]] = (
-                    itemgetter(*chosen) if len(chosen) > 1
-                    else lambda column: (column[chosen[0]],))
-                spent = [list(map(sub, pick(last.gains[k]), pick(first.gains[k])))
-                         for k in range(kinds)]
-                for i, (now, was) in enumerate(zip(pick(last.acts), pick(first.acts),
-                                                   strict=True)):
-                    if now >= 0:
-                        spent[now][i] += end
-                    if was >= 0:
-                        spent[was][i] -= start
+                    spent[was][i] -= start
         result: dict[str, Summary] = {}
         for number, sid in enumerate(self._activity_sids):
-            values = list(filter(None, spent[number]))  # the workers with time in it
-            if values and min(values) < 0:  # (never, with changes that follow one another)
-                values = [ms for ms in values if ms > 0]
+            values = [ms for ms in spent[number] if ms > 0]
             if values:
                 result[sid] = Summary(len(values), sum(values), min(values), max(values))
-        # Workers no change names (none since history began): the whole window in their
-        # current activity.
-        if end > start:
-            if only is None:
-                still = Counter(counts) if counts is not None else Counter(
-                    map(_activity_of, workers.values()))
-                sids = self._activity_sids
-                for number, n in self._alive_by_activity().items():
-                    if number >= 0:
-                        still[sids[number]] -= n
-            else:
-                still = Counter(workers[sid].activity_sid for sid in only
-                                if sid in workers and sid not in numbers)
+        if end > start:  # the chosen workers no change names: the whole window
             window = end - start
-            for sid, n in still.items():
-                if n > 0:
-                    result[sid] = result.get(sid, Summary()).merge(
-                        Summary(n, n * window, window, window))
+            for sid, n in Counter(workers[sid].activity_sid for sid in only
+                                  if sid in workers and sid not in numbers).items():
+                result[sid] = result.get(sid, EMPTY).merge(
+                    Summary(n, n * window, window, window))
         return result
 
     def _walk(self, start: int, end: int, workers: Mapping[str, Worker],

@@ -64,7 +64,8 @@ RESERVATION_KINDS = {
 RESERVATION_FIGURES = tuple(RESERVATION_KINDS.values())
 # Series whose occurrences carry a wait duration (ms).
 VALUED = frozenset({CANCELED, ACCEPTED, IN_QUEUE})
-TASK_KINDS = {"task.completed": COMPLETED, "task.deleted": DELETED}
+TASK_KINDS = {"task.completed": COMPLETED, "task.deleted": DELETED,
+              "task.system-deleted": DELETED}
 
 Key = tuple[str, str, str, str | None]  # (scope, scope SID, kind, TaskChannel unique name)
 
@@ -76,6 +77,9 @@ class History:
         self.seq = 0  # the last event fed
         self._series: dict[Key, Series] = {}  # fed: one look-up per occurrence
         self._channels: dict[tuple[str, str, str], list[Series]] = {}  # read: every channel
+        # Per scope: the earliest and latest occurrence of anything (windows outside them,
+        # such as the last minutes of a queue nothing happened in lately, are all zeros).
+        self._span: dict[tuple[str, str], tuple[int, int]] = {}
         self.activity = ActivityLog()
         # Reservations of every worker, for figures over a set of workers.
         self._reservation_times = array("q")
@@ -137,6 +141,12 @@ class History:
             self._put((WORKFLOW, workflow, kind, channel), date, value)
 
     def _put(self, key: Key, date: int, value: int) -> None:
+        where = (key[0], key[1])
+        span = self._span.get(where)
+        if span is None:
+            self._span[where] = (date, date)
+        elif not span[0] <= date <= span[1]:
+            self._span[where] = (min(span[0], date), max(span[1], date))
         series = self._series.get(key)
         if series is None:
             scope, sid, kind, _ = key
@@ -165,6 +175,11 @@ class History:
             del self._reservation_rows[:cut]
 
     # ------------------------------------------------------------------ reading
+
+    def quiet(self, scope: str, sid: str, window: Window) -> bool:
+        """True if nothing was counted for this scope during the window."""
+        span = self._span.get((scope, sid))
+        return span is None or span[1] < window.start or span[0] > window.end
 
     def _selected(self, scope: str, sid: str, kind: str, channel: str | None
                   ) -> Iterable[Series]:
@@ -215,6 +230,9 @@ class History:
         return counts
 
 
+_NOTHING = History()
+
+
 def _since(date: int, earlier: int | None) -> int:
     return 0 if earlier is None else max(0, date - earlier)
 
@@ -255,6 +273,8 @@ def split_by_wait_time(canceled: list[int], accepted: list[int], thresholds: Ite
 def task_flow(history: History, scope: str, sid: str, window: Window, channel: str | None,
               thresholds: tuple[int, ...] | None) -> dict[str, Any]:
     """The cumulative figures of the workspace, a workflow or a queue."""
+    if history.quiet(scope, sid, window):
+        history = _NOTHING  # the same figures, all zero, without looking anything up
 
     def count(kind: str) -> int:
         return history.count(scope, sid, kind, window, channel)

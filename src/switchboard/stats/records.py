@@ -13,7 +13,7 @@ from switchboard.routing.model import Event
 
 # The event types statistics count; every other type is skipped on arrival.
 TASK_TYPES = frozenset({
-    "task.created", "task.canceled", "task.completed", "task.deleted",
+    "task.created", "task.canceled", "task.completed", "task.deleted", "task.system-deleted",
     "task-queue.entered", "task-queue.moved", "workflow.timeout",
 })
 RESERVATION_TYPES = frozenset({
