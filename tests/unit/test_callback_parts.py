@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
+from hypothesis import given
+from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from switchboard.callbacks.overrides import split_url
-from switchboard.callbacks.payloads import assignment_params, camel, event_params
+from switchboard.callbacks.payloads import assignment_params, camel, event_params, form_encode
 from switchboard.callbacks.signing import signature
 from switchboard.routing.model import Event
 
@@ -72,3 +76,11 @@ def test_assignment_params_are_the_documented_set() -> None:
     assert set(params) == {"AccountSid", "WorkspaceSid", "WorkflowSid", "TaskQueueSid",
                            "WorkerSid", "WorkerAttributes", "TaskSid", "TaskAttributes",
                            "TaskAge", "TaskPriority", "ReservationSid", "Timestamp"}
+
+
+TEXT = st.text(st.characters(exclude_categories=("Cs",)))  # what a JSON string can hold
+
+
+@given(st.dictionaries(TEXT, TEXT))
+def test_form_encoding_is_the_standard_librarys(params: dict[str, str]) -> None:
+    assert form_encode(params) == urlencode(params).encode()

@@ -16,10 +16,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode
 
 from switchboard.callbacks.overrides import split_url
-from switchboard.callbacks.payloads import assignment_params, event_params
+from switchboard.callbacks.payloads import assignment_params, event_params, form_encode
 from switchboard.callbacks.signing import signature
 from switchboard.callbacks.transport import Answer, Transport, TransportError
 from switchboard.routing.model import Event
@@ -123,7 +122,7 @@ class Delivery:
         read_timeout = min(overrides.read_timeout, deadline or overrides.read_timeout)
         connect_timeout = min(overrides.connect_timeout, read_timeout)
         headers = {"X-Twilio-Signature": signature(auth_token, url, params)}
-        body = urlencode(params).encode()
+        body = form_encode(params)
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + overrides.total_time if overrides.retries is not None or (
             deadline is not None) else None

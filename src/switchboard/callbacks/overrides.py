@@ -8,6 +8,7 @@ Values out of Twilio's ranges are clamped to them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import parse_qsl, urldefrag
 
 
@@ -22,6 +23,7 @@ class Overrides:
 _RANGES = {"ct": (100, 10_000), "rt": (100, 15_000), "tt": (100, 15_000), "rc": (0, 5)}
 
 
+@lru_cache(maxsize=4096)
 def split_url(url: str, *, read_timeout: float = 15.0) -> tuple[str, Overrides]:
     """The URL to request (no fragment) and the overrides its fragment asks for."""
     target, fragment = urldefrag(url)

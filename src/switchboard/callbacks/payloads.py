@@ -1,7 +1,11 @@
-"""The form parameters of event and assignment callbacks, built from an event's data."""
+"""The form parameters of event and assignment callbacks, built from an event's data, and
+their encoding."""
 
 from __future__ import annotations
 
+import binascii
+import re
+from functools import lru_cache
 from typing import Any
 
 from switchboard.routing.model import Event
@@ -18,6 +22,7 @@ ASSIGNMENT_FIELDS = (
 )
 
 
+@lru_cache(maxsize=1024)
 def camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
@@ -50,3 +55,23 @@ def assignment_params(event: Event) -> dict[str, str]:
               if data.get(k) is not None}
     params["Timestamp"] = str(event.event_date // 1000)
     return params
+
+
+_UNSAFE = re.compile(rb"[^A-Za-z0-9_.~ -]+")
+
+
+def _escape(run: re.Match[bytes]) -> bytes:
+    return b"%" + binascii.hexlify(run.group(), b"%").upper()
+
+
+def _quote(text: str) -> bytes:
+    return _UNSAFE.sub(_escape, text.encode()).replace(b" ", b"+")
+
+
+_quote_name = lru_cache(maxsize=1024)(_quote)
+
+
+def form_encode(params: dict[str, str]) -> bytes:
+    """``urllib.parse.urlencode(params).encode()``, in a few C calls per value instead of a
+    Python loop over each value's bytes: a callback's body is encoded on every send."""
+    return b"&".join(_quote_name(name) + b"=" + _quote(value) for name, value in params.items())

@@ -13,11 +13,10 @@ from collections.abc import Mapping, Sequence
 
 
 def signature(auth_token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
-    text = url
+    parts = [url]
     for name in sorted(params):
         value = params[name]
-        values = [value] if isinstance(value, str) else sorted(set(value))
-        for item in values:
-            text += name + item
-    digest = hmac.new(auth_token.encode(), text.encode(), hashlib.sha1).digest()
+        for item in [value] if isinstance(value, str) else sorted(set(value)):
+            parts += (name, item)
+    digest = hmac.digest(auth_token.encode(), "".join(parts).encode(), hashlib.sha1)
     return base64.b64encode(digest).decode()
