@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
@@ -82,5 +82,6 @@ TEXT = st.text(st.characters(exclude_categories=("Cs",)))  # what a JSON string 
 
 
 @given(st.dictionaries(TEXT, TEXT))
+@example({"a\x00": "b\x01c", "d": "=&"})
 def test_form_encoding_is_the_standard_librarys(params: dict[str, str]) -> None:
     assert form_encode(params) == urlencode(params).encode()

@@ -57,21 +57,27 @@ def assignment_params(event: Event) -> dict[str, str]:
     return params
 
 
-_UNSAFE = re.compile(rb"[^A-Za-z0-9_.~ -]+")
+# Everything but what a form value may carry as it is; NUL and SOH stand for "=" and "&"
+# while a whole body is escaped in one pass.
+_UNSAFE = re.compile(rb"[^A-Za-z0-9_.~ \x00\x01-]+")
 
 
 def _escape(run: re.Match[bytes]) -> bytes:
     return b"%" + binascii.hexlify(run.group(), b"%").upper()
 
 
-def _quote(text: str) -> bytes:
-    return _UNSAFE.sub(_escape, text.encode()).replace(b" ", b"+")
-
-
-_quote_name = lru_cache(maxsize=1024)(_quote)
-
-
 def form_encode(params: dict[str, str]) -> bytes:
-    """``urllib.parse.urlencode(params).encode()``, in a few C calls per value instead of a
-    Python loop over each value's bytes: a callback's body is encoded on every send."""
-    return b"&".join(_quote_name(name) + b"=" + _quote(value) for name, value in params.items())
+    """``urllib.parse.urlencode(params).encode()``, in one regular-expression pass over the
+    whole body instead of a Python loop over every byte: a callback's body is encoded on
+    every send."""
+    text = "\x01".join(f"{name}\x00{value}" for name, value in params.items())
+    if text.count("\x00") != len(params) or text.count("\x01") != max(len(params) - 1, 0):
+        # A name or value holds a NUL or SOH itself: escape them one by one.
+        return b"&".join(_quote(name) + b"=" + _quote(value) for name, value in params.items())
+    return (_UNSAFE.sub(_escape, text.encode()).replace(b" ", b"+")
+            .replace(b"\x00", b"=").replace(b"\x01", b"&"))
+
+
+def _quote(text: str) -> bytes:
+    escaped = _UNSAFE.sub(_escape, text.encode()).replace(b" ", b"+")
+    return escaped.replace(b"\x00", b"%00").replace(b"\x01", b"%01")

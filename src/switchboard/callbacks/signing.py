@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 
 def signature(auth_token: str, url: str, params: Mapping[str, str | Sequence[str]]) -> str:
     parts = [url]
-    for name in sorted(params):
-        value = params[name]
-        for item in [value] if isinstance(value, str) else sorted(set(value)):
-            parts += (name, item)
+    for name, value in sorted(params.items()):
+        if isinstance(value, str):
+            parts += (name, value)
+        else:
+            for item in sorted(set(value)):
+                parts += (name, item)
     digest = hmac.digest(auth_token.encode(), "".join(parts).encode(), hashlib.sha1)
     return base64.b64encode(digest).decode()
