@@ -58,6 +58,8 @@ QUEUE_ORDERS = ("FIFO", "LIFO")
 
 _UNSET: Any = object()
 T = TypeVar("T")
+# A worker as queue membership is evaluated against it: its SID and view.
+Candidate = tuple[str, WorkerView]
 
 
 def compile_target_workers(text: str, name: str = "TargetWorkers") -> Expression:
@@ -181,10 +183,11 @@ class WorkspaceEngine:
             engine._worker_names[worker.friendly_name.casefold()] = worker.sid
         for wc in worker_channels:
             engine.worker_channels[wc.worker_sid][wc.task_channel_sid] = wc
+        candidates = engine._candidates()
         for queue in task_queues:
             queue.target = compile_expression(queue.target_workers)
             engine.task_queues[queue.sid] = queue
-            engine._index_queue(queue)
+            engine._index_queue(queue, candidates)
         for workflow in workflows:
             workflow.config = parse_workflow_configuration(
                 workflow.configuration, engine.task_queues.__contains__
@@ -795,20 +798,35 @@ class WorkspaceEngine:
                    f"TaskQueue {queue.friendly_name} deleted", event_data.task_queue_data(queue),
                    task_queue_sid=sid)
 
-    def _index_queue(self, queue: TaskQueue) -> set[str]:
-        """(Re)compute one queue's members: one evaluation per worker. Returns who changed."""
-        if queue.target is not None and queue.target.roots & ACTIVITY_FIELDS:
+    def _index_queue(self, queue: TaskQueue, workers: list[Candidate] | None = None
+                     ) -> set[str]:
+        """(Re)compute one queue's members: one evaluation per worker. Returns who changed.
+
+        ``workers``: ``self._candidates()``, when many queues are indexed in a row (at load)."""
+        target = queue.target
+        if target is not None and target.roots & ACTIVITY_FIELDS:
             self._activity_queues[queue.sid] = queue
         else:
             self._activity_queues.pop(queue.sid, None)
         old = self.queue_members.get(queue.sid, set())
-        new = {w.sid for w in self.workers.values() if self._is_member(queue, w)}
+        if target is None or not queue.target_workers.strip():
+            new = set()  # an empty TargetWorkers matches nobody
+        elif target.always_true:
+            new = set(self.workers)
+        else:
+            evaluate = target.evaluate
+            if workers is None:
+                workers = self._candidates()
+            new = {sid for sid, view in workers if evaluate(view)}
         for worker_sid in old - new:
             self.worker_queues[worker_sid].discard(queue.sid)
         for worker_sid in new - old:
             self.worker_queues[worker_sid].add(queue.sid)
         self.queue_members[queue.sid] = new
         return old ^ new
+
+    def _candidates(self) -> list[Candidate]:
+        return [(sid, self.worker_view(w)) for sid, w in self.workers.items()]
 
     def _reindex_worker(self, worker: Worker, activity_only: bool = False) -> None:
         """(Re)compute one worker's queues; after an activity change, only the queues whose
