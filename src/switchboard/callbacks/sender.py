@@ -38,8 +38,6 @@ from switchboard.routing.model import Event
 LINE_LIMIT = 64 * 1024 * 1024  # the longest line either side accepts (events carry attributes)
 PROGRESS_INTERVAL = 0.02  # seconds between progress reports; offers and failures go at once
 
-log = logging.getLogger(__name__)
-
 
 class PipeReports:
     """Writes reports to standard output, gathered into few writes."""
