@@ -23,7 +23,7 @@ from switchboard.api.params import PAGING, Param
 from switchboard.api.render import iso, workspace_url
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter
-from switchboard.routing.model import TaskChannel, TaskQueue
+from switchboard.routing.model import TaskChannel, TaskQueue, Workspace
 from switchboard.routing.sids import looks_like_sid
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import StatisticsService, statistics_of
@@ -99,6 +99,19 @@ def _query(ctx: Context, engine: WorkspaceEngine) -> Query:
 
 def _channel(engine: WorkspaceEngine, value: str | None) -> TaskChannel | None:
     return engine.task_channel(value, "TaskChannel") if value else None
+
+
+def _channel_sid(ctx: Context, engine: WorkspaceEngine) -> str | None:
+    """The SID of the ``TaskChannel`` a real-time request names, if any."""
+    channel = _channel(engine, ctx.args["task_channel"])
+    return channel.sid if channel else None
+
+
+def _resource(ctx: Context, ws: Workspace, figures: dict[str, Any], *path: str,
+              **sid: str) -> dict[str, Any]:
+    """A statistics resource: its figures, the SID of what they are of, and its URL."""
+    return {"account_sid": ws.account_sid, **figures, **sid, "workspace_sid": ws.sid,
+            "url": workspace_url(ctx.base_url, ws.sid, *path)}
 
 
 def _times(window: Window) -> dict[str, Any]:
@@ -188,28 +201,18 @@ async def workspace_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
+    return _resource(ctx, engine.workspace, {
         "cumulative": _flow(history, cumulative.WORKSPACE, "", q),
-        "realtime": _workspace_realtime(ctx, engine, q.channel_sid),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "Statistics"),
-    }
+        "realtime": _workspace_realtime(ctx, engine, q.channel_sid)}, "Statistics")
 
 
 @api.route("GET", WS + "/RealTimeStatistics", tag=TAG, summary="Workspace real-time statistics",
            params=(CHANNEL,))
 async def workspace_realtime_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
-    channel = _channel(engine, ctx.args["task_channel"])
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
-        **_workspace_realtime(ctx, engine, channel.sid if channel else None),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "RealTimeStatistics"),
-    }
+    return _resource(ctx, engine.workspace,
+                     _workspace_realtime(ctx, engine, _channel_sid(ctx, engine)),
+                     "RealTimeStatistics")
 
 
 @api.route("GET", WS + "/CumulativeStatistics", tag=TAG,
@@ -218,13 +221,8 @@ async def workspace_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
-        **_flow(history, cumulative.WORKSPACE, "", q),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "CumulativeStatistics"),
-    }
+    return _resource(ctx, engine.workspace, _flow(history, cumulative.WORKSPACE, "", q),
+                     "CumulativeStatistics")
 
 
 # ---------------------------------------------------------------------- task queues
@@ -330,15 +328,10 @@ async def task_queue_statistics(ctx: Context) -> dict[str, Any]:
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    return {
-        "account_sid": queue.account_sid,
+    return _resource(ctx, engine.workspace, {
         "cumulative": _flow(history, cumulative.QUEUE, queue.sid, q),
-        "realtime": _queue_realtime(ctx, engine, queue, q.channel_sid),
-        "task_queue_sid": queue.sid,
-        "workspace_sid": queue.workspace_sid,
-        "url": workspace_url(ctx.base_url, queue.workspace_sid, "TaskQueues", queue.sid,
-                             "Statistics"),
-    }
+        "realtime": _queue_realtime(ctx, engine, queue, q.channel_sid)},
+        "TaskQueues", queue.sid, "Statistics", task_queue_sid=queue.sid)
 
 
 @api.route("GET", QUEUE + "/RealTimeStatistics", tag=TAG,
@@ -346,15 +339,9 @@ async def task_queue_statistics(ctx: Context) -> dict[str, Any]:
 async def task_queue_realtime_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
-    channel = _channel(engine, ctx.args["task_channel"])
-    return {
-        "account_sid": queue.account_sid,
-        **_queue_realtime(ctx, engine, queue, channel.sid if channel else None),
-        "task_queue_sid": queue.sid,
-        "workspace_sid": queue.workspace_sid,
-        "url": workspace_url(ctx.base_url, queue.workspace_sid, "TaskQueues", queue.sid,
-                             "RealTimeStatistics"),
-    }
+    return _resource(ctx, engine.workspace,
+                     _queue_realtime(ctx, engine, queue, _channel_sid(ctx, engine)),
+                     "TaskQueues", queue.sid, "RealTimeStatistics", task_queue_sid=queue.sid)
 
 
 @api.route("GET", QUEUE + "/CumulativeStatistics", tag=TAG,
@@ -364,14 +351,8 @@ async def task_queue_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    return {
-        "account_sid": queue.account_sid,
-        **_flow(history, cumulative.QUEUE, queue.sid, q),
-        "task_queue_sid": queue.sid,
-        "workspace_sid": queue.workspace_sid,
-        "url": workspace_url(ctx.base_url, queue.workspace_sid, "TaskQueues", queue.sid,
-                             "CumulativeStatistics"),
-    }
+    return _resource(ctx, engine.workspace, _flow(history, cumulative.QUEUE, queue.sid, q),
+                     "TaskQueues", queue.sid, "CumulativeStatistics", task_queue_sid=queue.sid)
 
 
 # ---------------------------------------------------------------------- workers
@@ -386,29 +367,19 @@ async def workers_statistics(ctx: Context) -> dict[str, Any]:
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
     history = await _service(ctx).history(engine.workspace.sid)
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
+    return _resource(ctx, engine.workspace, {
         "cumulative": _workers_flow(ctx, history, engine, only, q),
-        "realtime": _workers_realtime(ctx, engine, only, q.channel_sid),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "Workers", "Statistics"),
-    }
+        "realtime": _workers_realtime(ctx, engine, only, q.channel_sid)},
+        "Workers", "Statistics")
 
 
 @api.route("GET", WORKERS + "/RealTimeStatistics", tag=TAG,
            summary="Workers real-time statistics", params=(CHANNEL, *WORKER_FILTERS))
 async def workers_realtime_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
-    channel = _channel(engine, ctx.args["task_channel"])
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
-        **_workers_realtime(ctx, engine, _worker_subset(engine, ctx.args),
-                            channel.sid if channel else None),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "Workers", "RealTimeStatistics"),
-    }
+    figures = _workers_realtime(ctx, engine, _worker_subset(engine, ctx.args),
+                                _channel_sid(ctx, engine))
+    return _resource(ctx, engine.workspace, figures, "Workers", "RealTimeStatistics")
 
 
 @api.route("GET", WORKERS + "/CumulativeStatistics", tag=TAG,
@@ -418,13 +389,8 @@ async def workers_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
     history = await _service(ctx).history(engine.workspace.sid)
-    ws = engine.workspace
-    return {
-        "account_sid": ws.account_sid,
-        **_workers_flow(ctx, history, engine, only, q),
-        "workspace_sid": ws.sid,
-        "url": workspace_url(ctx.base_url, ws.sid, "Workers", "CumulativeStatistics"),
-    }
+    return _resource(ctx, engine.workspace, _workers_flow(ctx, history, engine, only, q),
+                     "Workers", "CumulativeStatistics")
 
 
 @api.route("GET", WORKERS + "/{WorkerSid}/Statistics", tag=TAG,
@@ -434,14 +400,9 @@ async def worker_statistics(ctx: Context) -> dict[str, Any]:
     worker = engine.worker(ctx.path["WorkerSid"])
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    return {
-        "account_sid": worker.account_sid,
-        "cumulative": _workers_flow(ctx, history, engine, {worker.sid}, q),
-        "worker_sid": worker.sid,
-        "workspace_sid": worker.workspace_sid,
-        "url": workspace_url(ctx.base_url, worker.workspace_sid, "Workers", worker.sid,
-                             "Statistics"),
-    }
+    return _resource(ctx, engine.workspace,
+                     {"cumulative": _workers_flow(ctx, history, engine, {worker.sid}, q)},
+                     "Workers", worker.sid, "Statistics", worker_sid=worker.sid)
 
 
 # ---------------------------------------------------------------------- workflows
@@ -456,15 +417,10 @@ async def workflow_statistics(ctx: Context) -> dict[str, Any]:
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    return {
-        "account_sid": workflow.account_sid,
+    return _resource(ctx, engine.workspace, {
         "cumulative": _flow(history, cumulative.WORKFLOW, workflow.sid, q),
-        "realtime": _workflow_realtime(ctx, engine, workflow.sid, q.channel_sid),
-        "workflow_sid": workflow.sid,
-        "workspace_sid": workflow.workspace_sid,
-        "url": workspace_url(ctx.base_url, workflow.workspace_sid, "Workflows", workflow.sid,
-                             "Statistics"),
-    }
+        "realtime": _workflow_realtime(ctx, engine, workflow.sid, q.channel_sid)},
+        "Workflows", workflow.sid, "Statistics", workflow_sid=workflow.sid)
 
 
 @api.route("GET", WORKFLOW + "/RealTimeStatistics", tag=TAG,
@@ -472,15 +428,9 @@ async def workflow_statistics(ctx: Context) -> dict[str, Any]:
 async def workflow_realtime_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     workflow = engine.workflow(ctx.path["WorkflowSid"])
-    channel = _channel(engine, ctx.args["task_channel"])
-    return {
-        "account_sid": workflow.account_sid,
-        **_workflow_realtime(ctx, engine, workflow.sid, channel.sid if channel else None),
-        "workflow_sid": workflow.sid,
-        "workspace_sid": workflow.workspace_sid,
-        "url": workspace_url(ctx.base_url, workflow.workspace_sid, "Workflows", workflow.sid,
-                             "RealTimeStatistics"),
-    }
+    return _resource(ctx, engine.workspace,
+                     _workflow_realtime(ctx, engine, workflow.sid, _channel_sid(ctx, engine)),
+                     "Workflows", workflow.sid, "RealTimeStatistics", workflow_sid=workflow.sid)
 
 
 @api.route("GET", WORKFLOW + "/CumulativeStatistics", tag=TAG,
@@ -490,11 +440,7 @@ async def workflow_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
     history = await _service(ctx).history(engine.workspace.sid)
-    return {
-        "account_sid": workflow.account_sid,
-        **_flow(history, cumulative.WORKFLOW, workflow.sid, q),
-        "workflow_sid": workflow.sid,
-        "workspace_sid": workflow.workspace_sid,
-        "url": workspace_url(ctx.base_url, workflow.workspace_sid, "Workflows", workflow.sid,
-                             "CumulativeStatistics"),
-    }
+    return _resource(ctx, engine.workspace,
+                     _flow(history, cumulative.WORKFLOW, workflow.sid, q),
+                     "Workflows", workflow.sid, "CumulativeStatistics",
+                     workflow_sid=workflow.sid)
