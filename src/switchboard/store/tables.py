@@ -48,6 +48,14 @@ api_keys = Table(
     *_times(),
 )
 
+# One row whose version moves with every change of accounts or api_keys, in the same
+# transaction: servers poll it to reload credentials changed by another process or node.
+credentials_version = Table(
+    "credentials_version", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
 workspaces = Table(
     "workspaces", metadata,
     _sid(),

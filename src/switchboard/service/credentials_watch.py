@@ -1,0 +1,53 @@
+"""Keeps a server's accounts and API keys in step with the store.
+
+The command line and other nodes sharing the database change credentials behind this server's
+back. Polling the stored credentials version (one row) twice a second makes their changes — a
+new key, a deleted one, a rotated auth token — take effect within a second, with no restart and
+no channel between processes other than the database they already share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from switchboard.service.accounts import AccountRegistry
+
+log = logging.getLogger(__name__)
+INTERVAL = 0.5  # seconds between looks at the version
+
+
+class CredentialsWatch:
+    """A background service: reloads accounts and keys when the stored version moves."""
+
+    def __init__(self, accounts: AccountRegistry, interval: float = INTERVAL) -> None:
+        self.accounts = accounts
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._poll_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll_forever(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                # Off the loop: the read may wait for the database.
+                if await asyncio.to_thread(self.accounts.refresh):
+                    log.info("accounts and API keys reloaded (credentials version %s)",
+                             self.accounts.version)
+            except Exception as exc:
+                if not failing:  # once per outage, not twice a second
+                    log.warning("cannot check the store for changed credentials (%s); "
+                                "serving with the ones known", exc)
+                failing = True
+            else:
+                failing = False
