@@ -1,18 +1,27 @@
-"""``switchboard serve | accounts | keys``."""
+"""``switchboard serve | accounts | keys | callbacks``.
+
+Operator mistakes (a bad option, a database that cannot be reached, a port in use, a data dir
+already served) end with one line on standard error and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from switchboard.service.clock import Clock, ManualClock, SystemClock
+from switchboard.service.accounts import AccountRegistry
+from switchboard.service.clock import ManualClock, SystemClock
 from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
-from switchboard.store.database import Store
+from switchboard.store.database import Store, StoreUnavailable
+from switchboard.store.server_lock import DataDirInUse, ServerLock
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
                         envvar="SWITCHBOARD_DATA_DIR", show_default=True,
@@ -20,18 +29,72 @@ DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=P
 DATABASE_URL = click.option("--database-url", envvar="SWITCHBOARD_DATABASE_URL",
                             help="Any SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db.")
 AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
-@click.group()
+class Cli(click.Group):
+    """Click's group, but every error is one line: click's usage errors come with a usage
+    block, and our own (store, lock, port) would otherwise be tracebacks."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        kwargs["standalone_mode"] = False
+        try:
+            result = super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as click shows it
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except (StoreUnavailable, DataDirInUse) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except click.Abort:  # Ctrl-C before the server was up
+            sys.exit(130)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+@click.group(cls=Cli)
+@click.version_option(package_name="switchboard", prog_name="switchboard")
 def main() -> None:
     """Switchboard: a task routing engine compatible with Twilio TaskRouter."""
 
 
-def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None = None) -> Runtime:
+def open_store(data_dir: Path, database_url: str | None) -> Store:
+    """The store, not yet touched: a bad URL fails here, an unreachable database when used."""
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    runtime = Runtime(Store(settings.resolved_database_url()), clock)
-    runtime.start()
-    return runtime
+    try:
+        url = settings.resolved_database_url()
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the data dir {data_dir}: "
+                                   f"{exc.strerror}") from None
+    return Store(url)
+
+
+@contextlib.contextmanager
+def store_session(data_dir: Path, database_url: str | None) -> Iterator[Store]:
+    """The store for one short command (no workspace is loaded, no server lock taken)."""
+    store = open_store(data_dir, database_url)
+    store.migrate()
+    store.start()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextlib.contextmanager
+def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountRegistry]:
+    with store_session(data_dir, database_url) as store:
+        registry = AccountRegistry(store)
+        registry.load()
+        yield registry
 
 
 @main.command()
@@ -44,7 +107,8 @@ def open_runtime(data_dir: Path, database_url: str | None, clock: Clock | None =
 @click.option("--clock", type=click.Choice(["system", "manual"]), default="system",
               envvar="SWITCHBOARD_CLOCK", show_default=True,
               help="manual: time moves only through POST /dev/clock.")
-@click.option("--log-level", default="info", envvar="SWITCHBOARD_LOG_LEVEL", show_default=True)
+@click.option("--log-level", default="info", envvar="SWITCHBOARD_LOG_LEVEL", show_default=True,
+              type=click.Choice(LOG_LEVELS, case_sensitive=False))
 @click.option("--callback-attempts", default=5, type=click.IntRange(1, 50),
               envvar="SWITCHBOARD_CALLBACK_ATTEMPTS", show_default=True,
               help="Attempts per event callback (a URL's #rc= overrides it).")
@@ -65,16 +129,23 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           callback_backoff: float, callback_niceness: int, event_retention_days: float,
           cors_origins: str) -> None:
     """Start the server."""
-    import uvicorn
-
+    from switchboard import serving
     from switchboard.api.app import create_app
     from switchboard.callbacks.dispatcher import CallbackDispatcher
+    from switchboard.service.credentials_watch import CredentialsWatch
     from switchboard.service.retention import EventRetention
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    runtime = open_runtime(data_dir, database_url,
-                           ManualClock() if clock == "manual" else SystemClock())
+    try:  # first: a port in use is refused before anything is opened or started
+        sock = serving.bind(host, port)
+    except serving.PortUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    store = open_store(data_dir, database_url)
+    # Held until the process ends; only the SQLite store is one node's alone.
+    lock = ServerLock(store.sqlite_path) if store.sqlite_path else None
+    runtime = Runtime(store, ManualClock() if clock == "manual" else SystemClock())
+    runtime.start()
     account, created = runtime.bootstrap_account()
     if created:
         click.echo(f"Created account {account.sid}")
@@ -82,17 +153,22 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
         click.echo(f"  Auth token:  {account.auth_token}")
     else:
         click.echo(f"Account {account.sid}")
-    click.echo(f"Serving the TaskRouter API on http://{host}:{port}/v1 (clock: {clock})",
-               nl=True)
     dispatcher = CallbackDispatcher(runtime, attempts=callback_attempts,
                                     backoff=callback_backoff, niceness=callback_niceness)
     app = create_app(runtime, public_url,
-                     services=[dispatcher, EventRetention(runtime, event_retention_days)],
+                     services=[CredentialsWatch(runtime.accounts), dispatcher,
+                               EventRetention(runtime, event_retention_days)],
                      cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()])
+
+    def announce() -> None:
+        click.echo(f"Serving the TaskRouter API on {serving.url_of(sock)}/v1 (clock: {clock})")
+
     # No permessage-deflate on workers' WebSockets: it would double each idle connection's
     # memory for frames of a few hundred bytes.
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
+    serving.run(app, sock, announce, log_level=log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=10, ws_per_message_deflate=False)
+    if lock is not None:
+        lock.release()
 
 
 @main.group()
@@ -115,15 +191,13 @@ def _emit(rows: list[dict[str, Any]], as_json: bool) -> None:
 @AS_JSON
 def accounts_create(friendly_name: str | None, data_dir: Path, database_url: str | None,
                     as_json: bool) -> None:
-    """Create an account and print its SID and auth token."""
-    runtime = open_runtime(data_dir, database_url)
-    try:
-        account = runtime.accounts.create_account(runtime.clock.now_ms(),
-                                                  friendly_name=friendly_name)
-        _emit([{"sid": account.sid, "friendly_name": account.friendly_name,
-                "auth_token": account.auth_token}], as_json)
-    finally:
-        runtime.stop()
+    """Create an account and print its SID and auth token.
+
+    Running servers on the same store accept it within a second."""
+    with credentials(data_dir, database_url) as registry:
+        account = registry.create_account(SystemClock().now_ms(), friendly_name=friendly_name)
+    _emit([{"sid": account.sid, "friendly_name": account.friendly_name,
+            "auth_token": account.auth_token}], as_json)
 
 
 @accounts.command("list")
@@ -132,16 +206,30 @@ def accounts_create(friendly_name: str | None, data_dir: Path, database_url: str
 @AS_JSON
 def accounts_list(data_dir: Path, database_url: str | None, as_json: bool) -> None:
     """List accounts."""
-    runtime = open_runtime(data_dir, database_url)
-    try:
+    with credentials(data_dir, database_url) as registry:
         rows = [{"sid": a.sid, "friendly_name": a.friendly_name, "status": a.status}
-                for a in runtime.accounts.accounts.values()]
-        if as_json:
-            click.echo(json.dumps(rows, indent=2))
-        else:
-            _emit(rows, False)
-    finally:
-        runtime.stop()
+                for a in registry.accounts.values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _emit(rows, False)
+
+
+@accounts.command("rotate-token")
+@click.argument("account_sid", metavar="AC…")
+@DATA_DIR
+@DATABASE_URL
+@AS_JSON
+def accounts_rotate_token(account_sid: str, data_dir: Path, database_url: str | None,
+                          as_json: bool) -> None:
+    """Give an account a new auth token and print it (shown only now).
+
+    Running servers on the same store refuse the old token within a second."""
+    with credentials(data_dir, database_url) as registry:
+        if account_sid not in registry.accounts:
+            raise click.ClickException(f"No account {account_sid}")
+        account = registry.rotate_auth_token(account_sid, SystemClock().now_ms())
+    _emit([{"sid": account.sid, "auth_token": account.auth_token}], as_json)
 
 
 @main.group()
@@ -157,16 +245,46 @@ def keys() -> None:
 @AS_JSON
 def keys_create(account_sid: str, friendly_name: str | None, data_dir: Path,
                 database_url: str | None, as_json: bool) -> None:
-    """Create an API key and print its SID and secret (shown only now)."""
-    runtime = open_runtime(data_dir, database_url)
-    try:
-        if account_sid not in runtime.accounts.accounts:
+    """Create an API key and print its SID and secret (shown only now).
+
+    Running servers on the same store accept it within a second."""
+    with credentials(data_dir, database_url) as registry:
+        if account_sid not in registry.accounts:
             raise click.ClickException(f"No account {account_sid}")
-        key = runtime.accounts.create_key(account_sid, runtime.clock.now_ms(), friendly_name)
-        _emit([{"sid": key.sid, "account_sid": key.account_sid,
-                "friendly_name": key.friendly_name, "secret": key.secret}], as_json)
-    finally:
-        runtime.stop()
+        key = registry.create_key(account_sid, SystemClock().now_ms(), friendly_name)
+    _emit([{"sid": key.sid, "account_sid": key.account_sid,
+            "friendly_name": key.friendly_name, "secret": key.secret}], as_json)
+
+
+@keys.command("list")
+@click.option("--account", "account_sid", help="Only this account's keys (AC…).")
+@DATA_DIR
+@DATABASE_URL
+@AS_JSON
+def keys_list(account_sid: str | None, data_dir: Path, database_url: str | None,
+              as_json: bool) -> None:
+    """List API keys (without their secrets)."""
+    with credentials(data_dir, database_url) as registry:
+        found = sorted(registry.keys.values(), key=lambda k: (k.account_sid, k.date_created))
+    rows = [{"sid": k.sid, "account_sid": k.account_sid, "friendly_name": k.friendly_name}
+            for k in found if account_sid is None or k.account_sid == account_sid]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _emit(rows, False)
+
+
+@keys.command("delete")
+@click.argument("key_sid", metavar="SK…")
+@DATA_DIR
+@DATABASE_URL
+def keys_delete(key_sid: str, data_dir: Path, database_url: str | None) -> None:
+    """Delete an API key. Running servers on the same store refuse it within a second."""
+    with credentials(data_dir, database_url) as registry:
+        if key_sid not in registry.keys:
+            raise click.ClickException(f"No API key {key_sid}")
+        registry.delete_key(key_sid)
+    click.echo(f"Deleted {key_sid}")
 
 
 @main.command()
@@ -180,11 +298,8 @@ def callbacks(workspace_sid: str | None, failed_only: bool, data_dir: Path,
     """Show event callbacks still owed per workspace, and the ones given up on."""
     from switchboard.callbacks.status import callback_status
 
-    runtime = open_runtime(data_dir, database_url)
-    try:
-        status = callback_status(runtime.store, workspace_sid)
-    finally:
-        runtime.stop()
+    with store_session(data_dir, database_url) as store:
+        status = callback_status(store, workspace_sid)
     if failed_only:
         status.pop("pending")
     if as_json:

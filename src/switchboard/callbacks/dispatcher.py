@@ -163,7 +163,10 @@ class CallbackDispatcher:
                 "--attempts", str(self.attempts), "--backoff", str(self.backoff),
                 "--niceness", str(self.niceness), "--log-level", level,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                limit=sender.LINE_LIMIT)
+                limit=sender.LINE_LIMIT,
+                # Out of the terminal's process group: Ctrl-C reaches the server, which
+                # stops the sender in order, not both at once.
+                start_new_session=True)
             self._process = process
             self._outgoing = []  # whatever was meant for the one before is handed again below
             for lane in self.lanes.values():

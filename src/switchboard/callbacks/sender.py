@@ -14,7 +14,8 @@ Its standard input and output carry one JSON object per line:
   ``{"t": "f", "ws": …, "event": sid, "kind": …, "url": …, "attempts": n, "error": …}`` a
   callback that failed.
 
-It exits when its input closes (the server stopped or died).
+It exits when its input closes (the server stopped or died), and quietly on SIGINT or
+SIGTERM: what it had not sent yet stays owed in the event log, for the next sender.
 
     python -m switchboard.callbacks.sender --attempts 5 --backoff 1 --niceness 10
 """
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -90,6 +92,10 @@ async def run(attempts: int, backoff: float) -> None:
     output, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout)
     delivery = Delivery(PipeReports(output), HttpTransport(), attempts=attempts,
                         backoff=backoff)
+    reading = asyncio.current_task()
+    assert reading is not None
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(stop, reading.cancel)
     try:
         while line := await reader.readline():
             if not line.strip():
@@ -100,11 +106,15 @@ async def run(attempts: int, backoff: float) -> None:
                 delivery.event(event, job["token"])
             else:
                 delivery.assignment(event, job["token"])
+    except asyncio.CancelledError:
+        pass  # a signal: stop like at the end of input
     finally:
         await delivery.close()
 
 
 def main() -> None:
+    # Until the loop takes them over, SIGINT and SIGTERM end the process without a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     parser = argparse.ArgumentParser(description="Send TaskRouter callbacks for the server.")
     parser.add_argument("--attempts", type=int, default=5)
     parser.add_argument("--backoff", type=float, default=1.0)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -21,6 +22,8 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, delete, event, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from switchboard.routing.changes import Changes
 from switchboard.store import tables
@@ -30,6 +33,8 @@ T = TypeVar("T")
 Write = Callable[[Connection], Any]
 Queued = tuple["Write | Changes", "Waiter"]
 MAX_BATCH = 512
+BACKENDS = ("sqlite", "postgresql")  # what the schema and its statements are written for
+CONNECT_TIMEOUT = 10  # seconds; PostgreSQL's default is to wait for the operating system
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -39,12 +44,15 @@ def sqlite_url(data_dir: Path) -> str:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.is_sqlite = url.startswith("sqlite")
+        parsed = _parse(url)
+        self.safe_url = parsed.render_as_string(hide_password=True)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # The database file (None for PostgreSQL and in-memory SQLite).
+        self.sqlite_path = (Path(parsed.database).resolve() if self.is_sqlite and parsed.database
+                            and parsed.database != ":memory:" else None)
+        self.engine: Engine = _create_engine(parsed)
         if self.is_sqlite:
-            self.engine: Engine = create_engine(url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
         self._queue: queue.Queue[Queued | None] = queue.Queue()
         self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._writer: threading.Thread | None = None
@@ -55,9 +63,14 @@ class Store:
         """Bring the schema to the newest revision."""
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except DBAPIError as exc:  # the first touch of the database: this is where it fails
+            reason = " ".join(str(exc.orig).split())  # drivers' messages span lines
+            raise StoreUnavailable(f"cannot use the database {self.safe_url}: {reason}"
+                                   ) from None
 
     def start(self) -> None:
         if self._writer is None:
@@ -196,6 +209,40 @@ class Store:
 
 class StoreError(Exception):
     """A change could not be committed; nothing of it was stored."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be opened: a malformed URL, an unknown driver, no database there."""
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        shown = re.sub(r":[^:@/]*@", ":***@", url)  # never print a password
+        raise StoreUnavailable(f"the database URL {shown!r} is malformed; expected e.g. "
+                               "postgresql+psycopg://user@host/db or sqlite:///path/file.db"
+                               ) from None
+    if parsed.get_backend_name() not in BACKENDS:
+        raise StoreUnavailable(f"the database URL names {parsed.get_backend_name()!r}; "
+                               "Switchboard runs on SQLite and PostgreSQL")
+    return parsed
+
+
+def _create_engine(url: URL) -> Engine:
+    try:
+        if url.get_backend_name() == "sqlite":
+            return create_engine(url)
+        connect_args = {} if "connect_timeout" in url.query else {
+            "connect_timeout": CONNECT_TIMEOUT}
+        return create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True,
+                             connect_args=connect_args)
+    except NoSuchModuleError:
+        raise StoreUnavailable(f"the database URL names an unknown driver {url.drivername!r}; "
+                               "use postgresql+psycopg or sqlite") from None
+    except ImportError as exc:
+        raise StoreUnavailable(f"the database driver for {url.drivername!r} is not installed "
+                               f"({exc})") from None
 
 
 @dataclass(frozen=True, slots=True)

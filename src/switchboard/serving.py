@@ -1,0 +1,72 @@
+"""Serving the app with uvicorn on a socket bound before anything else starts.
+
+Binding first makes a port in use a clear error before the store is opened or the callback
+sender started. The socket only listens once uvicorn has run the app's start-up, so until the
+server can answer, clients are refused rather than left waiting; ``on_listening`` is called
+then, which is when the server is worth announcing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import uvicorn
+
+
+class PortUnavailable(Exception):
+    """The address cannot be served: in use, not this machine's, not resolvable."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: any free one), not yet listening."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                      flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # As uvicorn does: a restart need not wait for the last run's connections to time out.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortUnavailable(f"port {port} on {host} is already in use by another "
+                                  "process") from None
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_listening = on_listening
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        try:
+            await super().startup(sockets)
+        except OSError as exc:  # listen() failed: another server took the port meanwhile
+            await self.lifespan.shutdown()
+            raise PortUnavailable(f"cannot listen: {exc.strerror}") from None
+        if self.started and not self.should_exit:
+            self.on_listening()
+
+
+def run(app: Any, sock: socket.socket, on_listening: Callable[[], None],
+        **options: Any) -> None:
+    """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; ``options`` go to uvicorn.Config."""
+    server = _Server(uvicorn.Config(app, **options), on_listening)
+    # uvicorn shuts down in order on Ctrl-C, then raises the signal again for whoever called
+    # it; here nobody is left to tell, so it ends quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
