@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from switchboard.api.app import MODULES, create_app
@@ -128,7 +129,34 @@ def test_unknown_children_of_a_real_workspace_get_404(client: TestClient, ws: Wo
 
 
 def test_a_wrong_method_gets_a_twilio_405(client: TestClient) -> None:
-    assert_error(client.put("/v1/Workspaces", data={"FriendlyName": "x"}), 405, 20004, "PUT")
+    response = client.put("/v1/Workspaces", data={"FriendlyName": "x"})
+    assert_error(response, 405, 20004, "PUT")
+    # RFC 9110: a 405 names every method of the path, here two routes' (list and create).
+    assert response.headers["Allow"] == "GET, HEAD, POST"
+    response = client.patch(f"/v1/Workspaces/WS{'0' * 32}")
+    assert_error(response, 405, 20004, "PATCH")
+    assert response.headers["Allow"] == "GET, HEAD, POST, DELETE"
+    # The event bridge's path: the RPC's POST (its WebSocket is no HTTP method).
+    response = client.get("/v1/wschannels")
+    assert_error(response, 405, 20004, "GET")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_every_405_lists_every_method_of_its_path(client: TestClient) -> None:
+    declared: dict[str, set[str]] = {}
+    for route in client.app.router.routes:  # type: ignore[attr-defined]
+        if isinstance(route, Route) and route.methods:
+            declared.setdefault(route.path, set()).update(route.methods)
+    assert len(declared) > 20
+    for path, methods in declared.items():
+        # Unknown SIDs throughout: the allowed methods answer 4xx and change nothing.
+        url = re.sub(r"\{[^}]+\}", "XX" + "0" * 32, path)
+        response = client.request("PATCH", url)
+        assert_error(response, 405, 20004, "PATCH")
+        allowed = response.headers["Allow"].split(", ")
+        assert methods <= set(allowed), path
+        for method in allowed:
+            assert client.request(method, url).status_code != 405, (method, path)
 
 
 def test_error_bodies_have_exactly_twilios_four_fields(client: TestClient) -> None:

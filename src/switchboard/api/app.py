@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
 
 from switchboard.api import (
     activities,
@@ -109,8 +109,28 @@ async def _http_error(request: Request, exc: Any) -> Response:
                               f"The requested resource {request.url.path} was not found")
     if exc.status_code == 405:
         return error_response(405, 20004, f"Method {request.method} not allowed on "
-                              f"{request.url.path}")
+                              f"{request.url.path}",
+                              headers={"Allow": ", ".join(_allowed_methods(request))})
     return error_response(exc.status_code, exc.status_code, str(exc.detail))
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (RFC 9110: a 405 lists them in Allow).
+
+    Starlette's own Allow names only the first route that matched the path, but one path is
+    often several routes (one per method).
+    """
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER
+                                          else len(_METHOD_ORDER), m))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
