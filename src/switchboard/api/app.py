@@ -30,8 +30,10 @@ from switchboard.api import (
     workspaces,
 )
 from switchboard.api.errors import error_response
+from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from switchboard.api.openapi import DOCS_PAGE, openapi_document
-from switchboard.bridge.routes import EventBridge
+from switchboard.bridge.routes import PATH as BRIDGE_PATH
+from switchboard.bridge.routes import RPC_MAX_BODY_BYTES, EventBridge
 from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,8 @@ CORS_HEADERS = ("Authorization", "Content-Type", "If-Match", "apiVersion", "clie
 
 def create_app(runtime: Runtime, public_url: str | None = None, *,
                services: Sequence[BackgroundService] = (),
-               cors_origins: Sequence[str] = ()) -> Starlette:
+               cors_origins: Sequence[str] = (),
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
     endpoints = [e for module in MODULES for e in module.api.endpoints]
     document = openapi_document(endpoints)
     public_url = public_url.rstrip("/") if public_url else None
@@ -94,6 +97,9 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
         CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
         allow_headers=list(CORS_HEADERS), expose_headers=["ETag"], max_age=600,
     )] if cors_origins else []
+    # Inside CORS, so that a browser can read the 413 too.
+    middleware.append(Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
+        BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES)}))
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={
         HTTPException: _http_error,
         Exception: _unexpected_error,

@@ -12,16 +12,20 @@ from starlette.responses import Response
 from switchboard.routing.errors import RoutingError
 
 
-def error_response(status: int, code: int, message: str,
-                   headers: dict[str, str] | None = None) -> Response:
-    body = {
+def error_body(status: int, code: int, message: str) -> bytes:
+    """The JSON text of an error (also written raw by the server, before any ASGI app runs)."""
+    return orjson.dumps({
         "code": code,
         "message": message,
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
-    }
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
-                    headers=headers)
+    })
+
+
+def error_response(status: int, code: int, message: str,
+                   headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(status, code, message), status_code=status,
+                    media_type="application/json", headers=headers)
 
 
 class Unauthorized(RoutingError):

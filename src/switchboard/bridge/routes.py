@@ -10,6 +10,9 @@ from switchboard.bridge.tokens import TokenVerifier
 from switchboard.service.runtime import Runtime
 
 PATH = "/v1/wschannels"
+# The RPC's bodies are an envelope of a few parameters, attributes (at most 4096 characters)
+# and a token; anyone may post one, and its token is read only with the body.
+RPC_MAX_BODY_BYTES = 64 * 1024
 
 
 class EventBridge:
