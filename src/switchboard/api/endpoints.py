@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from switchboard.api.errors import Unauthorized, routing_error_response
-from switchboard.api.params import Param, parse
+from switchboard.api.params import Param, check_text, parse
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
 from switchboard.service.runtime import Runtime
@@ -99,6 +99,8 @@ def _asgi(endpoint: Endpoint, runtime: Runtime, public_url: str | None
     async def handle(request: Request) -> Response:
         try:
             account = authenticate(runtime, request)
+            for name, value in request.path_params.items():
+                check_text(value, name)
             data = request.query_params if endpoint.method != "POST" else await _form(request)
             args = parse(endpoint.params, data, where)
             base = public_url or _own_base(request)

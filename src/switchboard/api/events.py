@@ -111,7 +111,7 @@ async def list_events(ctx: Context) -> dict[str, Any]:
     token = a["page_token"]
     before_seq: int | None = None
     if token:
-        if not (token.startswith("PA") and token[2:].isdigit()):
+        if not (token.startswith("PA") and _is_number(token[2:])):
             raise InvalidParameter(f"Invalid PageToken '{token}'")
         before_seq = int(token[2:])
     events = tables.events
@@ -152,6 +152,11 @@ async def list_events(ctx: Context) -> dict[str, Any]:
             "url": link(number, token),
         },
     }
+
+
+def _is_number(text: str) -> bool:
+    """Plain ASCII digits that fit the store's 64-bit integers."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _fetch(ctx: Context, query: Any) -> list[dict[str, Any]]:

@@ -65,7 +65,8 @@ def page(
 def _resolve(items: Sequence[T], token: str, size: int, sid_of: Callable[[T], str]) -> int:
     direction = token[:2]
     index_text, _, sid = token[2:].partition(".")
-    if direction not in ("PA", "PB") or not index_text.isdigit() or not sid:
+    if (direction not in ("PA", "PB") or not (index_text.isascii() and index_text.isdigit())
+            or len(index_text) > 18 or not sid):
         raise InvalidParameter(f"Invalid PageToken '{token}'")
     anchor = int(index_text)
     if not (anchor < len(items) and sid_of(items[anchor]) == sid):

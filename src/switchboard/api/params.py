@@ -22,6 +22,14 @@ FALSE_WORDS = frozenset({"false", "0", "no"})
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 # Plain decimal integers only: int() alone would also take "1_000" and non-ASCII digits.
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Integer parameters that declare no bounds of their own are 32-bit signed integers, as in
+# Twilio's API: beyond that no count, page or duration means anything, and the figures derived
+# from them (offsets, dates) would overflow the store's 64-bit integers.
+MIN_INTEGER = -(2**31)
+MAX_INTEGER = 2**31 - 1
+# Characters that no backend can store as text (PostgreSQL refuses NUL; lone surrogates are not
+# Unicode at all): refused on every backend alike, before anything is applied.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,14 @@ class Param:
 
     attr: str = field(init=False, repr=False, compare=False)
 
+    @property
+    def low(self) -> int:
+        return MIN_INTEGER if self.minimum is None else self.minimum
+
+    @property
+    def high(self) -> int:
+        return MAX_INTEGER if self.maximum is None else self.maximum
+
     def __post_init__(self) -> None:
         # The snake_case name handlers see; computed once, read on every request.
         object.__setattr__(self, "attr", _SNAKE.sub("_", self.name).lower().replace("-", "_"))
@@ -45,12 +61,7 @@ class Param:
     def schema(self) -> dict[str, Any]:
         """This parameter's JSON schema for the OpenAPI document."""
         if self.kind == "integer":
-            schema: dict[str, Any] = {"type": "integer"}
-            if self.minimum is not None:
-                schema["minimum"] = self.minimum
-            if self.maximum is not None:
-                schema["maximum"] = self.maximum
-            return schema
+            return {"type": "integer", "minimum": self.low, "maximum": self.high}
         if self.kind == "boolean":
             return {"type": "boolean"}
         if self.kind == "datetime":
@@ -81,8 +92,21 @@ def parse(params: tuple[Param, ...], data: ImmutableMultiDict[str, Any], where: 
                 raise InvalidParameter(f"Missing required parameter {param.name} in the {where}")
             values[param.attr] = None
             continue
-        values[param.attr] = _convert(param, [str(v) for v in raw])
+        texts = [str(v) for v in raw]
+        for text in texts:
+            check_text(text, param.name)
+        values[param.attr] = _convert(param, texts)
     return values
+
+
+def check_text(value: str, name: str) -> str:
+    """Refuse text that cannot be stored (NUL characters, lone surrogates), naming where."""
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        what = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+        raise InvalidParameter(f"Invalid parameter {name}: it contains {what} at position "
+                               f"{found.start()}, which is not valid text")
+    return value
 
 
 def _convert(param: Param, raw: list[str]) -> Any:
@@ -92,13 +116,21 @@ def _convert(param: Param, raw: list[str]) -> Any:
     if param.kind == "string":
         return value
     if param.kind == "integer":
-        if not _INTEGER.fullmatch(value.strip()):
-            raise InvalidParameter(f"Invalid parameter {param.name}: '{value}' is not an integer")
-        number = int(value.strip())
-        if param.minimum is not None and number < param.minimum:
-            raise InvalidParameter(f"{param.name} must be at least {param.minimum}, got {number}")
-        if param.maximum is not None and number > param.maximum:
-            raise InvalidParameter(f"{param.name} must be at most {param.maximum}, got {number}")
+        text = value.strip()
+        if not _INTEGER.fullmatch(text):
+            raise InvalidParameter(f"Invalid parameter {param.name}: '{_clip(value)}' is not an "
+                                   "integer")
+        # More digits than any bound: refused before int() spends time on thousands of them.
+        number = int(text) if len(text.lstrip("+-").lstrip("0")) <= 20 else None
+        if number is None:
+            raise InvalidParameter(f"{param.name} must be between {param.low} and "
+                                   f"{param.high}, got {_clip(text)}")
+        if number < param.low:
+            raise InvalidParameter(f"{param.name} must be at least {param.low}, got "
+                                   f"{_clip(text)}")
+        if number > param.high:
+            raise InvalidParameter(f"{param.name} must be at most {param.high}, got "
+                                   f"{_clip(text)}")
         return number
     if param.kind == "boolean":
         word = value.strip().lower()
@@ -118,6 +150,11 @@ def _convert(param: Param, raw: list[str]) -> Any:
     return value
 
 
+def _clip(text: str, limit: int = 40) -> str:
+    """A value quoted in an error message, cut short: messages stay small whatever was sent."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def parse_datetime(value: str, name: str) -> int:
     """An ISO 8601 date-time (or date) as epoch milliseconds; naive times are UTC."""
     text = value.strip()
@@ -125,10 +162,12 @@ def parse_datetime(value: str, name: str) -> int:
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # In UTC it must still be a date every answer can render (years 1 to 9999).
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidParameter(
-            f"Invalid parameter {name}: '{value}' is not an ISO 8601 date-time "
+            f"Invalid parameter {name}: '{_clip(value)}' is not an ISO 8601 date-time "
             "such as 2024-01-02T03:04:05Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)

@@ -25,6 +25,7 @@ from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import TaskChannel, TaskQueue, Workspace
 from switchboard.routing.sids import looks_like_sid
+from switchboard.routing.validate import check_json_depth
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import StatisticsService, statistics_of
 from switchboard.stats import cumulative, realtime
@@ -285,8 +286,10 @@ async def _bulk_queue_sids(ctx: Context) -> list[str]:
     request = ctx.request
     raw: Any = None
     if request.headers.get("content-type", "").startswith("application/json"):
+        text = await request.body() or b"{}"
+        check_json_depth(text, "The request body")
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = json.loads(text)
         except ValueError:
             raise InvalidParameter("The request body is not valid JSON") from None
         if isinstance(body, dict):
@@ -299,11 +302,10 @@ async def _bulk_queue_sids(ctx: Context) -> list[str]:
         raw = [raw]
     if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_BULK_QUEUES:
         raise InvalidParameter(f"QueueSids must list 1 to {MAX_BULK_QUEUES} TaskQueue SIDs")
-    sids = list(dict.fromkeys(raw))
-    for sid in sids:
+    for sid in raw:
         if not isinstance(sid, str) or not looks_like_sid(sid, "WQ"):
-            raise InvalidParameter(f"QueueSids: '{sid}' is not a TaskQueue SID")
-    return sids
+            raise InvalidParameter(f"QueueSids: '{str(sid)[:40]}' is not a TaskQueue SID")
+    return list(dict.fromkeys(raw))
 
 
 def _empty_queue_realtime(engine: WorkspaceEngine) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def split_url(url: str, *, read_timeout: float = 15.0) -> tuple[str, Overrides]:
     target, fragment = urldefrag(url)
     values: dict[str, int] = {}
     for key, raw in parse_qsl(fragment):
-        if key in _RANGES and raw.isdigit():
+        if key in _RANGES and raw.isascii() and raw.isdigit() and len(raw.lstrip("0")) < 10:
             low, high = _RANGES[key]
             values[key] = min(max(int(raw), low), high)
     read = values["rt"] / 1000 if "rt" in values else read_timeout

@@ -11,7 +11,12 @@ from switchboard.routing.errors import InvalidParameter
 
 MAX_ATTRIBUTES = 4096
 MAX_FRIENDLY_NAME = 64
+# JSON nested deeper than this is refused: no routing attribute needs it, and deeper documents
+# would exhaust the stack of the parsers and encoders that walk them recursively.
+MAX_JSON_DEPTH = 64
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def attributes(value: str, name: str = "Attributes") -> dict[str, Any]:
@@ -20,6 +25,7 @@ def attributes(value: str, name: str = "Attributes") -> dict[str, Any]:
         raise InvalidParameter(
             f"{name} is {len(value)} characters long; the maximum is {MAX_ATTRIBUTES}"
         )
+    check_json_depth(value, name)
     try:
         parsed = json.loads(value)
     except ValueError as exc:
@@ -27,6 +33,19 @@ def attributes(value: str, name: str = "Attributes") -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise InvalidParameter(f"{name} must be a JSON object")
     return parsed
+
+
+def check_json_depth(text: str | bytes, name: str) -> None:
+    """Refuse JSON text nested more than ``MAX_JSON_DEPTH`` levels, before parsing it."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return  # too few brackets to nest that deep: the usual case costs two counts
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidParameter(f"{name} is nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def friendly_name(value: str, name: str = "FriendlyName", limit: int = MAX_FRIENDLY_NAME) -> str:

@@ -43,7 +43,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.expressions import Expression, ExpressionError, compile_expression
+from switchboard.routing.validate import check_json_depth
 
 __all__ = [
     "MAX_CONFIGURATION_BYTES",
@@ -184,6 +186,10 @@ def _load_json(text: str) -> object:
         raise WorkflowConfigError(
             f"Configuration is {size} bytes; the maximum is {MAX_CONFIGURATION_BYTES} bytes"
         )
+    try:
+        check_json_depth(text, "Configuration")
+    except InvalidParameter as exc:
+        raise WorkflowConfigError(exc.message) from None
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
