@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+# The latest time a manual clock may reach: 9999-01-01T00:00:00Z, a year before the last
+# date an answer can render, so that deadlines set from it (weeks at most) still render.
+LATEST_MS = 253_370_764_800_000
+
 
 class Clock(Protocol):
     manual: bool
@@ -33,5 +37,11 @@ class ManualClock:
     def advance(self, ms: int) -> int:
         if ms < 0:
             raise ValueError("time cannot move backwards")
+        if self._now + ms > LATEST_MS:
+            raise ValueError("time cannot move past 9999-01-01")
         self._now += ms
         return self._now
+
+    def resume(self, now_ms: int) -> None:
+        """Continue from a time kept in the store (after a restart)."""
+        self._now = now_ms

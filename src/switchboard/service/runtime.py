@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from switchboard.routing.changes import Changes
 from switchboard.routing.engine import WorkspaceEngine
-from switchboard.routing.errors import NotFound, RoutingError
+from switchboard.routing.errors import InvalidParameter, NotFound, RoutingError
 from switchboard.routing.model import (
     Activity,
     Event,
@@ -33,8 +33,8 @@ from switchboard.routing.model import (
 )
 from switchboard.routing.sids import SidFactory, new_sid
 from switchboard.service.accounts import Account, AccountRegistry
-from switchboard.service.clock import Clock, ManualClock, SystemClock
-from switchboard.store import tables
+from switchboard.service.clock import LATEST_MS, Clock, ManualClock, SystemClock
+from switchboard.store import manual_clock, tables
 from switchboard.store.database import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,19 @@ class Runtime:
         # Per workspace: the deadline a wake-up is armed for, and its handle.
         self._wakeups: dict[str, tuple[int, asyncio.TimerHandle]] = {}
         self._listeners: list[Listener] = []
+        self._advancing = asyncio.Lock()
+        # Workspaces being rebuilt from the store; their commands wait for these.
+        self._rebuilds: dict[str, asyncio.Future[None]] = {}
 
     # ------------------------------------------------------------------ start-up
 
     def start(self) -> None:
         self.store.migrate()
         self.store.start()
+        if isinstance(self.clock, ManualClock):
+            saved = manual_clock.saved_time(self.store)
+            if saved is not None:  # time under test goes on from where it stood
+                self.clock.resume(saved)
         self.accounts.load()
         for row in self.store.rows(tables.workspaces, order=[tables.workspaces.c.date_created,
                                                               tables.workspaces.c.sid]):
@@ -137,6 +144,7 @@ class Runtime:
 
     async def run(self, account_sid: str, workspace_sid: str, command: Command[T]) -> T:
         """Run a command on a workspace and wait until its changes are committed."""
+        await self._rebuilt(workspace_sid)
         engine = self.engine(account_sid, workspace_sid)
         result = await self._apply(engine, command, self.clock.now_ms())
         await self._commit(workspace_sid, engine.take_changes())
@@ -185,6 +193,7 @@ class Runtime:
 
     async def _fire(self, workspace_sid: str) -> None:
         self._wakeups.pop(workspace_sid, None)
+        await self._rebuilt(workspace_sid)
         engine = self.engines.get(workspace_sid)
         if engine is None:
             return
@@ -205,11 +214,28 @@ class Runtime:
             self._schedule(current)
 
     async def advance_clock(self, ms: int) -> int:
-        """Manual clock: move time forward, firing each workspace's timers at their deadlines."""
+        """Manual clock: move time forward, firing each workspace's timers at their deadlines.
+
+        Advances run one at a time, each from where the previous one left the clock."""
+        async with self._advancing:
+            return await self._advance_clock(ms)
+
+    async def _advance_clock(self, ms: int) -> int:
         clock = self.clock
         assert isinstance(clock, ManualClock)
         target = clock.now_ms() + ms
-        for engine in list(self.engines.values()):
+        if target > LATEST_MS:
+            raise InvalidParameter("Invalid parameter Advance: the clock cannot move past "
+                                   "9999-01-01T00:00:00Z")
+        # Kept before the timers it passes fire: after a crash, time never goes back and the
+        # timers still due fire at the next advance.
+        await asyncio.wrap_future(self.store.submit(
+            lambda conn: manual_clock.save_time(conn, target)))
+        for sid in list(self.engines):
+            await self._rebuilt(sid)
+            engine = self.engines.get(sid)
+            if engine is None:
+                continue
             router = engine.router
             while (deadline := router.next_deadline()) is not None and deadline <= target:
                 await self._apply(engine, lambda e, now: e.router.fire_due(now),
@@ -226,6 +252,7 @@ class Runtime:
         return result
 
     async def delete_workspace(self, account_sid: str, workspace_sid: str) -> None:
+        await self._rebuilt(workspace_sid)
         engine = self.engine(account_sid, workspace_sid)
         engine.delete_workspace(self.clock.now_ms())
         del self.engines[workspace_sid]
@@ -256,11 +283,29 @@ class Runtime:
                     log.exception("event listener failed")
 
     async def _rebuild(self, workspace_sid: str) -> None:
-        log.warning("rebuilding workspace %s from the store", workspace_sid)
-        # Wait for every write queued before now, so the rebuild sees them all.
-        await asyncio.wrap_future(self.store.submit(lambda conn: None))
-        engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
-        if engine is None:
-            self.engines.pop(workspace_sid, None)
-        else:
-            self.engines[workspace_sid] = engine
+        """Reload a workspace from the store, with its commands held back meanwhile.
+
+        Commands that ran before the rebuild began have their writes queued already: the
+        rebuild waits for them, so it sees every one, and no command runs on the old engine
+        while the new one loads (its events would get sequence numbers the new one reuses)."""
+        if workspace_sid in self._rebuilds:
+            await self._rebuilt(workspace_sid)
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rebuilds[workspace_sid] = done  # before any await: later commands wait
+        try:
+            log.warning("rebuilding workspace %s from the store", workspace_sid)
+            await asyncio.wrap_future(self.store.submit(lambda conn: None))
+            engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
+            if engine is None:
+                self.engines.pop(workspace_sid, None)
+            else:
+                self.engines[workspace_sid] = engine
+        finally:
+            del self._rebuilds[workspace_sid]
+            done.set_result(None)
+
+    async def _rebuilt(self, workspace_sid: str) -> None:
+        """Wait while the workspace is being rebuilt (at once when it is not)."""
+        while (rebuilding := self._rebuilds.get(workspace_sid)) is not None:
+            await asyncio.shield(rebuilding)

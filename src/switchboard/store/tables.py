@@ -56,6 +56,13 @@ credentials_version = Table(
     Column("version", BigInteger, nullable=False),
 )
 
+# The manual clock's time (``serve --clock manual``), one row, so it survives a restart.
+manual_clock = Table(
+    "manual_clock", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("now_ms", BigInteger, nullable=False),
+)
+
 workspaces = Table(
     "workspaces", metadata,
     _sid(),
