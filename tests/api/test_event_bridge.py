@@ -265,6 +265,27 @@ def test_tasks_of_other_workers_are_out_of_reach(bridge: Bridge) -> None:
     refused(bridge.rpc(alice_token, "GET", bridge.path("Tasks", "WT" + "0" * 32)), 404, 20404)
 
 
+def test_a_worker_acts_on_a_task_only_while_its_reservation_is_open(bridge: Bridge) -> None:
+    bob = bridge.worker("bob", ActivitySid=bridge.available)
+    token = bridge.token(bob["sid"])
+    task = bridge.task(type="x")
+    (reservation,) = bridge.ws.list("Tasks", task["sid"], "Reservations")
+    # Pending: the worker may change the task it is offered.
+    assert bridge.payload(token, "POST", bridge.path("Tasks", task["sid"]),
+                          {"Attributes": {"type": "y"}})["attributes"] == '{"type":"y"}'
+    bridge.payload(token, "POST", bridge.path("Workers", bob["sid"], "Reservations",
+                                              reservation["sid"]),
+                   {"ReservationStatus": "rejected"})
+    before = bridge.ws.fetch("Tasks", task["sid"])
+    for change in ({"AssignmentStatus": "canceled"}, {"Attributes": {"type": "z"}},
+                   {"Priority": 5}):
+        refused(bridge.rpc(token, "POST", bridge.path("Tasks", task["sid"]), change), 403,
+                20403, "no open reservation")
+    assert bridge.ws.fetch("Tasks", task["sid"]) == before
+    # Reading what it was once offered is still allowed.
+    assert bridge.payload(token, "GET", bridge.path("Tasks", task["sid"]))["sid"] == task["sid"]
+
+
 def test_admin_tokens_read_the_workspace(bridge: Bridge) -> None:
     alice = bridge.worker("alice")
     bob = bridge.worker("bob")

@@ -35,6 +35,7 @@ from switchboard.bridge.tokens import Forbidden, Grant, TokenVerifier
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter, NotFound, RoutingError
 from switchboard.routing.model import RESERVATION_OPEN
+from switchboard.routing.validate import MAX_JSON_DEPTH
 from switchboard.service.accounts import Account
 from switchboard.service.runtime import Runtime
 
@@ -131,16 +132,27 @@ def _privileged(call: Call) -> None:
 
 
 def _task_holder(call: Call) -> None:
-    """A task the worker holds (or held) a reservation for."""
+    """Reading a task the worker holds (or held) a reservation for."""
+    _check_task_reservation(call, frozenset(), "has no reservation for")
+
+
+def _open_task_holder(call: Call) -> None:
+    """Changing a task: only while the worker's reservation for it is open."""
+    _check_task_reservation(call, RESERVATION_OPEN, "has no open reservation for")
+
+
+def _check_task_reservation(call: Call, statuses: frozenset[str], missing: str) -> None:
+    """The task exists (404 if not) and the worker has a reservation for it, in one of
+    ``statuses`` when any are given; admin and supervisor tokens may act on any task."""
     task_sid = call.path.get("TaskSid") or call.path["Sid"]
     engine = call.engine
-    engine.router.task(task_sid)  # 404 if there is no such task
+    engine.router.task(task_sid)
     if call.grant.privileged:
         return
     if not any(r.worker_sid == call.grant.worker_sid
+               and (not statuses or r.reservation_status in statuses)
                for r in engine.router.task_reservations.get(task_sid, ())):
-        raise Forbidden(f"Worker {call.grant.worker_sid} has no reservation for task "
-                        f"{task_sid}")
+        raise Forbidden(f"Worker {call.grant.worker_sid} {missing} task {task_sid}")
 
 
 def _task_reservation_holder(call: Call) -> None:
@@ -309,7 +321,7 @@ ROUTES = (
            _reservation_action(reservations.update_worker_reservation), _own_worker),
     _route("POST", WS + "/Tasks", create_task, _own_routing_target),
     _route("GET", WS + "/Tasks/{Sid}", fetch_task, _task_holder),
-    _route("POST", WS + "/Tasks/{Sid}", update_task, _task_holder),
+    _route("POST", WS + "/Tasks/{Sid}", update_task, _open_task_holder),
     _route("GET", WS + "/Tasks/{TaskSid}/Reservations/{Sid}",
            _reservation_action(reservations.fetch_task_reservation), _task_reservation_holder),
     _route("POST", WS + "/Tasks/{TaskSid}/Reservations/{Sid}",
@@ -431,8 +443,13 @@ def _text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, int | float):
         return str(value)
-    # Attributes arrive as JSON objects; the REST API keeps the JSON text it is given.
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    # Attributes arrive as JSON objects; the REST API keeps the JSON text it is given (and
+    # refuses it when nested too deeply: the envelope's own parser allows more levels).
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise InvalidParameter(f"A parameter is nested more than {MAX_JSON_DEPTH} levels "
+                               "deep") from None
 
 
 def _flag(value: Any) -> bool:
