@@ -12,12 +12,13 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 
 from switchboard.api import (
     activities,
     dev_clock,
+    docs,
     events,
     keys,
     reservations,
@@ -31,7 +32,7 @@ from switchboard.api import (
 )
 from switchboard.api.errors import error_response
 from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
-from switchboard.api.openapi import DOCS_PAGE, openapi_document
+from switchboard.api.openapi import openapi_document
 from switchboard.bridge.routes import PATH as BRIDGE_PATH
 from switchboard.bridge.routes import RPC_MAX_BODY_BYTES, EventBridge
 from switchboard.service.runtime import Runtime
@@ -67,17 +68,7 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def openapi(_: Request) -> Response:
-        return JSONResponse(document)
-
-    async def docs(_: Request) -> Response:
-        return HTMLResponse(DOCS_PAGE)
-
-    routes: list[BaseRoute] = [
-        Route("/healthz", healthz),
-        Route("/openapi.json", openapi),
-        Route("/docs", docs),
-    ]
+    routes: list[BaseRoute] = [Route("/healthz", healthz), *docs.routes(document)]
     for module in MODULES:
         routes += module.api.routes(runtime, public_url)
     bridge = EventBridge(runtime, public_url)

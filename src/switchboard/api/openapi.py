@@ -1,4 +1,4 @@
-"""Our OpenAPI document, made from the declared endpoints, and the interactive docs page."""
+"""Our OpenAPI document, made from the declared endpoints."""
 
 from __future__ import annotations
 
@@ -77,11 +77,3 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
         "security": [{"basic": []}],
     }
 
-
-DOCS_PAGE = """<!doctype html>
-<html><head><title>Switchboard API</title><meta charset="utf-8">
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="docs"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#docs"});</script>
-</body></html>"""
