@@ -124,14 +124,33 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
 @click.option("--cors-origins", envvar="SWITCHBOARD_CORS_ORIGINS", default="",
               help="Comma-separated origins whose pages may call the API and the event "
               "bridge ('*' for any; default: none).")
+@click.option("--max-body-bytes", default=1024 * 1024, type=click.IntRange(1),
+              envvar="SWITCHBOARD_MAX_BODY_BYTES", show_default=True,
+              help="Larger request bodies get 413 (the event bridge's RPC: at most 64 KiB).")
+@click.option("--header-timeout", default=10.0, type=click.FloatRange(0, min_open=True),
+              envvar="SWITCHBOARD_HEADER_TIMEOUT", show_default=True,
+              help="Seconds for a request's headers to arrive (from the connection's start "
+              "or the request's first byte).")
+@click.option("--body-timeout", default=30.0, type=click.FloatRange(0, min_open=True),
+              envvar="SWITCHBOARD_BODY_TIMEOUT", show_default=True,
+              help="Seconds for a request's body to arrive after its headers.")
+@click.option("--keep-alive-timeout", default=5.0, type=click.FloatRange(0, min_open=True),
+              envvar="SWITCHBOARD_KEEP_ALIVE_TIMEOUT", show_default=True,
+              help="Seconds an idle connection is kept open between requests.")
+@click.option("--max-connections", default=1000, type=click.IntRange(1),
+              envvar="SWITCHBOARD_MAX_CONNECTIONS", show_default=True,
+              help="Open HTTP connections; more are answered 503. Workers' WebSockets are "
+              "not counted.")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           public_url: str | None, clock: str, log_level: str, callback_attempts: int,
           callback_backoff: float, callback_niceness: int, event_retention_days: float,
-          cors_origins: str) -> None:
+          cors_origins: str, max_body_bytes: int, header_timeout: float, body_timeout: float,
+          keep_alive_timeout: float, max_connections: int) -> None:
     """Start the server."""
     from switchboard import serving
     from switchboard.api.app import create_app
     from switchboard.callbacks.dispatcher import CallbackDispatcher
+    from switchboard.connection_limits import ConnectionLimits, uvicorn_options
     from switchboard.service.credentials_watch import CredentialsWatch
     from switchboard.service.retention import EventRetention
 
@@ -158,7 +177,11 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     app = create_app(runtime, public_url,
                      services=[CredentialsWatch(runtime.accounts), dispatcher,
                                EventRetention(runtime, event_retention_days)],
-                     cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()])
+                     cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()],
+                     max_body_bytes=max_body_bytes)
+    limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout,
+                              keep_alive_timeout=keep_alive_timeout,
+                              max_connections=max_connections)
 
     def announce() -> None:
         click.echo(f"Serving the TaskRouter API on {serving.url_of(sock)}/v1 (clock: {clock})")
@@ -166,7 +189,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     # No permessage-deflate on workers' WebSockets: it would double each idle connection's
     # memory for frames of a few hundred bytes.
     serving.run(app, sock, announce, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10, ws_per_message_deflate=False)
+                timeout_graceful_shutdown=10, ws_per_message_deflate=False,
+                **uvicorn_options(limits))
     if lock is not None:
         lock.release()
 
