@@ -18,11 +18,16 @@ import httpx
 import pytest
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import TaskRouterGrant
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES
 from switchboard.cli import serve
-from switchboard.connection_limits import MAX_HEADER_BYTES, ConnectionLimits
+from switchboard.connection_limits import (
+    MAX_HEADER_BYTES,
+    WS_MAX_MESSAGE_BYTES,
+    ConnectionLimits,
+)
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 
 TIMEOUT = 1.0  # every deadline of the server under test
@@ -178,8 +183,9 @@ def test_an_idle_keep_alive_connection_is_closed_an_active_one_is_not(
     active.close()
 
 
-def test_connections_over_the_limit_get_503_and_websockets_do_not_count(
-        server: ServerProcess) -> None:
+@pytest.fixture(scope="module")
+def worker_ws_url(server: ServerProcess) -> str:
+    """The WebSocket URL of a worker, with its access token, as the Worker SDK opens it."""
     key = httpx.post(f"{server.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Keys.json",
                      auth=AUTH).json()
     workspace = httpx.post(f"{server.url}/v1/Workspaces", auth=AUTH,
@@ -189,11 +195,15 @@ def test_connections_over_the_limit_get_503_and_websockets_do_not_count(
     token = AccessToken(ACCOUNT_SID, key["sid"], key["secret"], identity="alice")
     token.add_grant(TaskRouterGrant(workspace_sid=workspace["sid"], worker_sid=worker["sid"],
                                     role="worker"))
-    ws_url = server.url.replace("http", "ws") + f"/v1/wschannels?token={token.to_jwt()}"
+    return server.url.replace("http", "ws") + f"/v1/wschannels?token={token.to_jwt()}"
+
+
+def test_connections_over_the_limit_get_503_and_websockets_do_not_count(
+        server: ServerProcess, worker_ws_url: str) -> None:
     with contextlib.ExitStack() as stack:
         # More workers' WebSockets than the limit: each is served, none is counted.
         for _ in range(MAX_CONNECTIONS + 2):
-            socket_ = stack.enter_context(ws_connect(ws_url))
+            socket_ = stack.enter_context(ws_connect(worker_ws_url))
             assert json.loads(socket_.recv(timeout=5))["event_type"] == "init"
         assert httpx.get(server.url + "/healthz").status_code == 200
         held = [connect(server) for _ in range(MAX_CONNECTIONS)]
@@ -207,6 +217,17 @@ def test_connections_over_the_limit_get_503_and_websockets_do_not_count(
         for sock in held:  # closed at their header deadline: room again
             until_closed(sock)
         assert httpx.get(server.url + "/healthz").status_code == 200
+
+
+def test_a_large_websocket_message_closes_the_socket(worker_ws_url: str) -> None:
+    """The Worker SDK sends nothing on its WebSocket: a large message is not buffered."""
+    with ws_connect(worker_ws_url, max_size=None) as socket_:
+        assert json.loads(socket_.recv(timeout=5))["event_type"] == "init"
+        with contextlib.suppress(ConnectionClosed):
+            socket_.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+            while True:
+                socket_.recv(timeout=5)
+    assert socket_.close_code == 1009  # message too big
 
 
 @pytest.mark.parametrize("path", ["/v1/Workspaces", "/v1/wschannels"])
