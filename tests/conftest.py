@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
@@ -21,6 +22,12 @@ from switchboard.routing.sids import SidFactory, counter_sids
 from switchboard.service.clock import ManualClock
 from switchboard.service.runtime import Runtime
 from switchboard.store.database import Store, sqlite_url
+
+# Under CI every property test draws the same examples each run and keeps no example
+# database: a red run is reproducible from the code alone, never from a leftover .hypothesis/.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "test-auth-token"

@@ -20,6 +20,7 @@ JUNK = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70).map(str),
 )
 ENDPOINTS = [e for module in MODULES for e in module.api.endpoints]
+MAX_QUERY_VALUE = 1_000
 
 
 def _path(template: str, sids: dict[str, str]) -> str:
@@ -47,10 +48,10 @@ def test_random_input_never_causes_a_server_error(client: TestClient,
     path = _path(endpoint.path, sids)
     if endpoint.method == "POST":
         response = client.post(path, data=params)
-    elif endpoint.method == "GET":
-        response = client.get(path, params=params)
     else:
-        response = client.delete(path, params=params)
+        # Long values go in bodies: a URL has a length limit (the test client's too).
+        query = {name: value[:MAX_QUERY_VALUE] for name, value in params.items()}
+        response = client.request(endpoint.method, path, params=query)
     assert response.status_code < 500, (endpoint.method, path, params, response.text)
     if response.status_code >= 400:
         assert set(response.json()) == {"code", "message", "more_info", "status"}
