@@ -69,6 +69,7 @@ def _form(value: Any) -> Any:
     return "" if value is None else str(value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
                          ids=lambda mode: mode.value)
 @pytest.mark.parametrize("operation", OPERATIONS,
@@ -78,7 +79,7 @@ def test_no_operation_answers_a_server_error(client: TestClient, make_workspace:
     sids = _populated(make_workspace)
     fixed = _path_parameters(operation.path, sids)
 
-    @settings(max_examples=20, deadline=None, database=None,
+    @settings(max_examples=15, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy(mode), real_sids=st.booleans() | st.just(True))
     def check(case: Any, real_sids: bool) -> None:
