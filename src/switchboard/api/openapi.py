@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from switchboard import __version__
+from switchboard.api import schemas
 from switchboard.api.endpoints import Endpoint
 
 _PATH_PARAM = re.compile(r"{(\w+)}")
@@ -36,7 +37,7 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
                 for name in _PATH_PARAM.findall(endpoint.path)
             ],
             "responses": {
-                str(endpoint.status): {"description": "Success"},
+                str(endpoint.status): _success(endpoint),
                 "default": {
                     "description": "A Twilio-style error",
                     "content": {"application/json": {"schema": ERROR_REF}},
@@ -71,9 +72,16 @@ def openapi_document(endpoints: list[Endpoint]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR_SCHEMA},
+            "schemas": {"Error": ERROR_SCHEMA, **schemas.COMPONENTS},
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{"basic": []}],
     }
 
+
+def _success(endpoint: Endpoint) -> dict[str, Any]:
+    if endpoint.status == 204:
+        return {"description": "Done; no body"}
+    schema = schemas.response_schema(endpoint.handler.__name__)
+    return {"description": "Success",
+            "content": {"application/json": {"schema": schema}}}
