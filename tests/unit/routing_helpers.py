@@ -29,7 +29,7 @@ from switchboard.routing.model import (
     Workflow,
     Workspace,
 )
-from switchboard.routing.router import Router
+from switchboard.routing.selection import LongestIdle
 from switchboard.routing.sids import counter_sids
 
 ACCOUNT_SID = "AC" + "a" * 32
@@ -73,10 +73,6 @@ class World:
     def now(self) -> int:
         return self.clock.now
 
-    @property
-    def router(self) -> Router:
-        return self.engine.router
-
     def take(self) -> Changes:
         return self.engine.take_changes()
 
@@ -89,10 +85,10 @@ class World:
     def advance(self, seconds: float) -> list[str]:
         """Move time on, firing every timer at its own deadline; returns the event types."""
         target = self.clock.now + round(seconds * SECOND)
-        router = self.engine.router
-        while (deadline := router.next_deadline()) is not None and deadline <= target:
+        engine = self.engine
+        while (deadline := engine.next_deadline()) is not None and deadline <= target:
             self.clock.now = max(deadline, self.clock.now)
-            router.fire_due(self.clock.now)
+            engine.fire_due(self.clock.now)
         self.clock.now = target
         return self.event_types()
 
@@ -140,7 +136,7 @@ class World:
              workflow: Workflow | None = None, **options: Any) -> Task:
         if workflow is not None:
             options["workflow_sid"] = workflow.sid
-        return self.router.create_task(self.now, attributes=json.dumps(attributes or {}),
+        return self.engine.create_task(self.now, attributes=json.dumps(attributes or {}),
                                        **options)
 
     # ------------------------------------------------------------------ commands
@@ -158,19 +154,19 @@ class World:
                                                  capacity=capacity, available=available)
 
     def accept(self, reservation: Reservation, **options: Any) -> Reservation:
-        return self.router.update_reservation(reservation.sid, self.now, status="accepted",
+        return self.engine.update_reservation(reservation.sid, self.now, status="accepted",
                                               **options)
 
     def reject(self, reservation: Reservation, activity: str | None = None,
                **options: Any) -> Reservation:
-        return self.router.update_reservation(
+        return self.engine.update_reservation(
             reservation.sid, self.now, status="rejected",
             worker_activity_sid=self.activity[activity] if activity else None, **options)
 
     def update_task(self, task: Task, **options: Any) -> Task:
         if isinstance(options.get("attributes"), dict):
             options["attributes"] = json.dumps(options["attributes"])
-        return self.router.update_task(task.sid, self.now, **options)
+        return self.engine.update_task(task.sid, self.now, **options)
 
     def wrap(self, task: Task) -> Task:
         return self.update_task(task, assignment_status="wrapping")
@@ -193,7 +189,7 @@ class World:
         return worker.friendly_name if worker else worker_sid
 
     def reservations(self, task: Task, *statuses: str) -> list[Reservation]:
-        found = self.router.task_reservations.get(task.sid, [])
+        found = self.engine.task_reservations.get(task.sid, [])
         return [r for r in found if not statuses or r.reservation_status in statuses]
 
     def pending(self, task: Task) -> Reservation:
@@ -213,7 +209,7 @@ class World:
         return names[0] if names else None
 
     def tasks_of(self, worker: Worker, *statuses: str) -> list[str]:
-        return [r.task_sid for r in self.router.reservations_of_worker(worker.sid)
+        return [r.task_sid for r in self.engine.reservations_of_worker(worker.sid)
                 if not statuses or r.reservation_status in statuses]
 
     def channel(self, worker: Worker, channel: str = "default") -> WorkerChannel:
@@ -234,6 +230,16 @@ class World:
         return info.value
 
 
+def queue_and_workflow(world: World, **options: Any) -> tuple[TaskQueue, Workflow]:
+    queue = world.queue(**options)
+    return queue, world.workflow(queue)
+
+
+def sids_to_names(tasks: dict[str, Task], sids: list[str]) -> list[str]:
+    by_sid = {task.sid: name for name, task in tasks.items()}
+    return [by_sid[sid] for sid in sids]
+
+
 def types_of(events: Iterable[Event]) -> list[str]:
     return [event.event_type for event in events]
 
@@ -252,23 +258,31 @@ def _rows(entities: Iterable[Any]) -> list[dict[str, Any]]:
 
 def routing_state(engine: WorkspaceEngine) -> dict[str, Any]:
     """Everything routing depends on: rows, derived counters, indexes and the next deadline."""
-    router = engine.router
+    waiting = engine.lifecycle.waiting
     return {
-        "tasks": _rows(router.tasks.values()),
-        "task_targets": {sid: (t.target, t.config) for sid, t in router.tasks.items()},
-        "reservations": _rows(router.reservations.values()),
+        "tasks": _rows(engine.tasks.values()),
+        "task_targets": {sid: (t.target, t.config) for sid, t in engine.tasks.items()},
+        "reservations": _rows(engine.reservations.values()),
         "task_reservations": {sid: sorted(r.sid for r in found)
-                              for sid, found in router.task_reservations.items()},
+                              for sid, found in engine.task_reservations.items()},
         "counters": sorted((wc.worker_sid, wc.task_channel_sid, wc.reserved, wc.assigned)
                            for channels in engine.worker_channels.values()
                            for wc in channels.values()),
         "members": {sid: sorted(members) for sid, members in engine.queue_members.items()},
-        "pending": {slot: list(keys) for slot, keys in router.pending.items()},
-        "known": {slot: list(keys) for slot, keys in router.known.items()},
-        # Members only: the order within a slot is not rebuilt exactly (see test_router_invariants).
-        "idle": {slot: sorted(entries) for slot, entries in router.idle.items()},
-        "next_deadline": router.next_deadline(),
+        "pending": {slot: list(keys) for slot, keys in waiting.pending.items()},
+        "known": {slot: list(keys) for slot, keys in waiting.known.items()},
+        # Members only: the order within a slot is not rebuilt exactly (see
+        # test_routing_invariants).
+        "idle": {slot: sorted(entries) for slot, entries in idle_index(engine).items()},
+        "next_deadline": engine.next_deadline(),
     }
+
+
+def idle_index(engine: WorkspaceEngine) -> dict[tuple[str, str], dict[str, None]]:
+    """The default selection strategy's idle workers by (queue, channel)."""
+    selector = engine.lifecycle.selector
+    assert isinstance(selector, LongestIdle)
+    return selector.idle
 
 
 def state(engine: WorkspaceEngine) -> dict[str, Any]:
@@ -284,8 +298,8 @@ def state(engine: WorkspaceEngine) -> dict[str, Any]:
         "task_queues": _rows(engine.task_queues.values()),
         "workflows": _rows(engine.workflows.values()),
         "event_seq": engine.event_seq,
-        "task_seq": engine.router.task_seq,
-        "task_versions": {sid: t.version for sid, t in engine.router.tasks.items()},
+        "task_seq": engine.task_seq,
+        "task_versions": {sid: t.version for sid, t in engine.tasks.items()},
     }
 
 
@@ -296,7 +310,6 @@ def rebuild(engine: WorkspaceEngine, now: int) -> WorkspaceEngine:
         rows = sorted((to_row(e) for e in entities), key=lambda r: (r["date_created"], r["sid"]))
         return [cls(**row) for row in rows]
 
-    router = engine.router
     return WorkspaceEngine.load(
         Workspace(**to_row(engine.workspace)),
         activities=copies(Activity, engine.activities.values()),
@@ -306,8 +319,8 @@ def rebuild(engine: WorkspaceEngine, now: int) -> WorkspaceEngine:
                                                for wc in channels.values())),
         task_queues=copies(TaskQueue, engine.task_queues.values()),
         workflows=copies(Workflow, engine.workflows.values()),
-        tasks=copies(Task, router.tasks.values()),
-        reservations=copies(Reservation, router.reservations.values()),
+        tasks=copies(Task, engine.tasks.values()),
+        reservations=copies(Reservation, engine.reservations.values()),
         event_seq=engine.event_seq,
         now=now,
         sids=engine.sids,
@@ -315,5 +328,5 @@ def rebuild(engine: WorkspaceEngine, now: int) -> WorkspaceEngine:
 
 
 def open_reservations(engine: WorkspaceEngine, worker_sid: str, channel_sid: str) -> int:
-    return sum(1 for r in engine.router.worker_reservations.get(worker_sid, {}).values()
+    return sum(1 for r in engine.worker_reservations.get(worker_sid, {}).values()
                if r.task_channel_sid == channel_sid and r.reservation_status in RESERVATION_OPEN)

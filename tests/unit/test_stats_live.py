@@ -82,7 +82,7 @@ def check(engine: WorkspaceEngine, live: LiveTasks, now: int,
         counts = workers.counts()
         assert min(counts.values(), default=0) >= 0
         assert +counts == Counter(w.activity_sid for w in engine.workers.values())
-    active = [t for t in engine.router.tasks.values() if t.assignment_status in TASK_ACTIVE]
+    active = [t for t in engine.tasks.values() if t.assignment_status in TASK_ACTIVE]
     for channel in (None, *engine.task_channels):
         mine = [t for t in active if channel is None or t.task_channel_sid == channel]
         assert figures(live, WORKSPACE, "", now, channel) == expected(mine, now, False)
@@ -98,7 +98,6 @@ def check(engine: WorkspaceEngine, live: LiveTasks, now: int,
 @given(ops=OPS)
 def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
     engine, workers = world()
-    router = engine.router
     live = LiveTasks(engine)
     by_activity = LiveWorkers(engine)
     now = T0
@@ -108,27 +107,27 @@ def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
         return items[n % len(items)] if items else None
 
     for op, n in ops:
-        tasks = list(router.tasks.values())
-        pending = [r for r in router.reservations.values() if r.reservation_status == "pending"]
+        tasks = list(engine.tasks.values())
+        pending = [r for r in engine.reservations.values() if r.reservation_status == "pending"]
         try:
             if op == "create":
-                router.create_task(now, attributes="{}", priority=n % 3,
+                engine.create_task(now, attributes="{}", priority=n % 3,
                                    task_channel="chat" if n % 4 == 0 else None)
             elif op in ("accept", "reject") and pending:
                 reservation = pick(pending, n)
-                router.update_reservation(reservation.sid, now, status=op + "ed"
+                engine.update_reservation(reservation.sid, now, status=op + "ed"
                                           if op == "reject" else "accepted",
                                           task_sid=reservation.task_sid)
             elif op == "cancel" and tasks:
-                router.update_task(pick(tasks, n).sid, now, assignment_status="canceled")
+                engine.update_task(pick(tasks, n).sid, now, assignment_status="canceled")
             elif op == "wrap" and tasks:
-                router.update_task(pick(tasks, n).sid, now, assignment_status="wrapping")
+                engine.update_task(pick(tasks, n).sid, now, assignment_status="wrapping")
             elif op == "complete" and tasks:
-                router.update_task(pick(tasks, n).sid, now, assignment_status="completed")
+                engine.update_task(pick(tasks, n).sid, now, assignment_status="completed")
             elif op == "delete" and tasks:
-                router.delete_task(pick(tasks, n).sid, now)
+                engine.delete_task(pick(tasks, n).sid, now)
             elif op == "priority" and tasks:
-                router.update_task(pick(tasks, n).sid, now, priority=n % 5)
+                engine.update_task(pick(tasks, n).sid, now, priority=n % 5)
             elif op == "activity" and workers:
                 engine.update_worker(pick(workers, n), now, activity_sid=pick(activities, n // 7))
             elif op == "hire":
@@ -139,7 +138,7 @@ def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
                 engine.delete_worker(workers.pop(n % len(workers)), now)
             elif op == "advance":
                 now += (n % 30 + 1) * 1000
-                router.fire_due(now)
+                engine.fire_due(now)
         except RoutingError:
             pass
         events = engine.take_changes().events

@@ -9,9 +9,10 @@ from switchboard.api.endpoints import Api, Context, Reply
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
 from switchboard.api.render import iso, workspace_url
-from switchboard.routing.engine import WorkspaceEngine, compile_target_workers
+from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Task
+from switchboard.routing.resources import compile_target_workers
 
 api = Api()
 TAG = "Tasks"

@@ -8,9 +8,10 @@ from switchboard.api.endpoints import Api, Context, Reply
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
 from switchboard.api.render import iso, links, workspace_url
-from switchboard.routing.engine import WorkspaceEngine, compile_target_workers
+from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Worker, WorkerChannel
+from switchboard.routing.resources import compile_target_workers
 from switchboard.routing.views import channel_figures
 
 api = Api()

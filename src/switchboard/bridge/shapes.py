@@ -19,7 +19,7 @@ from switchboard.routing.model import (
     Worker,
     WorkerChannel,
 )
-from switchboard.routing.router import DEFAULT_RESERVATION_TIMEOUT
+from switchboard.routing.resources import DEFAULT_RESERVATION_TIMEOUT
 from switchboard.routing.views import channel_figures
 
 

@@ -1,15 +1,22 @@
-"""The fields each kind of resource contributes to an event's ``event_data``.
+"""A workspace's events: the log that numbers and records them, and their ``event_data``.
 
-Keys are snake_case, as in the Events API; the event callback payload uses the same fields in
-CamelCase. One builder per resource keeps the two consistent.
+``EventLog`` gives each event its place in the workspace's one ordered log (``seq``), the
+envelope every event shares, and its event callback URL: the workspace's ``EventCallbackUrl``
+when the event type passes its ``EventsFilter``, decided when the event happens.
+
+The builders below give the fields each kind of resource contributes to an event's
+``event_data``. Keys are snake_case, as in the Events API; the event callback payload uses the
+same fields in CamelCase. One builder per resource keeps the two consistent.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.model import (
     Activity,
+    Event,
     Reservation,
     Task,
     TaskChannel,
@@ -18,6 +25,72 @@ from switchboard.routing.model import (
     Workflow,
     Workspace,
 )
+from switchboard.routing.sids import SidFactory
+
+
+class EventLog:
+    """Appends one workspace's events, numbered in order, to the changes of the command."""
+
+    def __init__(self, workspace: Workspace, sids: SidFactory, changes: ChangeRecorder,
+                 seq: int = 0) -> None:
+        self.workspace = workspace
+        self.sids = sids
+        self.changes = changes
+        self.seq = seq  # the last event's number
+        self._filter_text: str | None = None
+        self._filter: frozenset[str] = frozenset()
+
+    def emit(
+        self,
+        event_type: str,
+        resource_type: str,
+        resource_sid: str,
+        now: int,
+        description: str,
+        data: dict[str, Any],
+        **sids: str | None,
+    ) -> Event:
+        self.seq += 1
+        workspace = self.workspace
+        payload = {
+            "account_sid": workspace.account_sid,
+            "workspace_sid": workspace.sid,
+            "workspace_name": workspace.friendly_name,
+            **data,
+        }
+        event = Event(
+            sid=self.sids("EV"),
+            account_sid=workspace.account_sid,
+            workspace_sid=workspace.sid,
+            seq=self.seq,
+            event_type=event_type,
+            event_date=now,
+            resource_type=resource_type,
+            resource_sid=resource_sid,
+            actor_type=sids.pop("actor_type", None),
+            actor_sid=sids.pop("actor_sid", None),
+            description=description,
+            data=payload,
+            callback_url=self._callback_url(event_type),
+            **sids,
+        )
+        self.changes.event(event)
+        return event
+
+    def _callback_url(self, event_type: str) -> str | None:
+        """The workspace's EventCallbackUrl if this event type passes its EventsFilter."""
+        workspace = self.workspace
+        url = workspace.event_callback_url
+        if not url:
+            return None
+        if workspace.events_filter != self._filter_text:  # parse the filter once per change
+            self._filter_text = workspace.events_filter
+            self._filter = frozenset(
+                t.strip() for t in (workspace.events_filter or "").split(",") if t.strip())
+        return url if not self._filter or event_type in self._filter else None
+
+
+# ---------------------------------------------------------------------- event_data builders
 
 
 def workspace_data(workspace: Workspace) -> dict[str, Any]:

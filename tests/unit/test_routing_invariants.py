@@ -88,7 +88,7 @@ class RoutingMachine(RuleBasedStateMachine):
         self.names = 0
         self.tasks_created = 0
         self.last: list[Event] = []
-        # (task, worker) pairs where the worker rejected the task: router.py documents that a
+        # (task, worker) pairs where the worker rejected the task: lifecycle.py documents that a
         # rejecting worker gets the task again only "on a later opportunity".
         self.rejected: set[tuple[str, str]] = set()
         # Open reservations a worker may hold on a channel: its capacity, or more when its
@@ -113,11 +113,11 @@ class RoutingMachine(RuleBasedStateMachine):
         return sorted(self.engine.workers)
 
     def tasks(self, *statuses: str) -> list[str]:
-        return sorted(sid for sid, task in self.engine.router.tasks.items()
+        return sorted(sid for sid, task in self.engine.tasks.items()
                       if task.assignment_status in statuses)
 
     def reservations(self, *statuses: str) -> list[str]:
-        return sorted(sid for sid, r in self.engine.router.reservations.items()
+        return sorted(sid for sid, r in self.engine.reservations.items()
                       if r.reservation_status in statuses)
 
     def offered(self, worker_sid: str) -> None:
@@ -146,7 +146,7 @@ class RoutingMachine(RuleBasedStateMachine):
     def delete_worker(self, data: st.DataObject) -> None:
         sid = self.pick(data, self.workers())
         busy = any(r.reservation_status in ("accepted", "wrapping")
-                   for r in self.engine.router.worker_reservations.get(sid, {}).values())
+                   for r in self.engine.worker_reservations.get(sid, {}).values())
         command = lambda: self.engine.delete_worker(sid, self.world.now)  # noqa: E731
         if busy:
             self.refused(InvalidParameter, command)
@@ -205,7 +205,7 @@ class RoutingMachine(RuleBasedStateMachine):
           channel=st.none() | st.sampled_from(CHANNELS))
     def update_task(self, data: st.DataObject, kind: str, level: int, priority: int | None,
                     channel: str | None) -> None:
-        task = self.engine.router.tasks[self.pick(data, self.tasks("pending"))]
+        task = self.engine.tasks[self.pick(data, self.tasks("pending"))]
         self.run(lambda: self.world.update_task(
             task, attributes={"type": kind, "level": level}, priority=priority,
             task_channel=channel))
@@ -213,20 +213,20 @@ class RoutingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.tasks("pending", "reserved"))
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
-        task = self.engine.router.tasks[self.pick(data, self.tasks("pending", "reserved"))]
+        task = self.engine.tasks[self.pick(data, self.tasks("pending", "reserved"))]
         self.run(lambda: self.world.cancel(task))
 
     @precondition(lambda self: self.reservations("pending"))
     @rule(data=st.data())
     def accept(self, data: st.DataObject) -> None:
-        reservation = self.engine.router.reservations[
+        reservation = self.engine.reservations[
             self.pick(data, self.reservations("pending"))]
         self.run(lambda: self.world.accept(reservation))
 
     @precondition(lambda self: self.reservations("pending"))
     @rule(data=st.data(), activity=st.none() | st.sampled_from(ACTIVITIES))
     def reject(self, data: st.DataObject, activity: str | None) -> None:
-        reservation = self.engine.router.reservations[
+        reservation = self.engine.reservations[
             self.pick(data, self.reservations("pending"))]
         self.rejected.add((reservation.task_sid, reservation.worker_sid))
         self.run(lambda: self.world.reject(reservation, activity))
@@ -234,10 +234,10 @@ class RoutingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.tasks("assigned"))
     @rule(data=st.data(), via_reservation=st.booleans())
     def wrap(self, data: st.DataObject, via_reservation: bool) -> None:
-        task = self.engine.router.tasks[self.pick(data, self.tasks("assigned"))]
+        task = self.engine.tasks[self.pick(data, self.tasks("assigned"))]
         if via_reservation:
             (accepted,) = self.world.reservations(task, "accepted")
-            self.run(lambda: self.engine.router.update_reservation(
+            self.run(lambda: self.engine.update_reservation(
                 accepted.sid, self.world.now, status="wrapping"))
         else:
             self.run(lambda: self.world.wrap(task))
@@ -245,10 +245,10 @@ class RoutingMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.tasks("assigned", "wrapping"))
     @rule(data=st.data(), via_reservation=st.booleans())
     def complete(self, data: st.DataObject, via_reservation: bool) -> None:
-        task = self.engine.router.tasks[self.pick(data, self.tasks("assigned", "wrapping"))]
+        task = self.engine.tasks[self.pick(data, self.tasks("assigned", "wrapping"))]
         if via_reservation:
             (held,) = self.world.reservations(task, "accepted", "wrapping")
-            self.run(lambda: self.engine.router.update_reservation(
+            self.run(lambda: self.engine.update_reservation(
                 held.sid, self.world.now, status="completed"))
         else:
             self.run(lambda: self.world.complete(task))
@@ -259,9 +259,9 @@ class RoutingMachine(RuleBasedStateMachine):
     def accept_a_closed_reservation(self, data: st.DataObject) -> None:
         sid = self.pick(data, self.reservations("rescinded", "canceled", "timeout", "rejected",
                                                 "accepted", "completed"))
-        status = self.engine.router.reservations[sid].reservation_status
+        status = self.engine.reservations[sid].reservation_status
         error = Gone if status in ("rescinded", "canceled", "timeout") else InvalidParameter
-        self.refused(error, lambda: self.engine.router.update_reservation(
+        self.refused(error, lambda: self.engine.update_reservation(
             sid, self.world.now, status="accepted"))
 
     # ------------------------------------------------------------------ time and restarts
@@ -270,10 +270,10 @@ class RoutingMachine(RuleBasedStateMachine):
     def advance(self, seconds: int) -> None:
         """Move time like the runtime's manual clock: each deadline fires at its own time."""
         target = self.world.now + seconds * SECOND
-        router = self.engine.router
-        while (deadline := router.next_deadline()) is not None and deadline <= target:
+        engine = self.engine
+        while (deadline := engine.next_deadline()) is not None and deadline <= target:
             self.world.clock.now = max(deadline, self.world.now)
-            router.fire_due(self.world.now)
+            engine.fire_due(self.world.now)
             # Check after every firing: for the runtime each is a command of its own.
             self.last = self.world.take().events
             self.check_all()
@@ -297,9 +297,9 @@ class RoutingMachine(RuleBasedStateMachine):
         self.check_rebuild()
 
     def check_reservation_states(self) -> None:
-        router = self.engine.router
-        for sid, task in router.tasks.items():
-            statuses = [r.reservation_status for r in router.task_reservations[sid]]
+        engine = self.engine
+        for sid, task in engine.tasks.items():
+            statuses = [r.reservation_status for r in engine.task_reservations[sid]]
             pending = statuses.count("pending")
             held = statuses.count("accepted") + statuses.count("wrapping")
             assert held <= 1, f"{sid} has {held} accepted/wrapping reservations"
@@ -312,10 +312,10 @@ class RoutingMachine(RuleBasedStateMachine):
                 "canceled": (pending == 0 and held == 0),
             }[task.assignment_status]
             assert expected, f"{sid} is {task.assignment_status} with reservations {statuses}"
-            workers = [r.worker_sid for r in router.task_reservations[sid]
+            workers = [r.worker_sid for r in engine.task_reservations[sid]
                        if r.reservation_status in RESERVATION_OPEN]
             assert len(workers) == len(set(workers)), f"{sid}: a worker holds it twice"
-        for worker_sid, mine in router.worker_reservations.items():
+        for worker_sid, mine in engine.worker_reservations.items():
             assert worker_sid in self.engine.workers, f"reservations of deleted {worker_sid}"
             assert all(r.worker_sid == worker_sid for r in mine.values())
 
@@ -323,7 +323,7 @@ class RoutingMachine(RuleBasedStateMachine):
         engine = self.engine
         if not self.MULTI_TASK:
             for worker_sid in engine.workers:
-                tasks = sum(1 for r in engine.router.worker_reservations.get(worker_sid, {})
+                tasks = sum(1 for r in engine.worker_reservations.get(worker_sid, {})
                             .values() if r.reservation_status in RESERVATION_OPEN)
                 assert tasks <= 1, f"single-tasking {worker_sid} holds {tasks} tasks"
         new = {(e.worker_sid, e.data["task_channel_sid"]) for e in self.last
@@ -331,7 +331,7 @@ class RoutingMachine(RuleBasedStateMachine):
         for worker_sid, channels in engine.worker_channels.items():
             for channel_sid, wc in channels.items():
                 held = open_reservations(engine, worker_sid, channel_sid)
-                accepted = sum(1 for r in engine.router.worker_reservations.get(
+                accepted = sum(1 for r in engine.worker_reservations.get(
                     worker_sid, {}).values() if r.task_channel_sid == channel_sid
                     and r.reservation_status in ("accepted", "wrapping"))
                 assert (wc.reserved, wc.assigned) == (held, accepted)
@@ -350,7 +350,7 @@ class RoutingMachine(RuleBasedStateMachine):
             if event.event_type != "reservation.created":
                 continue
             data = event.data
-            reservation = engine.router.reservations[event.reservation_sid]
+            reservation = engine.reservations[event.reservation_sid]
             # Single-tasking: the event shows the queue's ReservationActivity already.
             activity = engine.activities[
                 reservation.previous_activity_sid or data["worker_activity_sid"]]
@@ -358,13 +358,13 @@ class RoutingMachine(RuleBasedStateMachine):
             attributes = json.loads(data["worker_attributes"])
             queue = self.queue_names[data["task_queue_sid"]]
             assert MEMBERSHIP[queue][1](attributes), f"{event.worker_sid} is not in {queue}"
-            task = engine.router.tasks[event.task_sid]
+            task = engine.tasks[event.task_sid]
             if task.assignment_status in ("pending", "reserved"):
                 assert target_allows(task, attributes)
 
     def check_nobody_idles_while_a_task_waits(self) -> None:
         engine = self.engine
-        for task in engine.router.tasks.values():
+        for task in engine.tasks.values():
             if task.assignment_status != "pending" or task.task_queue_sid is None:
                 continue
             queue = self.queue_names[task.task_queue_sid]
@@ -382,7 +382,7 @@ class RoutingMachine(RuleBasedStateMachine):
             return False
         if not self.MULTI_TASK:
             return not any(r.reservation_status in RESERVATION_OPEN for r in
-                           engine.router.worker_reservations.get(worker.sid, {}).values()) and (
+                           engine.worker_reservations.get(worker.sid, {}).values()) and (
                 target_allows(task, worker.parsed_attributes))
         wc = engine.worker_channels[worker.sid][task.task_channel_sid]
         if not wc.available or open_reservations(

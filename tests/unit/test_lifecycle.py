@@ -6,7 +6,7 @@ import pytest
 from routing_helpers import SECOND, World, only, types_of
 
 from switchboard.routing.errors import Gone, InvalidParameter, PreconditionFailed
-from switchboard.routing.router import (
+from switchboard.routing.lifecycle import (
     ASSIGNED_LIFETIME_MS,
     MAX_ASSIGNMENTS,
     MAX_ASSIGNMENTS_REASON,
@@ -65,7 +65,7 @@ def test_reservation_completes_an_assigned_task_without_wrapping(world: World) -
     reservation = world.pending(task)
     world.accept(reservation)
     world.take()
-    world.router.update_reservation(reservation.sid, world.now, status="completed")
+    world.engine.update_reservation(reservation.sid, world.now, status="completed")
     assert (task.assignment_status, reservation.reservation_status) == ("completed", "completed")
     assert world.event_types() == ["reservation.completed", "task.completed"]
 
@@ -88,10 +88,10 @@ def test_an_assigned_task_is_system_deleted_after_24_hours(world: World) -> None
     world.complete(finished)  # completed in time: purged quietly five minutes later
     world.take()
     assert world.advance(10 - 0.001) == []
-    assert world.router.tasks[stuck.sid].assignment_status == "assigned"
+    assert world.engine.tasks[stuck.sid].assignment_status == "assigned"
 
     assert world.advance(0.001) == ["task.system-deleted"]
-    assert stuck.sid not in world.router.tasks
+    assert stuck.sid not in world.engine.tasks
     assert world.holder(world.task()) is not None  # the worker has its capacity back
 
 
@@ -107,17 +107,17 @@ def test_finished_tasks_are_purged_five_minutes_later_without_an_event(world: Wo
     world.take()
 
     assert world.advance(PURGE_AFTER_MS / SECOND - 0.001) == []
-    assert done.sid in world.router.tasks and canceled.sid in world.router.tasks
+    assert done.sid in world.engine.tasks and canceled.sid in world.engine.tasks
     world.clock.advance(0.001)
-    assert world.router.fire_due(world.now) == 2
+    assert world.engine.fire_due(world.now) == 2
     changes = world.take()
     assert changes.events == [] and changes.upserts == {}
     assert sorted(changes.deletes) == sorted(
         [("task", done.sid), ("task", canceled.sid)]
         + [("reservation", sid) for sid in reservations])
-    assert done.sid not in world.router.tasks and canceled.sid not in world.router.tasks
-    assert not reservations & set(world.router.reservations)
-    assert world.router.next_deadline() is None
+    assert done.sid not in world.engine.tasks and canceled.sid not in world.engine.tasks
+    assert not reservations & set(world.engine.reservations)
+    assert world.engine.next_deadline() is None
 
 
 # ---------------------------------------------------------------------- cancel
@@ -130,7 +130,7 @@ def test_cancel_a_pending_task() -> None:
     world.cancel(task)
     assert (task.assignment_status, task.reason) == ("canceled", "no longer needed")
     assert world.event_types() == ["task.canceled"]
-    assert world.router.pending == {}
+    assert world.engine.lifecycle.waiting.pending == {}
 
 
 def test_cancel_a_reserved_task_cancels_its_reservation_and_frees_the_worker(
@@ -210,11 +210,11 @@ def test_illegal_task_transitions_change_nothing(world: World) -> None:
 
     world.set_activity(world.named("alice"), "Available")
     reservation = world.pending(pending)
-    world.refused(InvalidParameter, lambda: world.router.update_reservation(
+    world.refused(InvalidParameter, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="completed"))
-    world.refused(InvalidParameter, lambda: world.router.update_reservation(
+    world.refused(InvalidParameter, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="wrapping"))
-    world.refused(InvalidParameter, lambda: world.router.update_reservation(
+    world.refused(InvalidParameter, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="timeout"))
     world.accept(reservation)
     world.refused(InvalidParameter, lambda: world.cancel(pending))
@@ -230,10 +230,10 @@ def test_unknown_ids_and_bad_input_change_nothing(world: World) -> None:
 
     task = world.task()
     reservation = world.pending(task)
-    world.refused(NotFound, lambda: world.router.update_task("WT" + "f" * 32, world.now))
-    world.refused(NotFound, lambda: world.router.update_reservation(
+    world.refused(NotFound, lambda: world.engine.update_task("WT" + "f" * 32, world.now))
+    world.refused(NotFound, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="accepted", task_sid="WT" + "f" * 32))
-    world.refused(InvalidParameter, lambda: world.router.update_reservation(
+    world.refused(InvalidParameter, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="rejected", worker_activity_sid="WA" + "f" * 32))
     world.refused(InvalidParameter, lambda: world.update_task(task, priority=-1))
     world.refused(InvalidParameter, lambda: world.update_task(task, attributes="[1]"))
@@ -267,7 +267,7 @@ def test_reject_without_an_activity_keeps_the_worker_available(world: World) -> 
 
 
 def test_the_rejecting_worker_gets_the_task_again_only_at_a_later_opportunity() -> None:
-    # router.py: "A rejected task is offered to the other eligible workers first; the worker
+    # lifecycle.py: "A rejected task is offered to the other eligible workers first; the worker
     # who rejected it may get it again on a later opportunity."
     world = fifo(World(), "alice")
     alice = world.named("alice")
@@ -303,7 +303,7 @@ def test_reservation_timeout_moves_the_worker_to_the_timeout_activity_and_rerout
     task = world.task()
     reservation = world.pending(task)
     assert reservation.timeout_at == world.now + 30 * SECOND
-    assert world.router.next_deadline() == reservation.timeout_at
+    assert world.engine.next_deadline() == reservation.timeout_at
     world.take()
     assert world.advance(29.999) == []
     events = world.advance(0.001)
@@ -326,7 +326,7 @@ def test_a_reservation_accepted_in_time_does_not_time_out() -> None:
 def test_task_ttl_cancels_a_waiting_task() -> None:
     world = fifo(World())
     task = world.task(timeout=60)
-    assert world.router.next_deadline() == task.date_created + 60 * SECOND
+    assert world.engine.next_deadline() == task.date_created + 60 * SECOND
     world.take()
     assert world.advance(59.999) == []
     assert world.advance(0.001) == ["task.canceled"]
@@ -407,7 +407,7 @@ def test_deleting_the_only_worker_leaves_its_task_waiting_for_nobody() -> None:
     assert reservation.reservation_status == "canceled"
     assert task.assignment_status == "pending"
     assert world.reservations(task, "pending") == []
-    assert all(r.worker_sid != alice.sid for r in world.router.reservations.values()
+    assert all(r.worker_sid != alice.sid for r in world.engine.reservations.values()
                if r.reservation_status == "pending")
     bob = world.worker("bob")
     assert world.holder(task) == "bob"
@@ -423,7 +423,7 @@ def test_deleting_a_worker_directly_targeted_by_a_task() -> None:
     assert reservation.reservation_status == "canceled"
     assert task.assignment_status == "pending"
     assert world.reservations(task, "pending") == []
-    assert world.router.known == {}
+    assert world.engine.lifecycle.waiting.known == {}
 
 
 def test_deleting_a_worker_with_an_accepted_reservation_is_refused(world: World) -> None:
@@ -444,8 +444,8 @@ def test_deleting_a_task_frees_its_worker(world: World) -> None:
     third = world.task()
     assert world.holder(task) == "alice"
     world.take()
-    world.router.delete_task(task.sid, world.now)
-    assert task.sid not in world.router.tasks
+    world.engine.delete_task(task.sid, world.now)
+    assert task.sid not in world.engine.tasks
     assert only(world.events(), "task.deleted", "reservation.created") == [
         "task.deleted", "reservation.created"]
     assert world.holder(third) == "alice"
@@ -487,12 +487,12 @@ def test_if_match_on_tasks(world: World) -> None:
     version = task.version
     world.refused(PreconditionFailed, lambda: world.update_task(
         task, priority=3, if_match=str(version + 1)))
-    assert world.refused(PreconditionFailed, lambda: world.router.delete_task(
+    assert world.refused(PreconditionFailed, lambda: world.engine.delete_task(
         task.sid, world.now, if_match='"0"')).status == 412
     world.update_task(task, priority=3, if_match=f'"{version}"')
     assert task.priority == 3 and task.version == version + 1
-    world.router.delete_task(task.sid, world.now, if_match=str(task.version))
-    assert task.sid not in world.router.tasks
+    world.engine.delete_task(task.sid, world.now, if_match=str(task.version))
+    assert task.sid not in world.engine.tasks
 
 
 def test_if_match_on_reservations(world: World) -> None:
@@ -502,8 +502,8 @@ def test_if_match_on_reservations(world: World) -> None:
     world.refused(PreconditionFailed, lambda: world.accept(reservation, if_match='"1"'))
     world.accept(reservation, if_match='"0"')
     assert reservation.version == 1
-    world.refused(PreconditionFailed, lambda: world.router.update_reservation(
+    world.refused(PreconditionFailed, lambda: world.engine.update_reservation(
         reservation.sid, world.now, status="completed", if_match="0"))
-    world.router.update_reservation(reservation.sid, world.now, status="completed",
+    world.engine.update_reservation(reservation.sid, world.now, status="completed",
                                     if_match="1")
     assert task.assignment_status == "completed"

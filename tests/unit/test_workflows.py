@@ -7,8 +7,8 @@ from typing import Any
 
 from routing_helpers import SECOND, T0, World, only, rebuild
 
+from switchboard.routing.lifecycle import WORKFLOW_TIMEOUT_REASON
 from switchboard.routing.model import TaskQueue
-from switchboard.routing.router import WORKFLOW_TIMEOUT_REASON
 
 
 def team_queues(world: World, *teams: str) -> dict[str, TaskQueue]:
@@ -58,7 +58,7 @@ def test_the_first_matching_filter_wins() -> None:
 
 
 def test_no_matching_filter_and_no_default_cancels_at_once() -> None:
-    # router.py: "A task that matches no filter and has no default filter is canceled at once."
+    # lifecycle.py: "A task that matches no filter and has no default filter is canceled at once."
     world = World()
     q = world.queue()
     workflow = world.workflow(filters(("type == 'x'", [{"queue": q.sid}])))
@@ -105,7 +105,7 @@ def test_targets_cascade_on_cumulative_timeouts() -> None:
     world.advance(0.001)
     assert (task.task_queue_sid, task.target_index) == (q["q3"].sid, 2)
     assert task.step_deadline is None
-    assert world.router.next_deadline() == task.date_created + task.timeout * SECOND
+    assert world.engine.next_deadline() == task.date_created + task.timeout * SECOND
 
 
 def test_a_step_deadline_counts_from_task_creation_not_from_entering_the_step() -> None:
@@ -126,7 +126,7 @@ def test_a_step_deadline_counts_from_task_creation_not_from_entering_the_step() 
 
 
 def test_a_reservation_in_progress_at_a_step_deadline_ends_the_step_when_it_ends() -> None:
-    # router.py: "a reservation in progress at a step's deadline is left alone and the step
+    # lifecycle.py: "a reservation in progress at a step's deadline is left alone and the step
     # ends when the task is waiting again".
     world = World()
     q, workflow = cascade(world)
@@ -504,8 +504,8 @@ def test_after_a_restart_tasks_continue_at_the_same_step() -> None:
     task = world.task(workflow=workflow)
     world.advance(4)
     world.engine = rebuild(world.engine, world.now)
-    task = world.router.tasks[task.sid]
-    assert world.router.next_deadline() == task.date_created + 10 * SECOND
+    task = world.engine.tasks[task.sid]
+    assert world.engine.next_deadline() == task.date_created + 10 * SECOND
     world.advance(6)
     assert (task.task_queue_sid, world.holder(task)) == (q["q2"].sid, "two")
 
@@ -525,8 +525,8 @@ def test_a_restart_after_a_workflow_lost_the_task_s_step() -> None:
     world.engine.update_workflow(workflow.sid, world.now, configuration=_json(
         {"filters": [{"expression": "kind == 'a'", "targets": [{"queue": q["q1"].sid}]}]}))
     world.engine = rebuild(world.engine, world.now)
-    in_default = world.router.tasks[in_default.sid]
-    in_second = world.router.tasks[in_second.sid]
+    in_default = world.engine.tasks[in_default.sid]
+    in_second = world.engine.tasks[in_second.sid]
     assert (in_default.target, in_second.target) == (None, None)
     world.worker("f", team="fallback")
     assert world.holder(in_default) == "f"

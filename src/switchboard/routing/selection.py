@@ -1,0 +1,202 @@
+"""Worker selection: which workers may take a task now, and which of them get it.
+
+``Eligibility`` holds the rules every strategy shares: the worker's activity is available, it
+has room on the task's channel (``configured_capacity`` less what its open reservations hold;
+in a single-tasking workspace, one task at a time on any channel), it passes the target's
+expression, and it does not already hold a pending reservation for the task.
+
+A ``WorkerSelector`` keeps, per (queue, channel), the workers that could take a task there now,
+and picks among them. TaskRouter's own strategy is ``LongestIdle``: the eligible workers in the
+order they became idle, reordered by the target's ``order_by`` when it has one. Other
+strategies implement the same three methods.
+
+Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
+means the longest time since the worker was last offered a reservation or last became able to
+take work in that queue and channel (a worker coming back from an unavailable activity or
+finishing its last task goes to the back). ``Worker.idle_since`` records the last of these;
+after a restart workers are ordered by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from switchboard.routing.changes import ChangeRecorder
+from switchboard.routing.model import Reservation, Task, Worker, Workspace
+from switchboard.routing.resources import Resources
+from switchboard.routing.workflow_config import Target
+from switchboard.routing.workflows import target_matches, walk
+
+
+class Eligibility:
+    """Could this worker take this task now? The checks every selection strategy shares."""
+
+    def __init__(self, workspace: Workspace, resources: Resources,
+                 worker_queues: dict[str, set[str]],
+                 task_reservations: dict[str, list[Reservation]]) -> None:
+        self.workspace = workspace
+        self.workers = resources.workers
+        self.activities = resources.activities
+        self.worker_channels = resources.worker_channels
+        self.worker_view = resources.worker_view
+        self.worker_queues = worker_queues
+        self.task_reservations = task_reservations
+
+    def fits(self, task: Task, worker: Worker, now: int) -> bool:
+        """Could ``worker`` be reserved for ``task`` now (activity, capacity, expression)?"""
+        activity = self.activities.get(worker.activity_sid)
+        if activity is None or not activity.available:
+            return False
+        if not self.has_room(worker, task.task_channel_sid) or self.holds(worker, task):
+            return False
+        target = task.target
+        if target is None:
+            return True
+        # A known worker outside the step's queue does not get the task (Twilio error 40152).
+        return task.task_queue_sid in self.worker_queues.get(worker.sid, ()) and (
+            target_matches(task, target, worker, now, self.worker_view))
+
+    def free_channels(self, worker: Worker) -> list[str]:
+        """The channels on which the worker has room for one more task."""
+        channels = self.worker_channels.get(worker.sid, {})
+        if not self.workspace.multi_task_enabled:
+            return [] if any(wc.reserved for wc in channels.values()) else list(channels)
+        return [sid for sid, wc in channels.items()
+                if wc.available and wc.reserved < wc.configured_capacity]
+
+    def has_room(self, worker: Worker, channel_sid: str) -> bool:
+        channels = self.worker_channels[worker.sid]
+        if not self.workspace.multi_task_enabled:  # single-tasking: one task at a time
+            return not any(wc.reserved for wc in channels.values())
+        wc = channels.get(channel_sid)
+        return wc is not None and wc.available and wc.reserved < wc.configured_capacity
+
+    def holds(self, worker: Worker, task: Task) -> bool:
+        # A task has few reservations; a busy worker may have many (finished ones linger).
+        return any(r.worker_sid == worker.sid and r.reservation_status == "pending"
+                   for r in self.task_reservations.get(task.sid, ()))
+
+
+class WorkerSelector(Protocol):
+    """A selection strategy: keeps who could take work where, and picks workers for a task."""
+
+    def refresh(self, worker: Worker, now: int | None = None) -> None:
+        """After any change to a worker (activity, capacity, queues, reservations,
+        ``idle_since``): recompute where it could take work. Given ``now``, a worker that
+        becomes able to take work records it in ``idle_since``."""
+
+    def forget(self, worker: Worker) -> None:
+        """The worker is being deleted."""
+
+    def select(self, task: Task, wanted: int, now: int, exclude: str | None) -> list[Worker]:
+        """Up to ``wanted`` eligible workers for a task waiting in its queue, best first
+        (never ``exclude``)."""
+
+
+SelectorFactory = Callable[[Eligibility, ChangeRecorder], WorkerSelector]
+
+
+class LongestIdle:
+    """TaskRouter's order: longest idle first, or the target's ``order_by`` then idle time.
+
+    ``idle[(queue, channel)]`` holds the queue's members that could take a task of that channel
+    now, longest idle first. A dict keeps insertion order, and a worker always enters at the
+    back, so entering, leaving and moving to the back are all O(1).
+    """
+
+    def __init__(self, eligibility: Eligibility, changes: ChangeRecorder) -> None:
+        self.eligibility = eligibility
+        self.changes = changes
+        self.idle: dict[tuple[str, str], dict[str, None]] = {}
+        self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
+
+    def refresh(self, worker: Worker, now: int | None = None) -> None:
+        """Recompute where a worker appears in the idle index after any change to it.
+
+        Given ``now``, a worker that could take no work before and can now is idle from now:
+        it goes to the back, and ``idle_since`` says so (an engine rebuilt from the store
+        orders idle workers by it).
+        """
+        eligibility = self.eligibility
+        slots: set[tuple[str, str]] = set()
+        activity = eligibility.activities.get(worker.activity_sid)
+        if activity is not None and activity.available:
+            free = eligibility.free_channels(worker)
+            slots = {(queue_sid, channel_sid)
+                     for queue_sid in eligibility.worker_queues.get(worker.sid, ())
+                     for channel_sid in free}
+        sid = worker.sid
+        old_since, old_slots = self._idle_slots.get(sid, (worker.idle_since, frozenset()))
+        if now is not None and slots and not old_slots and worker.idle_since != now:
+            worker.idle_since = now
+            self.changes.touch(worker)
+        if old_since != worker.idle_since:  # just offered work: to the back everywhere
+            removed, added = old_slots, slots
+        else:
+            removed, added = old_slots - slots, slots - old_slots
+        idle = self.idle
+        for slot in removed:
+            entries = idle[slot]
+            del entries[sid]
+            if not entries:
+                del idle[slot]
+        for slot in added:
+            waiting = idle.get(slot)
+            if waiting is None:
+                idle[slot] = {sid: None}
+            else:
+                waiting[sid] = None
+        if slots:
+            self._idle_slots[sid] = (worker.idle_since, frozenset(slots))
+        else:
+            self._idle_slots.pop(sid, None)
+
+    def forget(self, worker: Worker) -> None:
+        _, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
+        for slot in slots:
+            entries = self.idle[slot]
+            del entries[worker.sid]
+            if not entries:
+                del self.idle[slot]
+
+    def select(self, task: Task, wanted: int, now: int, exclude: str | None) -> list[Worker]:
+        assert task.task_queue_sid is not None
+        entries = self.idle.get((task.task_queue_sid, task.task_channel_sid))
+        if not entries:
+            return []
+        eligibility = self.eligibility
+        workers = eligibility.workers
+        target = task.target
+        chosen: list[Worker] = []
+        ordered = target is not None and bool(target.order_by)
+        for worker_sid in entries:
+            if worker_sid == exclude:
+                continue
+            worker = workers[worker_sid]
+            if target is not None and target.expression is not None and not (
+                    target_matches(task, target, worker, now, eligibility.worker_view)):
+                continue
+            if eligibility.holds(worker, task):
+                continue
+            chosen.append(worker)
+            if len(chosen) == wanted and not ordered:
+                break
+        if ordered and target is not None:
+            chosen.sort(key=lambda w: order_key(w, target))
+            chosen = chosen[:wanted]
+        return chosen
+
+
+def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
+    """``order_by``: integer attributes, missing ones last whatever the direction; then the
+    longest idle first."""
+    key: list[Any] = []
+    for clause in target.order_by:
+        value = walk(worker.parsed_attributes, clause.path)
+        if isinstance(value, int) and not isinstance(value, bool):
+            key.append((0, -value if clause.descending else value))
+        else:
+            key.append((1, 0))
+    key.append((worker.idle_since, worker.sid))
+    return tuple(key)
