@@ -103,8 +103,8 @@ async def _list(ctx: Context, reservations: list[Reservation], url: str,
     Param("ReservationStatus", "enum", choices=STATUSES), Param("WorkerSid"), *PAGING))
 async def list_task_reservations(ctx: Context) -> dict[str, Any]:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
-    task = engine.router.task(ctx.path["TaskSid"])
-    return await _list(ctx, list(engine.router.task_reservations.get(task.sid, [])),
+    task = engine.task(ctx.path["TaskSid"])
+    return await _list(ctx, list(engine.task_reservations.get(task.sid, [])),
                        workspace_url(ctx.base_url, task.workspace_sid, "Tasks", task.sid,
                                      "Reservations"), False)
 
@@ -112,7 +112,7 @@ async def list_task_reservations(ctx: Context) -> dict[str, Any]:
 @api.route("GET", BY_TASK + "/{Sid}", tag=TAG, summary="Fetch a task's reservation")
 async def fetch_task_reservation(ctx: Context) -> Reply:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
-    reservation = engine.router.reservation(ctx.path["Sid"], task_sid=ctx.path["TaskSid"])
+    reservation = engine.reservation(ctx.path["Sid"], task_sid=ctx.path["TaskSid"])
     return Reply(render_reservation(engine, reservation, ctx.base_url), str(reservation.version))
 
 
@@ -127,7 +127,7 @@ async def update_task_reservation(ctx: Context) -> Reply:
 async def list_worker_reservations(ctx: Context) -> dict[str, Any]:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
     worker = engine.worker(ctx.path["WorkerSid"])
-    return await _list(ctx, engine.router.reservations_of_worker(worker.sid),
+    return await _list(ctx, engine.reservations_of_worker(worker.sid),
                        workspace_url(ctx.base_url, worker.workspace_sid, "Workers", worker.sid,
                                      "Reservations"), True)
 
@@ -135,7 +135,7 @@ async def list_worker_reservations(ctx: Context) -> dict[str, Any]:
 @api.route("GET", BY_WORKER + "/{Sid}", tag=TAG, summary="Fetch a worker's reservation")
 async def fetch_worker_reservation(ctx: Context) -> Reply:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
-    reservation = engine.router.reservation(ctx.path["Sid"], worker_sid=ctx.path["WorkerSid"])
+    reservation = engine.reservation(ctx.path["Sid"], worker_sid=ctx.path["WorkerSid"])
     return Reply(render_reservation(engine, reservation, ctx.base_url, True),
                  str(reservation.version))
 
@@ -152,7 +152,7 @@ async def _update(ctx: Context, *, task_sid: str | None = None,
     _check_instruction(a["instruction"])
 
     def command(engine: WorkspaceEngine, now: int) -> Reply:
-        reservation = engine.router.update_reservation(
+        reservation = engine.update_reservation(
             ctx.path["Sid"], now, status=a["reservation_status"],
             worker_activity_sid=a["worker_activity_sid"], task_sid=task_sid,
             worker_sid=worker_sid, if_match=ctx.if_match)

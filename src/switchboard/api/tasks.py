@@ -127,7 +127,7 @@ async def list_tasks(ctx: Context) -> dict[str, Any]:
                  or expression.evaluate(t.parsed_attributes))
         )
 
-    items = [t for t in engine.router.tasks.values() if keep(t)]
+    items = [t for t in engine.tasks.values() if keep(t)]
     items.sort(key=lambda t: (t.date_created, t.seq))
     for key, descending in reversed(ordering):
         items.sort(key=key, reverse=descending)
@@ -151,7 +151,7 @@ async def create_task(ctx: Context) -> Reply:
     a = ctx.args
 
     def command(engine: WorkspaceEngine, now: int) -> Reply:
-        task = engine.router.create_task(
+        task = engine.create_task(
             now, attributes=a["attributes"], priority=a["priority"], timeout=a["timeout"],
             task_channel=a["task_channel"], workflow_sid=a["workflow_sid"],
             virtual_start_time=a["virtual_start_time"], routing_target=a["routing_target"],
@@ -164,7 +164,7 @@ async def create_task(ctx: Context) -> Reply:
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a task")
 async def fetch_task(ctx: Context) -> Reply:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
-    return task_reply(engine, engine.router.task(ctx.path["Sid"]), ctx.base_url,
+    return task_reply(engine, engine.task(ctx.path["Sid"]), ctx.base_url,
                       ctx.runtime.clock.now_ms())
 
 
@@ -181,7 +181,7 @@ async def update_task(ctx: Context) -> Reply:
     a = ctx.args
 
     def command(engine: WorkspaceEngine, now: int) -> Reply:
-        task = engine.router.update_task(
+        task = engine.update_task(
             ctx.path["Sid"], now, attributes=a["attributes"],
             assignment_status=a["assignment_status"], reason=a["reason"],
             priority=a["priority"], task_channel=a["task_channel"],
@@ -195,5 +195,5 @@ async def update_task(ctx: Context) -> Reply:
 async def delete_task(ctx: Context) -> None:
     await ctx.runtime.run(
         ctx.account.sid, ctx.path["WorkspaceSid"],
-        lambda engine, now: engine.router.delete_task(ctx.path["Sid"], now,
-                                                      if_match=ctx.if_match))
+        lambda engine, now: engine.delete_task(ctx.path["Sid"], now,
+                                               if_match=ctx.if_match))

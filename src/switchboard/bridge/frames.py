@@ -66,7 +66,7 @@ def frames(engine: WorkspaceEngine, events: list[Event], now: int,
 
 def _task_workers(engine: WorkspaceEngine, task_sid: str | None, in_batch: set[str]
                   ) -> tuple[str, ...]:
-    reservations = engine.router.task_reservations.get(task_sid or "", ())
+    reservations = engine.task_reservations.get(task_sid or "", ())
     return tuple(dict.fromkeys(
         r.worker_sid for r in reservations
         if r.reservation_status in RESERVATION_OPEN or r.sid in in_batch))
@@ -75,10 +75,10 @@ def _task_workers(engine: WorkspaceEngine, task_sid: str | None, in_batch: set[s
 def _payload(engine: WorkspaceEngine, event: Event, now: int) -> dict[str, Any] | None:
     kind = event.event_type
     if kind in RESERVATION_EVENTS:
-        reservation = engine.router.reservations.get(event.reservation_sid or "")
+        reservation = engine.reservations.get(event.reservation_sid or "")
         return shapes.reservation(engine, reservation, now) if reservation else None
     if kind in TASK_EVENTS:
-        task = engine.router.tasks.get(event.task_sid or "")
+        task = engine.tasks.get(event.task_sid or "")
         return shapes.task(engine, task, now) if task else None
     worker = engine.workers.get(event.worker_sid or "")
     if worker is None:

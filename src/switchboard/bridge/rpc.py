@@ -146,18 +146,17 @@ def _check_task_reservation(call: Call, statuses: frozenset[str], missing: str) 
     ``statuses`` when any are given; admin and supervisor tokens may act on any task."""
     task_sid = call.path.get("TaskSid") or call.path["Sid"]
     engine = call.engine
-    engine.router.task(task_sid)
+    engine.task(task_sid)
     if call.grant.privileged:
         return
     if not any(r.worker_sid == call.grant.worker_sid
                and (not statuses or r.reservation_status in statuses)
-               for r in engine.router.task_reservations.get(task_sid, ())):
+               for r in engine.task_reservations.get(task_sid, ())):
         raise Forbidden(f"Worker {call.grant.worker_sid} {missing} task {task_sid}")
 
 
 def _task_reservation_holder(call: Call) -> None:
-    reservation = call.engine.router.reservation(call.path["Sid"],
-                                                 task_sid=call.path["TaskSid"])
+    reservation = call.engine.reservation(call.path["Sid"], task_sid=call.path["TaskSid"])
     call.grant.check_worker(reservation.worker_sid)
 
 
@@ -233,9 +232,9 @@ async def update_worker_channel(call: Call) -> dict[str, Any]:
 
 async def list_worker_reservations(call: Call) -> dict[str, Any]:
     engine = call.engine
-    found = [engine.router.reservations[r["sid"]]
+    found = [engine.reservations[r["sid"]]
              for r in await call.rest_list(reservations.list_worker_reservations)
-             if r["sid"] in engine.router.reservations]
+             if r["sid"] in engine.reservations]
     if _flag(call.params.get("Active")):
         found = [r for r in found if r.reservation_status in RESERVATION_OPEN]
     now = call.now
@@ -246,7 +245,7 @@ def _reservation_action(handler: Handler) -> Action:
     async def action(call: Call) -> dict[str, Any]:
         body = await call.rest(handler)
         engine = call.engine
-        return shapes.reservation(engine, engine.router.reservation(body["sid"]), call.now)
+        return shapes.reservation(engine, engine.reservation(body["sid"]), call.now)
     return action
 
 
@@ -254,7 +253,7 @@ async def _task_reply(call: Call, handler: Handler, params: Mapping[str, Any] | 
                       ) -> dict[str, Any]:
     body = await call.rest(handler, params)
     engine = call.engine
-    return shapes.task(engine, engine.router.task(body["sid"]), call.now)
+    return shapes.task(engine, engine.task(body["sid"]), call.now)
 
 
 async def fetch_task(call: Call) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def activity(a: Activity) -> dict[str, Any]:
 def worker_channel(engine: WorkspaceEngine, wc: WorkerChannel) -> dict[str, Any]:
     figures = channel_figures(wc)
     channel = engine.task_channels.get(wc.task_channel_sid)
-    reserved = [r.date_created for r in engine.router.worker_reservations.get(
+    reserved = [r.date_created for r in engine.worker_reservations.get(
         wc.worker_sid, {}).values() if r.task_channel_sid == wc.task_channel_sid]
     return {
         "account_sid": wc.account_sid,
@@ -119,7 +119,7 @@ def reservation_timeout(engine: WorkspaceEngine, r: Reservation) -> int:
 
 def reservation(engine: WorkspaceEngine, r: Reservation, now: int) -> dict[str, Any]:
     w = engine.workers.get(r.worker_sid)
-    t = engine.router.tasks.get(r.task_sid)
+    t = engine.tasks.get(r.task_sid)
     return {
         "account_sid": r.account_sid,
         "workspace_sid": r.workspace_sid,

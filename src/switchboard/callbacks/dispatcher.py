@@ -124,7 +124,7 @@ class CallbackDispatcher:
 
     def _still_pending(self, event: Event) -> bool:
         engine = self.runtime.engines.get(event.workspace_sid)
-        reservation = engine.router.reservations.get(event.reservation_sid or "") if (
+        reservation = engine.reservations.get(event.reservation_sid or "") if (
             engine) else None
         return reservation is not None and reservation.reservation_status == "pending"
 
@@ -233,7 +233,7 @@ class CallbackDispatcher:
             return
 
         def command(engine: Any, now: int) -> None:
-            engine.router.update_reservation(
+            engine.update_reservation(
                 reservation_sid, now, status=status,
                 worker_activity_sid=activity if isinstance(activity, str) else None)
 

@@ -177,7 +177,7 @@ class Runtime:
         if self.clock.manual:
             return
         sid = engine.workspace.sid
-        deadline = engine.router.next_deadline()
+        deadline = engine.next_deadline()
         current = self._wakeups.get(sid)
         if current is not None:
             if deadline is not None and current[0] <= deadline and not rearm:
@@ -198,7 +198,7 @@ class Runtime:
         if engine is None:
             return
         try:
-            await self._apply(engine, lambda e, now: e.router.fire_due(now), self.clock.now_ms())
+            await self._apply(engine, lambda e, now: e.fire_due(now), self.clock.now_ms())
             await self._commit(workspace_sid, engine.take_changes())
         except ServiceUnavailable:
             log.error("timers of workspace %s could not be committed; retrying", workspace_sid)
@@ -236,9 +236,8 @@ class Runtime:
             engine = self.engines.get(sid)
             if engine is None:
                 continue
-            router = engine.router
-            while (deadline := router.next_deadline()) is not None and deadline <= target:
-                await self._apply(engine, lambda e, now: e.router.fire_due(now),
+            while (deadline := engine.next_deadline()) is not None and deadline <= target:
+                await self._apply(engine, lambda e, now: e.fire_due(now),
                                   max(deadline, clock.now_ms()))
             await self._commit(engine.workspace.sid, engine.take_changes())
         return clock.advance(target - clock.now_ms())

@@ -117,7 +117,7 @@ class LiveTasks:
         self.engine = engine
         self._entries: dict[str, _Entry] = {}
         self._tallies: dict[tuple[str, str], dict[str, Tally]] = {}
-        self._noted: set[str] = set(engine.router.tasks)
+        self._noted: set[str] = set(engine.tasks)
         self.catch_up()
 
     def note(self, task_sids: Iterable[str]) -> None:
@@ -132,7 +132,7 @@ class LiveTasks:
             self.refresh(sid)
 
     def refresh(self, task_sid: str) -> None:
-        task = self.engine.router.tasks.get(task_sid)
+        task = self.engine.tasks.get(task_sid)
         entry = None if task is None or task.assignment_status not in TASK_ACTIVE else _Entry(
             task.assignment_status, task.priority, task.task_queue_sid, task.workflow_sid,
             task.task_channel_sid, task.date_created, task.task_queue_entered_date, task.seq)
