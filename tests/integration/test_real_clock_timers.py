@@ -35,7 +35,7 @@ def test_deadlines_fire_on_the_real_clock_path(tmp_path: Path) -> None:
             lambda now: WorkspaceEngine.create(account_sid=ACCOUNT_SID, friendly_name="t",
                                                now=now, template="FIFO", sids=runtime.sids),
             lambda engine: engine.workspace.sid)
-        task = await runtime.run(ACCOUNT_SID, sid, lambda e, now: e.router.create_task(
+        task = await runtime.run(ACCOUNT_SID, sid, lambda e, now: e.create_task(
             now, attributes=json.dumps({}), timeout=60))
         assert runtime._wakeups[sid][0] == START_MS + 60_000  # armed for the TTL
         clock.now += 61_000

@@ -33,21 +33,20 @@ def run_scenario(runtime: Runtime) -> str:
     workspace_sid: str = asyncio.run(runtime.create_workspace(build, lambda e: e.workspace.sid))
 
     def command(engine: WorkspaceEngine, now: int) -> None:
-        engine.router.create_task(now, attributes='{"n": 1}')
-        engine.router.create_task(now, attributes='{"n": 2}', task_channel="chat")
+        engine.create_task(now, attributes='{"n": 1}')
+        engine.create_task(now, attributes='{"n": 2}', task_channel="chat")
 
     async def scenario() -> None:
         await runtime.run(ACCOUNT_SID, workspace_sid, command)
         await runtime.advance_clock(10_000)  # both move to queue B; alice takes the first
 
         def accept_and_cancel(engine: WorkspaceEngine, now: int) -> None:
-            router = engine.router
-            pending = [r for r in router.reservations.values()
+            pending = [r for r in engine.reservations.values()
                        if r.reservation_status == "pending"]
-            router.update_reservation(pending[0].sid, now, status="accepted",
+            engine.update_reservation(pending[0].sid, now, status="accepted",
                                       task_sid=pending[0].task_sid)
-            waiting = [t for t in router.tasks.values() if t.assignment_status == "reserved"]
-            router.update_task(waiting[0].sid, now, assignment_status="canceled")
+            waiting = [t for t in engine.tasks.values() if t.assignment_status == "reserved"]
+            engine.update_task(waiting[0].sid, now, assignment_status="canceled")
             unavailable = next(a.sid for a in engine.activities.values()
                                if a.friendly_name == "Unavailable")
             engine.update_worker(next(iter(engine.workers)), now, activity_sid=unavailable)

@@ -19,7 +19,6 @@ from tests.conftest import ACCOUNT_SID, START_MS, make_runtime
 
 def snapshot(engine: WorkspaceEngine) -> dict[str, object]:
     """Everything observable about an engine, for before/after comparisons."""
-    router = engine.router
     return {
         "workspace": engine.workspace,
         "activities": list(engine.activities.values()),
@@ -34,10 +33,10 @@ def snapshot(engine: WorkspaceEngine) -> dict[str, object]:
         "workflows": [(w.sid, w.configuration) for w in engine.workflows.values()],
         "tasks": sorted((t.sid, t.assignment_status, t.priority, t.task_queue_sid,
                          t.filter_index, t.target_index, t.step_deadline, t.version)
-                        for t in router.tasks.values()),
+                        for t in engine.tasks.values()),
         "reservations": sorted((r.sid, r.reservation_status, r.worker_sid, r.timeout_at)
-                               for r in router.reservations.values()),
-        "next_deadline": router.next_deadline(),
+                               for r in engine.reservations.values()),
+        "next_deadline": engine.next_deadline(),
         "event_seq": engine.event_seq,
     }
 
@@ -64,8 +63,8 @@ def build_workspace(runtime: Runtime) -> str:
     def route(engine: WorkspaceEngine, now: int) -> None:
         workflow = next(w for w in engine.workflows.values() if w.friendly_name == "Support")
         for _ in range(2):
-            engine.router.create_task(now, attributes=json.dumps({"lang": "en"}),
-                                      workflow_sid=workflow.sid)
+            engine.create_task(now, attributes=json.dumps({"lang": "en"}),
+                               workflow_sid=workflow.sid)
 
     asyncio.run(runtime.run(ACCOUNT_SID, sid, route))
     return sid
@@ -106,11 +105,11 @@ def test_pending_timers_fire_after_restart(database_url: str) -> None:
     try:
         # Past the reservation timeout (120 s) and the first step (30 s): both fire, in order.
         asyncio.run(again.advance_clock(121_000))
-        router = again.engines[sid].router
-        statuses = sorted(r.reservation_status for r in router.reservations.values())
+        rebuilt = again.engines[sid]
+        statuses = sorted(r.reservation_status for r in rebuilt.reservations.values())
         assert "timeout" in statuses
         assert not any(r.reservation_status in RESERVATION_OPEN for r in
-                       router.reservations.values())
+                       rebuilt.reservations.values())
         with again.store.engine.connect() as conn:
             types = [row.event_type for row in conn.execute(
                 select(tables.events.c.event_type).where(tables.events.c.workspace_sid == sid)
