@@ -14,6 +14,7 @@ keeps true (with imports there, every submodule would depend on them).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -167,6 +168,29 @@ def test_package_inits_import_nothing() -> None:
                        if isinstance(node, ast.Import | ast.ImportFrom)
                        and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
             assert not imports, f"{module} imports at line {imports[0].lineno}"
+
+
+def routing_layers() -> list[str]:
+    """The routing modules in the order ``routing/__init__.py`` lists them, top first."""
+    doc = ast.get_docstring(ast.parse((SRC / ROOT_PACKAGE / "routing" / "__init__.py")
+                                      .read_text(encoding="utf-8"))) or ""
+    section = doc.split("Modules and their dependencies", 1)[1]
+    return re.findall(r"^``(\w+)``$", section, flags=re.MULTILINE)
+
+
+def test_routing_modules_import_only_modules_listed_below_them() -> None:
+    """The routing package's docstring lists its modules in dependency order; keep it true."""
+    layers = routing_layers()
+    graph = import_graph(SRC, ROOT_PACKAGE)
+    prefix = f"{ROOT_PACKAGE}.routing."
+    modules = {m.removeprefix(prefix) for m in graph if m.startswith(prefix)}
+    assert modules == set(layers), "routing/__init__.py lists other modules than there are"
+    upward = [f"{module} imports {imported.removeprefix(prefix)}"
+              for module in layers
+              for imported in sorted(graph[prefix + module])
+              if imported.startswith(prefix)
+              and layers.index(imported.removeprefix(prefix)) <= layers.index(module)]
+    assert not upward, "imports up the list of routing/__init__.py:\n" + "\n".join(upward)
 
 
 # ---------------------------------------------------------------------- the checker itself
