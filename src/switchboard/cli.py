@@ -123,7 +123,7 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
               min_open=True), envvar="SWITCHBOARD_EVENT_RETENTION_DAYS", show_default=True)
 @click.option("--cors-origins", envvar="SWITCHBOARD_CORS_ORIGINS", default="",
               help="Comma-separated origins whose pages may call the API and the event "
-              "bridge ('*' for any; default: none).")
+              "bridge (default, or '*': any, as Twilio).")
 @click.option("--max-body-bytes", default=1024 * 1024, type=click.IntRange(1),
               envvar="SWITCHBOARD_MAX_BODY_BYTES", show_default=True,
               help="Larger request bodies get 413 (the event bridge's RPC: at most 64 KiB).")

@@ -32,7 +32,9 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from switchboard.api.errors import error_body, error_response
+from switchboard.api.errors import error_body
+from switchboard.api.headers import new_request_id
+from switchboard.serving import KeepSpelling
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,17 @@ class ConnectionLimits:
     max_connections: int = 1000  # HTTP connections; WebSockets are not counted
 
 
-async def _over_capacity(scope: Any, receive: Any, send: Any) -> None:
-    """The ASGI app of a connection above the bound: one 503, then the connection closes."""
-    response = error_response(
-        503, 20503, "The server has too many open connections; try again shortly",
-        headers={"Retry-After": "1", "Connection": "close"})
-    await response(scope, receive, send)
+async def _refuse_over_capacity(scope: Any, receive: Any, send: Any) -> None:
+    body = error_body(503, 20503, "The server has too many open connections; try again shortly")
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"Content-Type", b"application/json"), (b"Retry-After", b"1"),
+        (b"Twilio-Request-Id", new_request_id().encode()),
+        (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# The ASGI app of a connection above the bound: one 503, then the connection closes.
+_over_capacity = KeepSpelling(_refuse_over_capacity)
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -175,7 +182,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
-        head += [b"content-type: application/json\r\ncontent-length: ",
+        head += [b"Content-Type: application/json\r\nTwilio-Request-Id: ",
+                 new_request_id().encode(), b"\r\ncontent-length: ",
                  str(len(body)).encode(), b"\r\nconnection: close\r\n\r\n"]
         self.transport.write(b"".join(head) + body)
         self.transport.close()

@@ -4,17 +4,23 @@ Binding first makes a port in use a clear error before the store is opened or th
 sender started. The socket only listens once uvicorn has run the app's start-up, so until the
 server can answer, clients are refused rather than left waiting; ``on_listening`` is called
 then, which is when the server is worth announcing.
+
+Response header names reach the wire as the application spelled them (``ETag``,
+``Twilio-Request-Id``), as Twilio writes them: uvicorn's httptools protocol would lower-case
+them (``KeepSpelling``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import socket
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class PortUnavailable(Exception):
@@ -47,6 +53,47 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+# The names uvicorn reads back from the response to frame it: always given to it lower-case.
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+
+
+class _Spelled(bytes):
+    """A header name uvicorn's httptools protocol writes as spelled.
+
+    The protocol writes ``name.lower()``; this name's ``lower()`` is itself. It is made only
+    here, at the server's edge, so that no one else comparing names meets it.
+    """
+
+    def lower(self) -> bytes:
+        return self
+
+
+@functools.lru_cache(maxsize=256)  # an application writes few distinct names
+def _as_given(name: bytes) -> bytes:
+    return name if name.islower() or name.lower() in _FRAMING else _Spelled(name)
+
+
+class KeepSpelling:
+    """ASGI middleware, outermost: response header names written as the application spelled
+    them, not lower-cased."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def spelled_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [(_as_given(name), value)
+                                      for name, value in message.get("headers", ())]
+            await send(message)
+
+        await self.app(scope, receive, spelled_send)
+
+
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
         super().__init__(config)
@@ -65,7 +112,7 @@ class _Server(uvicorn.Server):
 def run(app: Any, sock: socket.socket, on_listening: Callable[[], None],
         **options: Any) -> None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; ``options`` go to uvicorn.Config."""
-    server = _Server(uvicorn.Config(app, **options), on_listening)
+    server = _Server(uvicorn.Config(KeepSpelling(app), **options), on_listening)
     # uvicorn shuts down in order on Ctrl-C, then raises the signal again for whoever called
     # it; here nobody is left to tell, so it ends quietly.
     with contextlib.suppress(KeyboardInterrupt):

@@ -325,11 +325,14 @@ def test_capability_tokens_follow_their_policies(bridge: Bridge) -> None:
 
 
 def test_cors(runtime: Runtime) -> None:
+    """A browser page may run the Worker SDK: the preflight allows its own headers."""
+    preflight_headers = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "apiversion,clientversion,if-match,content-type"}
     app = create_app(runtime, cors_origins=["https://agents.example"])
     with TestClient(app, base_url="http://testserver") as client:
         preflight = client.options("/v1/wschannels", headers={
-            "Origin": "https://agents.example", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "apiversion,clientversion,if-match,content-type"})
+            "Origin": "https://agents.example", **preflight_headers})
         assert preflight.status_code == 200, preflight.text
         assert preflight.headers["access-control-allow-origin"] == "https://agents.example"
         allowed = preflight.headers["access-control-allow-headers"].lower()
@@ -338,13 +341,18 @@ def test_cors(runtime: Runtime) -> None:
         rest = client.get("/v1/Workspaces", auth=(ACCOUNT_SID, AUTH_TOKEN),
                           headers={"Origin": "https://agents.example"})
         assert rest.headers["access-control-allow-origin"] == "https://agents.example"
-        assert "etag" in rest.headers.get("access-control-expose-headers", "").lower()
+        assert rest.headers["access-control-expose-headers"] == "ETag"
         other = client.options("/v1/wschannels", headers={
-            "Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"})
+            "Origin": "https://elsewhere.example", **preflight_headers})
         assert other.status_code == 400
+        assert "access-control-allow-origin" not in other.headers
+    # Without --cors-origins: any page, as Twilio.
     with TestClient(create_app(runtime), base_url="http://testserver") as client:
-        plain = client.get("/healthz", headers={"Origin": "https://agents.example"})
-        assert "access-control-allow-origin" not in plain.headers
+        preflight = client.options("/v1/wschannels", headers={
+            "Origin": "https://anywhere.example", **preflight_headers})
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert "apiVersion" in preflight.headers["access-control-allow-headers"]
 
 
 # ---------------------------------------------------------------------- the WebSocket

@@ -484,9 +484,8 @@ def test_worker_update_if_match(workspace: Any, twilio_client: Any) -> None:
     assert error.method == "POST"
     assert workers(worker.sid).fetch().friendly_name == "alice"
 
-    # The SDK hands the headers over as a plain dict; the server sends lower-case names.
-    headers = workers(worker.sid).fetch_with_http_info().headers
-    etag = {name.lower(): value for name, value in headers.items()}["etag"]
+    # The SDK hands the headers over as a plain dict, named as the server spelled them.
+    etag = workers(worker.sid).fetch_with_http_info().headers["ETag"]
     updated = workers(worker.sid).update(if_match=etag, friendly_name="changed")
     assert updated.friendly_name == "changed"
     raises_rest(20412, 412, workers(worker.sid).update, if_match=etag, friendly_name="stale")

@@ -64,9 +64,8 @@ def raises_rest(code: int | None, status: int, call: Any, *args: Any, **kwargs: 
 
 
 def etag_of(context: Any) -> str:
-    """The ETag of a fetched resource (header names are case-insensitive)."""
-    headers = context.fetch_with_http_info().headers
-    return str({name.lower(): value for name, value in headers.items()}["etag"])
+    """The ETag of a fetched resource (the SDK's headers are a case-sensitive dict)."""
+    return str(context.fetch_with_http_info().headers["ETag"])
 
 
 def statuses(items: Any) -> list[str]:

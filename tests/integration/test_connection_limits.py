@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -69,7 +70,9 @@ def until_closed(sock: socket.socket) -> tuple[float, bytes]:
 
 
 def status_and_body(data: bytes) -> tuple[int, dict[str, object]]:
+    """The status and error body of an answer, which carries a Twilio-Request-Id as any."""
     head, _, body = data.partition(b"\r\n\r\n")
+    assert re.search(rb"\r\nTwilio-Request-Id: RQ[0-9a-f]{32}\r\n", head + b"\r\n"), head
     return int(head.split(b" ", 2)[1]), json.loads(body)
 
 

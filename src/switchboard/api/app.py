@@ -10,10 +10,10 @@ from typing import Any, Protocol
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp
 
 from switchboard.api import (
     activities,
@@ -31,6 +31,7 @@ from switchboard.api import (
     workspaces,
 )
 from switchboard.api.errors import error_response
+from switchboard.api.headers import TwilioHeaders
 from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from switchboard.api.openapi import openapi_document
 from switchboard.bridge.routes import PATH as BRIDGE_PATH
@@ -52,9 +53,21 @@ class BackgroundService(Protocol):
     async def stop(self) -> None: ...
 
 
-# Browsers may call the API and the Worker SDK's event bridge from these origins' pages.
-CORS_HEADERS = ("Authorization", "Content-Type", "If-Match", "apiVersion", "clientVersion",
-                "X-Twilio-Client")
+# Request headers the Worker SDK sends to the event bridge, beyond those of Twilio's API.
+BRIDGE_REQUEST_HEADERS = ("apiVersion", "clientVersion")
+
+
+class _App(Starlette):
+    """Starlette with Twilio's headers outermost, outside its last-resort error handler too,
+    so that a 500 carries them."""
+
+    def __init__(self, *, cors_origins: Sequence[str], **options: Any) -> None:
+        self.cors_origins = cors_origins
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return TwilioHeaders(super().build_middleware_stack(), self.cors_origins,
+                             allow_headers={BRIDGE_PATH: BRIDGE_REQUEST_HEADERS})
 
 
 def create_app(runtime: Runtime, public_url: str | None = None, *,
@@ -84,17 +97,13 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
             await service.stop()
         runtime.stop()
 
-    middleware = [Middleware(
-        CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST", "DELETE"],
-        allow_headers=list(CORS_HEADERS), expose_headers=["ETag"], max_age=600,
-    )] if cors_origins else []
-    # Inside CORS, so that a browser can read the 413 too.
-    middleware.append(Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
-        BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES)}))
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware, exception_handlers={
-        HTTPException: _http_error,
-        Exception: _unexpected_error,
-    })
+    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
+        BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES)})]
+    app = _App(cors_origins=cors_origins, routes=routes, lifespan=lifespan,
+               middleware=middleware, exception_handlers={
+                   HTTPException: _http_error,
+                   Exception: _unexpected_error,
+               })
     app.state.runtime = runtime
     app.state.event_bridge = bridge
     return app
