@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from routing_helpers import SECOND, T0, World, queue_and_workflow, rebuild
 
+from switchboard.routing.changes import ChangeRecorder
+from switchboard.routing.model import Task, Worker
+from switchboard.routing.selection import Eligibility, WorkerSelector
+
 # ---------------------------------------------------------------------- worker order
 
 
@@ -272,3 +276,46 @@ def test_the_idle_order_survives_a_restart() -> None:
     world.set_activity(a, "Available")
     world.engine = rebuild(world.engine, world.now)
     assert [world.holder(world.task()) for _ in range(3)] == ["b", "c", "a"]
+
+
+# ---------------------------------------------------------------------- other strategies
+
+
+class ByName:
+    """A selection strategy written against ``WorkerSelector`` alone: by name, not idle time."""
+
+    def __init__(self, eligibility: Eligibility, changes: ChangeRecorder) -> None:
+        self.eligibility = eligibility
+        self.ready: set[str] = set()
+
+    def refresh(self, worker: Worker, now: int | None = None) -> None:
+        activity = self.eligibility.activities.get(worker.activity_sid)
+        if activity is not None and activity.available and (
+                self.eligibility.free_channels(worker)):
+            self.ready.add(worker.sid)
+        else:
+            self.ready.discard(worker.sid)
+
+    def forget(self, worker: Worker) -> None:
+        self.ready.discard(worker.sid)
+
+    def select(self, task: Task, wanted: int, now: int, exclude: str | None) -> list[Worker]:
+        workers = self.eligibility.workers
+        fit = [workers[sid] for sid in self.ready
+               if sid != exclude and self.eligibility.fits(task, workers[sid], now)]
+        return sorted(fit, key=lambda w: w.friendly_name)[:wanted]
+
+
+def test_another_selection_strategy_plugs_in() -> None:
+    world = World()
+    lifecycle = world.engine.lifecycle
+    strategy: WorkerSelector = ByName(lifecycle.eligibility, world.engine.changes)
+    lifecycle.selector = strategy
+    queue_and_workflow(world, target="skills HAS 'support'")
+    world.workers("carol", "alice", "bob", skills=["support"])  # carol idle longest
+    world.worker("aaron", skills=["sales"])  # first by name, but not in the queue
+    first, second = world.task(), world.task()
+    assert (world.holder(first), world.holder(second)) == ("alice", "bob")
+    world.accept(world.pending(first))
+    world.complete(first)  # alice is free again: the next task is hers, by name
+    assert world.holder(world.task()) == "alice"
