@@ -236,6 +236,10 @@ class TaskLifecycle:
         if virtual_start_time is not None:
             _check_virtual_start_time(virtual_start_time, now)
         status = task.assignment_status
+        if reason is not None and assignment_status is None:
+            # A reason belongs to a change of status: kept with it, never silently dropped.
+            raise InvalidParameter("Reason is kept only with AssignmentStatus canceled, "
+                                   "wrapping or completed; send it with one of them")
         if assignment_status is not None:
             if parsed is not None:
                 raise InvalidParameter(
@@ -283,7 +287,7 @@ class TaskLifecycle:
         if assignment_status == "canceled":
             self.cancel_task(task, now, reason or "Task canceled")
         elif assignment_status == "wrapping":
-            self._wrap_up(task, now)
+            self._wrap_up(task, now, reason)
         elif assignment_status == "completed":
             self._complete(task, now, reason or "Task completed")
         return task
@@ -317,8 +321,10 @@ class TaskLifecycle:
         self._task_event("task.canceled", task, now, f"Task canceled: {reason}")
         self._offer_workers(freed, now)
 
-    def _wrap_up(self, task: Task, now: int) -> None:
+    def _wrap_up(self, task: Task, now: int, reason: str | None = None) -> None:
         task.assignment_status = "wrapping"
+        if reason is not None:  # Task.wrapUp({reason}) sends one; TaskRouter keeps it
+            task.reason = reason
         self._bump(task, now)
         for reservation in self.task_reservations[task.sid]:
             if reservation.reservation_status == "accepted":
@@ -604,6 +610,10 @@ class TaskLifecycle:
                 f"ReservationStatus can be set to accepted, rejected, wrapping or completed, "
                 f"not '{status}'")
 
+        # WorkerActivitySid moves the worker whatever the status: when rejecting, instead of
+        # its activity before the reservation; when completing, before it is offered new work;
+        # when accepting or wrapping, after (over a queue's AssignmentActivitySid).
+        worker = self.workers[reservation.worker_sid]
         if status == "accepted":
             self._accept(reservation, task, now)
         elif status == "rejected":
@@ -611,9 +621,10 @@ class TaskLifecycle:
         elif status == "wrapping":
             self._wrap_up(task, now)
         elif status == "completed":
+            if worker_activity_sid:
+                self.set_activity(worker, worker_activity_sid, now)
             self._complete(task, now, "Task completed")
-        elif worker_activity_sid:
-            worker = self.workers[reservation.worker_sid]
+        if worker_activity_sid and status in (None, "accepted", "wrapping"):
             self.set_activity(worker, worker_activity_sid, now)
             self.offer_worker(worker, now)
         return reservation
