@@ -2,8 +2,11 @@
 
 These shapes differ from the public REST API's: dates are epoch **seconds** (except a
 channel's ``last_reserved_time``, in milliseconds), ``version`` is an integer, a task names
-its queue ``queue_sid``/``queue_name``, and a reservation carries its whole task. The SDK
-refuses a payload that lacks any field its descriptors list, so every one is always present.
+its queue ``queue_sid``/``queue_name``, a queue says ``lifo_queue``, and a reservation carries
+its whole task. The SDK refuses a payload that lacks any field its descriptors list (the
+``*Properties`` lists of twilio-taskrouter 2.1.1: Worker, Activity, Channel, TaskQueue, Task,
+Reservation), so every one is always present, null when there is no value;
+``tests/compat/test_sdk_descriptors.py`` checks each shape against those lists under Node.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def task_queue(engine: WorkspaceEngine, q: TaskQueue) -> dict[str, Any]:
         "target_workers": q.target_workers,
         "max_reserved_workers": q.max_reserved_workers,
         "task_order": q.task_order,
+        # The SDK's TaskQueue descriptor requires it (TaskQueueProperties), beside task_order.
+        "lifo_queue": q.task_order == "LIFO",
         "reservation_activity_sid": q.reservation_activity_sid,
         "reservation_activity_name": (reservation_activity.friendly_name
                                       if reservation_activity else None),
