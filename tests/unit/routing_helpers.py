@@ -24,6 +24,7 @@ from switchboard.routing.model import (
     Task,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -263,6 +264,9 @@ def routing_state(engine: WorkspaceEngine) -> dict[str, Any]:
         "tasks": _rows(engine.tasks.values()),
         "task_targets": {sid: (t.target, t.config) for sid, t in engine.tasks.items()},
         "reservations": _rows(engine.reservations.values()),
+        "transfers": _rows(engine.transfers.values()),
+        "task_transfers": {sid: t.transfer.sid if t.transfer else None
+                           for sid, t in engine.tasks.items()},
         "task_reservations": {sid: sorted(r.sid for r in found)
                               for sid, found in engine.task_reservations.items()},
         "counters": sorted((wc.worker_sid, wc.task_channel_sid, wc.reserved, wc.assigned)
@@ -321,6 +325,7 @@ def rebuild(engine: WorkspaceEngine, now: int) -> WorkspaceEngine:
         workflows=copies(Workflow, engine.workflows.values()),
         tasks=copies(Task, engine.tasks.values()),
         reservations=copies(Reservation, engine.reservations.values()),
+        transfers=copies(Transfer, engine.transfers.values()),
         event_seq=engine.event_seq,
         now=now,
         sids=engine.sids,

@@ -90,7 +90,8 @@ def test_an_assigned_task_is_system_deleted_after_24_hours(world: World) -> None
     assert world.advance(10 - 0.001) == []
     assert world.engine.tasks[stuck.sid].assignment_status == "assigned"
 
-    assert world.advance(0.001) == ["task.system-deleted"]
+    # Its worker hears that its reservation ended (the Worker SDK drops it from its map).
+    assert world.advance(0.001) == ["reservation.completed", "task.system-deleted"]
     assert stuck.sid not in world.engine.tasks
     assert world.holder(world.task()) is not None  # the worker has its capacity back
 
@@ -446,10 +447,32 @@ def test_deleting_a_task_frees_its_worker(world: World) -> None:
     world.take()
     world.engine.delete_task(task.sid, world.now)
     assert task.sid not in world.engine.tasks
-    assert only(world.events(), "task.deleted", "reservation.created") == [
-        "task.deleted", "reservation.created"]
+    assert only(world.events(), "reservation.canceled", "task.deleted",
+                "reservation.created") == [
+        "reservation.canceled", "task.deleted", "reservation.created"]
     assert world.holder(third) == "alice"
     assert world.holder(waiting) == "bob"
+
+
+@pytest.mark.parametrize("accepted", [False, True])
+def test_a_deleted_tasks_reservations_end_with_their_events(world: World,
+                                                            accepted: bool) -> None:
+    """Every path that ends a task ends its open reservations with an event its worker hears:
+    a pending one canceled, an accepted or wrapping one completed."""
+    task = world.task()
+    reservation = world.pending(task)
+    if accepted:
+        world.accept(reservation)
+    world.take()
+    world.engine.delete_task(task.sid, world.now)
+    events = world.events()
+    final = "completed" if accepted else "canceled"
+    assert [e.event_type for e in events] == [f"reservation.{final}", "task.deleted"]
+    assert events[0].reservation_sid == reservation.sid
+    assert reservation.reservation_status == final
+    # Rendered after their commit, the events still find what they name.
+    assert world.engine.removed[reservation.sid] is reservation
+    assert world.engine.removed[task.sid] is task
 
 
 # ---------------------------------------------------------------------- resources in use

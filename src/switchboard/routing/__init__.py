@@ -37,6 +37,9 @@ canceled, wrapping, completed) with their events; ``MaxReservedWorkers``
 assignment activities; ``TimeoutActivitySid``; task TTL, reservation
 timeout, step timeout, five-minute purge, 24-hour assigned limit,
 maximum assignments
+task transfers (the Worker SDK's ``task.transfer``): who may transfer,      ``transfers``
+to a worker or a queue, ``WARM``/``COLD``, initiated -> complete, failed
+or canceled, failed attempts, the ``task.transfer-*`` events
 deadlines as data, fired in deadline order                                  ``timers``
 rebuilding a workspace from its stored rows (restart, failover)             ``loading``
 the expression language                                                     ``expressions``
@@ -57,7 +60,10 @@ collections it reads, the event log, the change recorder) when it is made.
 ``loading``
     rebuilding every part from stored rows
 ``lifecycle``
-    tasks and reservations: state machines, events, offers, timers when due
+    tasks and reservations: state machines, events, offers, timers when due; carries out
+    transfers
+``transfers``
+    the transfers of tasks: their records, rules and events
 ``queue_order``
     waiting tasks per queue and channel
 ``selection``

@@ -28,6 +28,7 @@ from switchboard.routing.model import (
     Task,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
@@ -94,6 +95,14 @@ class WorkspaceEngine:
         self.update_task = lifecycle.update_task
         self.delete_task = lifecycle.delete_task
         self.update_reservation = lifecycle.update_reservation
+        # Transfers: kept by their own part (``transfers.py``), carried out by the lifecycle.
+        self.transfers = lifecycle.transfers.transfers
+        self.transfer = lifecycle.transfers.transfer
+        self.transfer_task = lifecycle.transfer_task
+        self.cancel_transfer = lifecycle.cancel_transfer
+        # Tasks, reservations and transfers deleted by recent commands, by SID: events are
+        # rendered after their commit (the Worker SDK's pushes) and may name them.
+        self.removed = lifecycle.removed
         # Time passes: the next live deadline, and firing every timer due.
         self.next_deadline = lifecycle.next_deadline
         self.fire_due = lifecycle.fire_due
@@ -186,6 +195,7 @@ class WorkspaceEngine:
         workflows: Iterable[Workflow],
         tasks: Iterable[Task] = (),
         reservations: Iterable[Reservation] = (),
+        transfers: Iterable[Transfer] = (),
         event_seq: int,
         now: int,
         sids: SidFactory = new_sid,
@@ -196,7 +206,7 @@ class WorkspaceEngine:
             engine.resources, engine.membership, activities=activities,
             task_channels=task_channels, workers=workers, worker_channels=worker_channels,
             task_queues=task_queues, workflows=workflows)
-        loading.load_tasks(engine.lifecycle, tasks, reservations, now)
+        loading.load_tasks(engine.lifecycle, tasks, reservations, now, transfers)
         engine.changes.take()  # what loading touched is stored already
         return engine
 

@@ -21,6 +21,7 @@ from switchboard.routing.model import (
     Task,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Worker,
     Workflow,
     Workspace,
@@ -165,4 +166,19 @@ def reservation_data(reservation: Reservation) -> dict[str, Any]:
         "reservation_sid": reservation.sid,
         "reservation_status": reservation.reservation_status,
         "reservation_version": str(reservation.version),
+    }
+
+
+def transfer_data(transfer: Transfer) -> dict[str, Any]:
+    return {
+        "transfer_sid": transfer.sid,
+        "transfer_type": transfer.transfer_type,
+        "transfer_to": transfer.transfer_to,
+        "transfer_mode": transfer.transfer_mode,
+        "transfer_status": transfer.transfer_status,
+        "transfer_failed_reason": transfer.transfer_failed_reason,
+        "transfer_initiating_reservation_sid": transfer.initiating_reservation_sid,
+        "transfer_initiating_worker_sid": transfer.initiating_worker_sid,
+        "transfer_initiating_queue_sid": transfer.initiating_queue_sid,
+        "transfer_initiating_workflow_sid": transfer.initiating_workflow_sid,
     }

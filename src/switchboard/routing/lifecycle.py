@@ -26,6 +26,12 @@ Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md):
   step ends when the task is waiting again.
 * A task that matches no filter and has no default filter is canceled at once, like a task
   that falls off the end of its workflow.
+* A task that ends (canceled or deleted) ends its open reservations: pending ones canceled,
+  accepted and wrapping ones completed, each with its event.
+
+Transfers (``transfers.py`` keeps them and their rules) are carried out here: while a task is
+transferred its transfer, not its workflow, says where it goes; a reservation the transfer made
+decides the transfer when it ends; a transfer that fails or is canceled gives the task back.
 """
 
 from __future__ import annotations
@@ -41,28 +47,43 @@ from switchboard.routing.events import EventLog
 from switchboard.routing.membership import QueueMembership
 from switchboard.routing.model import (
     RESERVATION_OPEN,
+    TASK_ACTIVE,
     TASK_WAITING,
+    Event,
     Reservation,
     Task,
     TaskQueue,
+    Transfer,
     Worker,
     Workflow,
 )
 from switchboard.routing.queue_order import WaitingTasks
 from switchboard.routing.resources import DEFAULT_RESERVATION_TIMEOUT, Resources, check_version
 from switchboard.routing.selection import Eligibility, LongestIdle, SelectorFactory
+from switchboard.routing.transfers import (
+    CANCELED,
+    COLD,
+    COMPLETE,
+    FAILED,
+    TASK_ENDED_REASON,
+    TO_QUEUE,
+    TaskTransfers,
+)
 from switchboard.routing.workflow_config import WorkflowConfig
-from switchboard.routing.workflows import is_for_one_worker, known_worker
+from switchboard.routing.workflows import ignores_capacity, is_for_one_worker, known_worker
 
 DEFAULT_TASK_TIMEOUT = 86_400
 MAX_TASK_TIMEOUT = 1_209_600
-MAX_PRIORITY = 2_147_483_647
+MAX_PRIORITY = validate.MAX_PRIORITY
 MAX_ASSIGNMENTS = 1_000
 PURGE_AFTER_MS = 300_000  # finished tasks are kept five minutes, as on TaskRouter
 ASSIGNED_LIFETIME_MS = 86_400_000  # an assigned task not completed within 24 h is deleted
 TTL_REASON = "Task TTL Exceeded"
 WORKFLOW_TIMEOUT_REASON = "Task canceled on Workflow timeout"
 MAX_ASSIGNMENTS_REASON = "Task TTL Exceeded or Max assignment count exceeded"
+# Deleted tasks (with their reservations and transfers) kept for this many entries, so that
+# whoever renders a command's events after its commit (the Worker SDK's pushes) still finds them.
+REMEMBERED_REMOVALS = 1_000
 
 
 class TaskLifecycle:
@@ -90,8 +111,10 @@ class TaskLifecycle:
                                        self.task_reservations)
         self.selector = selector(self.eligibility, changes)
         self.waiting = WaitingTasks(self.tasks, resources, self.eligibility)
+        self.transfers = TaskTransfers(resources, self.eligibility, changes, self._task_event)
         self.timers = timers.Timers()
         self.task_seq = 0
+        self.removed: dict[str, Task | Reservation | Transfer] = {}
 
     # ================================================================== reading
 
@@ -298,25 +321,35 @@ class TaskLifecycle:
         self._remove(task, now, "task.deleted", "Task deleted")
 
     def _remove(self, task: Task, now: int, event_type: str, description: str) -> None:
-        """Delete a task, giving its workers their capacity back."""
+        """Delete a task, ending its open reservations (their workers hear of it and get
+        their capacity back)."""
         self.waiting.discard(task)
-        freed = []
-        for reservation in self.task_reservations.pop(task.sid, []):
-            if reservation.reservation_status in RESERVATION_OPEN:
-                self._release(reservation, now)
-                freed.append(reservation.worker_sid)
-            self._forget_reservation(reservation)
-        del self.tasks[task.sid]
-        self.changes.delete(task)
+        freed = self._end_open_reservations(task, now, "deleted")
         self._task_event(event_type, task, now, description)
+        gone = self._forget_task(task)
+        removed = self.removed
+        for entity in gone:
+            removed[entity.sid] = entity
+        while len(removed) > REMEMBERED_REMOVALS:
+            del removed[next(iter(removed))]
         self._offer_workers(freed, now)
+
+    def _end_open_reservations(self, task: Task, now: int, why: str) -> list[str]:
+        """The task ends (``why``: canceled or deleted): pending reservations are canceled,
+        accepted and wrapping ones completed, and a transfer in progress fails."""
+        freed = [self._end_reservation(
+            r, "canceled" if r.reservation_status == "pending" else "completed", now)
+            for r in self.task_reservations[task.sid] if r.reservation_status in RESERVATION_OPEN]
+        if task.transfer is not None:
+            self.transfers.end(task.transfer, task, FAILED, now, TASK_ENDED_REASON.format(why))
+            task.transfer = None
+        return freed
 
     def cancel_task(self, task: Task, now: int, reason: str) -> None:
         self.waiting.discard(task)
         task.assignment_status = "canceled"
         task.reason = reason
-        freed = [self._end_reservation(r, "canceled", now) for r in self.task_reservations[task.sid]
-                 if r.reservation_status == "pending"]
+        freed = self._end_open_reservations(task, now, "canceled")
         self._finish(task, now)
         self._task_event("task.canceled", task, now, f"Task canceled: {reason}")
         self._offer_workers(freed, now)
@@ -328,11 +361,13 @@ class TaskLifecycle:
         self._bump(task, now)
         for reservation in self.task_reservations[task.sid]:
             if reservation.reservation_status == "accepted":
-                reservation.reservation_status = "wrapping"
-                self._bump_reservation(reservation, now)
-                self._reservation_event("reservation.wrapup", reservation, now,
-                                        "Reservation wrapping up")
+                self._wrap_reservation(reservation, now)
         self._task_event("task.wrapup", task, now, "Task wrapping up")
+
+    def _wrap_reservation(self, reservation: Reservation, now: int) -> None:
+        reservation.reservation_status = "wrapping"
+        self._bump_reservation(reservation, now)
+        self._reservation_event("reservation.wrapup", reservation, now, "Reservation wrapping up")
 
     def _complete(self, task: Task, now: int, reason: str) -> None:
         task.assignment_status = "completed"
@@ -352,8 +387,11 @@ class TaskLifecycle:
 
     # ================================================================== workflow steps
 
-    def _match_filters(self, task: Task, start: int, now: int, *, after_skip: bool) -> None:
-        """Enter the first filter from ``start`` that matches, else the default or cancel."""
+    def _match_filters(self, task: Task, start: int, now: int, *, after_skip: bool,
+                       entered: int | None = None) -> None:
+        """Enter the first filter from ``start`` that matches, else the default or cancel.
+
+        A first filter is entered at the task's creation unless ``entered`` says otherwise."""
         config = task.config
         assert config is not None
         index = workflows.matching_filter(config, task.parsed_attributes, now, start,
@@ -362,7 +400,8 @@ class TaskLifecycle:
             self._fall_off_workflow(task, now)
             return
         task.filter_index = index
-        task.filter_entered = task.date_created if start == 0 and index >= 0 else now
+        first = task.date_created if entered is None else entered
+        task.filter_entered = first if start == 0 and index >= 0 else now
         self._enter_target(task, config, 0, now)
 
     def _enter_target(self, task: Task, config: WorkflowConfig, index: int, now: int) -> None:
@@ -433,7 +472,8 @@ class TaskLifecycle:
     def reevaluate_workflow(self, workflow: Workflow, now: int) -> None:
         """``ReEvaluateTasks``: the workflow's waiting tasks route by its new configuration."""
         for task in list(self.tasks.values()):
-            if task.workflow_sid == workflow.sid and task.assignment_status == "pending":
+            if task.workflow_sid == workflow.sid and task.assignment_status == "pending" and (
+                    task.transfer is None):  # a transfer, not the workflow, routes it now
                 self.waiting.discard(task)
                 task.config = workflow.config
                 self._task_event("workflow.entered", task, now, "Task re-evaluated")
@@ -465,7 +505,7 @@ class TaskLifecycle:
             worker = known_worker(task, self.workers, self.resources.worker_by_name)
             if worker is None or worker.sid == exclude:
                 return []
-            if task.ignore_capacity:
+            if ignores_capacity(task):
                 return [] if self.eligibility.holds(worker, task) else [worker]
             if self.eligibility.fits(task, worker, now):
                 return [worker]
@@ -531,7 +571,81 @@ class TaskLifecycle:
     def route_again(self, tasks: Iterable[Task], now: int) -> None:
         """Tasks whose reservations ended without a worker to offer them to: route them."""
         for task in tasks:
-            self._task_back(task, now)
+            self._task_back(task, now, cause="canceled")
+
+    # ================================================================== transfers
+
+    def transfer_task(self, task_sid: str, reservation_sid: str, now: int, *, to: str,
+                      worker_sid: str | None = None, mode: str | None = None,
+                      priority: int | None = None, attributes: str | None = None) -> Transfer:
+        """A worker hands a task it is working on to another worker or a queue."""
+        task = self.task(task_sid)
+        reservation = self.reservation(reservation_sid, task_sid=task_sid, worker_sid=worker_sid)
+        transfer_type, mode, parsed = self.transfers.check(
+            task, reservation, to=to, mode=mode, priority=priority, attributes=attributes,
+            now=now)
+        if parsed is not None and attributes is not None:
+            task.attributes, task.parsed_attributes = attributes, parsed
+        if priority is not None:
+            task.priority = priority
+        if parsed is not None or priority is not None:
+            self._bump(task, now)
+            self._task_event("task.updated", task, now, "Task updated")
+        transfer = self.transfers.initiate(task, reservation, transfer_type=transfer_type,
+                                           to=to, mode=mode, now=now)
+        if mode == COLD:  # the worker who hands it on is done with it
+            self._wrap_reservation(reservation, now)
+        task.transfer = transfer
+        # The transfer routes the task from now on: no workflow step, no step timeout.
+        task.assignment_status = "pending"
+        task.filter_index, task.target, task.step_deadline = None, None, None
+        self._bump(task, now)
+        if transfer_type == TO_QUEUE:
+            self._enter_queue(task, to, now)
+        self._offer_task(task, now)
+        return transfer
+
+    def cancel_transfer(self, sid: str, now: int, *, worker_sid: str | None = None,
+                        task_sid: str | None = None) -> Transfer:
+        """The worker who started a transfer calls it off: its pending reservations are
+        canceled and the task goes back (``_after_transfer``)."""
+        transfer = self.transfers.transfer(sid)
+        if worker_sid and transfer.initiating_worker_sid != worker_sid:
+            raise NotFound(f"The requested resource Transfer {sid} was not found")
+        self.transfers.check_cancel(transfer, task_sid)
+        task = self.tasks[transfer.task_sid]
+        freed = [self._end_reservation(r, "canceled", now) for r in self.task_reservations[task.sid]
+                 if r.reservation_status == "pending" and r.transfer_sid == transfer.sid]
+        self.transfers.end(transfer, task, CANCELED, now)
+        self._after_transfer(task, transfer, now)
+        self._offer_workers(freed, now)
+        return transfer
+
+    def _after_transfer(self, task: Task, transfer: Transfer, now: int,
+                        exclude: str | None = None) -> None:
+        """A transfer failed or was canceled: back to the worker who started it if it still
+        works on the task (warm), else routed again as when the task was created (cold)."""
+        task.transfer = None
+        self.waiting.discard(task)
+        initiating = self.reservations.get(transfer.initiating_reservation_sid)
+        if initiating is not None and initiating.reservation_status == "accepted":
+            task.assignment_status = "assigned"
+            self._bump(task, now)
+            self._task_event("task.updated", task, now, "Task updated")
+            return
+        task.assignment_status = "pending"
+        self._bump(task, now)
+        self._task_event("task.updated", task, now, "Task updated")
+        workflow = self.workflows.get(task.workflow_sid or "")
+        if workflow is not None and workflow.config is not None:
+            task.config = workflow.config
+            self._task_event("workflow.entered", task, now, "Task entered workflow")
+            self._match_filters(task, 0, now, after_skip=False, entered=now)
+            return
+        # Routed without a workflow: to its RoutingTarget worker, else its first queue.
+        if not is_for_one_worker(task) and transfer.initiating_queue_sid in self.task_queues:
+            self._enter_queue(task, transfer.initiating_queue_sid, now)
+        self._offer_task(task, now, exclude)
 
     # ================================================================== reservations
 
@@ -562,6 +676,7 @@ class TaskLifecycle:
                 version=0,
                 date_created=now,
                 date_updated=now,
+                transfer_sid=task.transfer.sid if task.transfer is not None else None,
             )
             self._remember(reservation)
             self.hold(reservation, worker, +1, 0)
@@ -619,15 +734,29 @@ class TaskLifecycle:
         elif status == "rejected":
             self._reject(reservation, task, now, worker_activity_sid)
         elif status == "wrapping":
-            self._wrap_up(task, now)
+            if self._holds_alone(reservation, task):
+                self._wrap_up(task, now)
+            else:
+                self._wrap_reservation(reservation, now)
         elif status == "completed":
             if worker_activity_sid:
                 self.set_activity(worker, worker_activity_sid, now)
-            self._complete(task, now, "Task completed")
+            if self._holds_alone(reservation, task):
+                self._complete(task, now, "Task completed")
+            else:
+                self._offer_workers([self._end_reservation(reservation, "completed", now)], now)
         if worker_activity_sid and status in (None, "accepted", "wrapping"):
             self.set_activity(worker, worker_activity_sid, now)
             self.offer_worker(worker, now)
         return reservation
+
+    def _holds_alone(self, reservation: Reservation, task: Task) -> bool:
+        """Is this reservation the task's assignment, so that wrapping or completing it wraps
+        or completes the task? Not when others hold the task too (a transfer in progress, or
+        completed warm), nor when the task has moved on without it (a cold transfer)."""
+        return task.assignment_status in ("assigned", "wrapping") and not any(
+            other is not reservation and other.reservation_status in RESERVATION_OPEN
+            for other in self.task_reservations[task.sid])
 
     def reject_pending(self, worker: Worker, now: int) -> None:
         """``RejectPendingReservations``: reject every pending reservation of the worker."""
@@ -651,6 +780,9 @@ class TaskLifecycle:
         if not self.workspace.multi_task_enabled and queue and queue.assignment_activity_sid:
             self.set_activity(worker, queue.assignment_activity_sid, now)
         self._reservation_event("reservation.accepted", reservation, now, "Reservation accepted")
+        if task.transfer is not None:
+            self.transfers.end(task.transfer, task, COMPLETE, now)
+            task.transfer = None
         rescinded = [self._end_reservation(other, "rescinded", now)
                      for other in self.task_reservations[task.sid]
                      if other is not reservation and other.reservation_status == "pending"]
@@ -674,17 +806,25 @@ class TaskLifecycle:
         if timeout_activity and timeout_activity in self.activities:
             self.set_activity(worker, timeout_activity, now)
         self.offer_worker(worker, now)
-        self._task_back(task, now, exclude=worker.sid)
+        self._task_back(task, now, exclude=worker.sid, cause="timeout")
 
-    def _task_back(self, task: Task, now: int, exclude: str | None = None) -> None:
-        """After a reservation ended unaccepted: route the task again if nothing holds it."""
+    def _task_back(self, task: Task, now: int, exclude: str | None = None,
+                   cause: str = "rejected") -> None:
+        """After a reservation ended unaccepted (``cause``: rejected, timeout or canceled):
+        route the task again if nothing holds it."""
         if task.assignment_status != "reserved":
             return
         if any(r.reservation_status == "pending" for r in self.task_reservations[task.sid]):
             return
+        transfer = task.transfer
+        if transfer is not None and self.transfers.unanswered(transfer, task, cause, now):
+            self._after_transfer(task, transfer, now, exclude)
+            return
         task.assignment_status = "pending"
         self._bump(task, now)
-        if now >= self.ttl_deadline(task):
+        if transfer is not None:  # one failed attempt: the task waits in its new queue
+            self._offer_task(task, now, exclude)
+        elif self._ttl_over(task, now):
             self.cancel_task(task, now, TTL_REASON)
         elif task.step_deadline is not None and now >= task.step_deadline:
             self._advance(task, now, skipped=False)
@@ -755,7 +895,8 @@ class TaskLifecycle:
         if task is None:
             return False
         if kind == timers.TASK_TTL:
-            return task.assignment_status in TASK_WAITING and self.ttl_deadline(task) == deadline
+            return task.assignment_status in TASK_WAITING and self.ttl_deadline(task) == deadline \
+                and not self.transfers.had_any(task.sid)
         if kind == timers.STEP_TIMEOUT:
             return task.assignment_status in TASK_WAITING and task.step_deadline == deadline
         return task.purge_at == deadline
@@ -780,7 +921,7 @@ class TaskLifecycle:
                 if task.assignment_status == "pending":  # a reservation in progress waits
                     self.waiting.discard(task)
                     self._advance(task, now, skipped=False)
-            elif self.tasks[sid].assignment_status in ("assigned", "wrapping"):
+            elif self.tasks[sid].assignment_status in TASK_ACTIVE:  # 24 h after an accept
                 self._remove(self.tasks[sid], now, "task.system-deleted",
                              "Task deleted by the system: assigned for 24 hours")
             else:
@@ -789,10 +930,20 @@ class TaskLifecycle:
 
     def _purge(self, task: Task) -> None:
         """Finished tasks leave the system quietly (no event), as on TaskRouter."""
+        self._forget_task(task)
+
+    def _forget_task(self, task: Task) -> list[Task | Reservation | Transfer]:
+        """Take a task, its reservations and its transfers out of the workspace."""
         del self.tasks[task.sid]
-        for reservation in self.task_reservations.pop(task.sid, []):
-            self._forget_reservation(reservation)
         self.changes.delete(task)
+        reservations = self.task_reservations.pop(task.sid, [])
+        for reservation in reservations:
+            self._forget_reservation(reservation)
+        return [task, *reservations, *self.transfers.forget_task(task.sid)]
+
+    def _ttl_over(self, task: Task, now: int) -> bool:
+        """The TTL limits waiting before a task is first assigned: a transferred task has been."""
+        return now >= self.ttl_deadline(task) and not self.transfers.had_any(task.sid)
 
     # ================================================================== events and versions
 
@@ -810,7 +961,7 @@ class TaskLifecycle:
         self.changes.touch(reservation)
 
     def _task_event(self, event_type: str, task: Task, now: int, description: str,
-                    extra: dict[str, Any] | None = None) -> None:
+                    extra: dict[str, Any] | None = None, **sids: str | None) -> Event:
         task_channels = self.task_channels
         data = event_data.task_data(task, now, task_channels.get(task.task_channel_sid),
                                     self.task_queues.get(task.task_queue_sid or ""),
@@ -818,9 +969,10 @@ class TaskLifecycle:
         if extra:
             data.update(extra)
         channel = task_channels.get(task.task_channel_sid)
-        self.emit(event_type, "task", task.sid, now, description, data, task_sid=task.sid,
-                  task_queue_sid=task.task_queue_sid, workflow_sid=task.workflow_sid,
-                  task_channel=channel.unique_name if channel else None)
+        return self.emit(event_type, "task", task.sid, now, description, data,
+                         task_sid=task.sid, task_queue_sid=task.task_queue_sid,
+                         workflow_sid=task.workflow_sid,
+                         task_channel=channel.unique_name if channel else None, **sids)
 
     def _reservation_event(self, event_type: str, reservation: Reservation, now: int,
                            description: str) -> None:

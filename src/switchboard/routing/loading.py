@@ -24,11 +24,13 @@ from switchboard.routing.model import (
     Task,
     TaskChannel,
     TaskQueue,
+    Transfer,
     Worker,
     WorkerChannel,
     Workflow,
 )
 from switchboard.routing.resources import Resources
+from switchboard.routing.transfers import INITIATED
 from switchboard.routing.workflow_config import parse_workflow_configuration
 from switchboard.routing.workflows import targets
 
@@ -71,8 +73,9 @@ def load_resources(
 
 
 def load_tasks(lifecycle: TaskLifecycle, tasks: Iterable[Task],
-               reservations: Iterable[Reservation], now: int) -> None:
-    """Tasks, reservations, their indexes and timers (after ``load_resources``)."""
+               reservations: Iterable[Reservation], now: int,
+               transfers: Iterable[Transfer] = ()) -> None:
+    """Tasks, reservations, transfers, their indexes and timers (after ``load_resources``)."""
     for task in tasks:
         task.parsed_attributes = json.loads(task.attributes)
         workflow = lifecycle.workflows.get(task.workflow_sid or "")
@@ -85,6 +88,10 @@ def load_tasks(lifecycle: TaskLifecycle, tasks: Iterable[Task],
         lifecycle.tasks[task.sid] = task
         lifecycle.task_reservations[task.sid] = []
         lifecycle.task_seq = max(lifecycle.task_seq, task.seq)
+    for transfer in transfers:
+        lifecycle.transfers.add(transfer)
+        if transfer.transfer_status == INITIATED:
+            lifecycle.tasks[transfer.task_sid].transfer = transfer
     schedule = lifecycle.timers.schedule
     for reservation in reservations:
         lifecycle.reservations[reservation.sid] = reservation
@@ -100,7 +107,8 @@ def load_tasks(lifecycle: TaskLifecycle, tasks: Iterable[Task],
             schedule(reservation.timeout_at, timers.RESERVATION_TIMEOUT, reservation.sid)
     for task in lifecycle.tasks.values():
         if task.assignment_status in TASK_WAITING:
-            schedule(lifecycle.ttl_deadline(task), timers.TASK_TTL, task.sid)
+            if not lifecycle.transfers.had_any(task.sid):
+                schedule(lifecycle.ttl_deadline(task), timers.TASK_TTL, task.sid)
             # A reserved task past its step deadline has had its timer fire already: it
             # moves on when it is waiting again (TaskLifecycle._task_back).
             if task.step_deadline is not None and (

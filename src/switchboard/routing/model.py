@@ -139,6 +139,28 @@ class Workflow:
     config: WorkflowConfig | None = derived()
 
 
+@dataclass(slots=True)
+class Transfer:
+    """A worker handing a task it holds to another worker or a queue (``transfers.py``)."""
+
+    kind: ClassVar[str] = "transfer"
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    initiating_reservation_sid: str
+    initiating_worker_sid: str
+    initiating_queue_sid: str | None
+    initiating_workflow_sid: str | None
+    transfer_type: str  # WORKER or QUEUE
+    transfer_to: str  # the worker or queue SID
+    transfer_mode: str  # WARM or COLD
+    transfer_status: str  # initiated, failed, complete or canceled
+    transfer_failed_reason: str | None
+    date_created: int
+    date_updated: int
+
+
 TASK_ACTIVE = frozenset({"pending", "reserved", "assigned", "wrapping"})
 TASK_WAITING = frozenset({"pending", "reserved"})
 RESERVATION_OPEN = frozenset({"pending", "accepted", "wrapping"})
@@ -180,6 +202,9 @@ class Task:
     target: Target | None = derived()
     config: WorkflowConfig | None = derived()  # the configuration the task routes by
     queue_key: tuple[Any, ...] | None = derived()  # its entry in a pending-task order
+    # The transfer routing the task now (initiated, not yet ended): it, not the workflow or
+    # RoutingTarget, says where the task goes.
+    transfer: Transfer | None = derived()
 
 
 @dataclass(slots=True)
@@ -200,6 +225,7 @@ class Reservation:
     version: int
     date_created: int
     date_updated: int
+    transfer_sid: str | None = None  # the transfer that offered the task to this worker
 
 
 @dataclass(slots=True)
@@ -234,5 +260,5 @@ class Event:
 
 Entity = (
     Workspace | Activity | TaskChannel | Worker | WorkerChannel | TaskQueue | Workflow | Task
-    | Reservation
+    | Reservation | Transfer
 )

@@ -18,7 +18,12 @@ from sortedcontainers import SortedList
 from switchboard.routing.model import Task, Worker
 from switchboard.routing.resources import Resources
 from switchboard.routing.selection import Eligibility
-from switchboard.routing.workflows import is_for_one_worker, known_worker, target_matches
+from switchboard.routing.workflows import (
+    ignores_capacity,
+    is_for_one_worker,
+    known_worker,
+    target_matches,
+)
 
 
 def fifo_key(task: Task) -> tuple[Any, ...]:
@@ -126,7 +131,7 @@ class WaitingTasks:
                     break
         for key in self.known.get(worker.sid, ()):
             task = self.tasks[key[-1]]
-            if task.ignore_capacity or (task.task_channel_sid in channels
+            if ignores_capacity(task) or (task.task_channel_sid in channels
                                         and eligibility.fits(task, worker, now)):
                 rank = (int(not fifo_first), *key)
                 if best is None or rank < best[0]:

@@ -3,7 +3,7 @@
 ``Eligibility`` holds the rules every strategy shares: the worker's activity is available, it
 has room on the task's channel (``configured_capacity`` less what its open reservations hold;
 in a single-tasking workspace, one task at a time on any channel), it passes the target's
-expression, and it does not already hold a pending reservation for the task.
+expression, and it does not already hold a pending or accepted reservation for the task.
 
 A ``WorkerSelector`` keeps, per (queue, channel), the workers that could take a task there now,
 and picks among them. TaskRouter's own strategy is ``LongestIdle``: the eligible workers in the
@@ -27,6 +27,8 @@ from switchboard.routing.model import Reservation, Task, Worker, Workspace
 from switchboard.routing.resources import Resources
 from switchboard.routing.workflow_config import Target
 from switchboard.routing.workflows import target_matches, walk
+
+_HOLDING = frozenset({"pending", "accepted"})
 
 
 class Eligibility:
@@ -74,7 +76,9 @@ class Eligibility:
 
     def holds(self, worker: Worker, task: Task) -> bool:
         # A task has few reservations; a busy worker may have many (finished ones linger).
-        return any(r.worker_sid == worker.sid and r.reservation_status == "pending"
+        # Accepted counts for a worker transferring the task away (warm); one wrapping it up
+        # after a cold transfer may be offered it again, as on TaskRouter.
+        return any(r.worker_sid == worker.sid and r.reservation_status in _HOLDING
                    for r in self.task_reservations.get(task.sid, ()))
 
 

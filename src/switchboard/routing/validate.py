@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from switchboard.routing.errors import InvalidParameter
 
 MAX_ATTRIBUTES = 4096
+MAX_PRIORITY = 2_147_483_647
 MAX_FRIENDLY_NAME = 64
 # JSON nested deeper than this is refused: no routing attribute needs it, and deeper documents
 # would exhaust the stack of the parsers and encoders that walk them recursively.

@@ -144,7 +144,10 @@ def target_matches(task: Task, target: Target, worker: Worker, now: int,
 
 
 def is_for_one_worker(task: Task) -> bool:
-    """Routed to one worker: by a Worker ``RoutingTarget`` or a target's known worker."""
+    """Routed to one worker: by a Worker ``RoutingTarget`` or a target's known worker, or
+    transferred to a worker (a transfer says where the task goes while it lasts)."""
+    if task.transfer is not None:
+        return task.transfer.transfer_type == "WORKER"
     target = task.target
     return bool(task.routing_target and task.routing_target.startswith("WK")) or (
         target is not None and (target.known_worker_sid is not None
@@ -153,7 +156,11 @@ def is_for_one_worker(task: Task) -> bool:
 
 def known_worker(task: Task, workers: Mapping[str, Worker],
                  worker_by_name: Callable[[str], Worker | None]) -> Worker | None:
-    """The one worker a task is for: its RoutingTarget, or the target's known worker."""
+    """The one worker a task is for: its transfer's, its RoutingTarget, or the target's known
+    worker."""
+    if task.transfer is not None:
+        return workers.get(task.transfer.transfer_to) if (
+            task.transfer.transfer_type == "WORKER") else None
     if task.routing_target and task.routing_target.startswith("WK"):
         return workers.get(task.routing_target)
     target = task.target
@@ -166,6 +173,12 @@ def known_worker(task: Task, workers: Mapping[str, Worker],
         value = walk(task.parsed_attributes, target.known_worker_friendly_name)
         return worker_by_name(value) if isinstance(value, str) else None
     return None
+
+
+def ignores_capacity(task: Task) -> bool:
+    """``IgnoreCapacity`` is for the worker of the task's own ``RoutingTarget``: a worker the
+    task is transferred to takes it only with room for it."""
+    return bool(task.ignore_capacity) and task.transfer is None
 
 
 def walk(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
