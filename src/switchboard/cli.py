@@ -141,15 +141,29 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
               envvar="SWITCHBOARD_MAX_CONNECTIONS", show_default=True,
               help="Open HTTP connections; more are answered 503. Workers' WebSockets are "
               "not counted.")
+@click.option("--node-id", envvar="SWITCHBOARD_NODE_ID",
+              help="This node's name in a cluster (default: host, process id and a random "
+              "suffix).")
+@click.option("--advertise-url", envvar="SWITCHBOARD_ADVERTISE_URL",
+              help="Where the other nodes of a cluster reach this one (default: "
+              "http://HOST:PORT).")
+@click.option("--lease-seconds", default=3.0, type=click.FloatRange(0.5, 300),
+              envvar="SWITCHBOARD_LEASE_SECONDS", show_default=True,
+              help="How long a node's ownership of a workspace lasts without renewal: a dead "
+              "node's workspaces move after this.")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           public_url: str | None, clock: str, log_level: str, callback_attempts: int,
           callback_backoff: float, callback_niceness: int, event_retention_days: float,
           cors_origins: str, max_body_bytes: int, header_timeout: float, body_timeout: float,
-          keep_alive_timeout: float, max_connections: int) -> None:
-    """Start the server."""
+          keep_alive_timeout: float, max_connections: int, node_id: str | None,
+          advertise_url: str | None, lease_seconds: float) -> None:
+    """Start the server. On PostgreSQL, every server sharing the database is a node of one
+    cluster."""
     from switchboard import serving
-    from switchboard.api.app import create_app
+    from switchboard.api.app import BackgroundService, create_app
     from switchboard.callbacks.dispatcher import CallbackDispatcher
+    from switchboard.cluster.forwarding import ClusterRouter
+    from switchboard.cluster.node import ClusterConfig, ClusterNode, default_node_id
     from switchboard.connection_limits import ConnectionLimits, uvicorn_options
     from switchboard.service.credentials_watch import CredentialsWatch
     from switchboard.service.retention import EventRetention
@@ -163,7 +177,9 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     store = open_store(data_dir, database_url)
     # Held until the process ends; only the SQLite store is one node's alone.
     lock = ServerLock(store.sqlite_path) if store.sqlite_path else None
-    runtime = Runtime(store, ManualClock() if clock == "manual" else SystemClock())
+    clustered = not store.is_sqlite
+    runtime = Runtime(store, ManualClock() if clock == "manual" else SystemClock(),
+                      clustered=clustered)
     runtime.start()
     account, created = runtime.bootstrap_account()
     if created:
@@ -174,11 +190,21 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
         click.echo(f"Account {account.sid}")
     dispatcher = CallbackDispatcher(runtime, attempts=callback_attempts,
                                     backoff=callback_backoff, niceness=callback_niceness)
-    app = create_app(runtime, public_url,
-                     services=[CredentialsWatch(runtime.accounts), dispatcher,
-                               EventRetention(runtime, event_retention_days)],
-                     cors_origins=[o.strip() for o in cors_origins.split(",") if o.strip()],
-                     max_body_bytes=max_body_bytes)
+    services: list[BackgroundService] = [CredentialsWatch(runtime.accounts), dispatcher,
+                                         EventRetention(runtime, event_retention_days)]
+    node = None
+    if clustered:  # last to start, first to stop: workspaces come and go with the rest up
+        node = ClusterNode(runtime, ClusterConfig(
+            node_id=node_id or default_node_id(),
+            url=(advertise_url or serving.url_of(sock)).rstrip("/"),
+            lease_seconds=lease_seconds))
+        services.append(node)
+    app: Any = create_app(runtime, public_url, services=services,
+                          cors_origins=[o.strip() for o in cors_origins.split(",")
+                                        if o.strip()],
+                          max_body_bytes=max_body_bytes)
+    if node is not None:
+        app = ClusterRouter(app, node, max_body_bytes=max_body_bytes)
     limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                               keep_alive_timeout=keep_alive_timeout,
                               max_connections=max_connections)
@@ -188,7 +214,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
 
     # No permessage-deflate on workers' WebSockets: it would double each idle connection's
     # memory for frames of a few hundred bytes.
-    serving.run(app, sock, announce, log_level=log_level.lower(), access_log=False,
+    serving.run(app, sock, announce, node.hand_over_all if node else None,
+                log_level=log_level.lower(), access_log=False,
                 timeout_graceful_shutdown=10, ws_per_message_deflate=False,
                 **uvicorn_options(limits))
     if lock is not None:
@@ -335,3 +362,51 @@ def callbacks(workspace_sid: str | None, failed_only: bool, data_dir: Path,
     for row in status["failed"]:
         click.echo(f"failed   {row['workspace_sid']}  {row['kind']}  {row['event_sid']}  "
                    f"{row['url']}  attempts={row['attempts']}  {row['error']}")
+
+
+@main.group()
+def cluster() -> None:
+    """Look at and steer the nodes sharing a PostgreSQL database."""
+
+
+def _cluster_store(database_url: str | None) -> contextlib.AbstractContextManager[Store]:
+    if not database_url or database_url.startswith("sqlite"):
+        raise click.ClickException("a cluster needs a PostgreSQL --database-url (SQLite is "
+                                   "one node's alone)")
+    return store_session(Path("."), database_url)
+
+
+@cluster.command("status")
+@DATABASE_URL
+@AS_JSON
+def cluster_status(database_url: str | None, as_json: bool) -> None:
+    """Every node, when it was last seen, and the workspaces it owns."""
+    from switchboard.cluster import directory
+
+    with _cluster_store(database_url) as store, store.engine.begin() as conn:
+        nodes = directory.status(conn)
+    if as_json:
+        click.echo(json.dumps({"nodes": nodes}, indent=2))
+        return
+    for node in nodes:
+        state = " (leaving)" if node["leaving"] else ""
+        click.echo(f"{node['id']}  {node['url']}  seen {node['seconds_since_seen']} s ago"
+                   f"{state}  workspaces={len(node['workspaces'])}")
+        for sid in node["workspaces"]:
+            click.echo(f"  {sid}")
+
+
+@cluster.command("pin")
+@click.argument("workspace_sid")
+@click.argument("node_id", required=False)
+@DATABASE_URL
+def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | None) -> None:
+    """Place a workspace on a node (while it is live); without NODE_ID, back to automatic
+    placement."""
+    from switchboard.cluster import directory
+
+    with _cluster_store(database_url) as store, store.engine.begin() as conn:
+        if not directory.pin(conn, workspace_sid, node_id):
+            raise click.ClickException(f"No workspace {workspace_sid}")
+    click.echo(f"{workspace_sid} pinned to {node_id}" if node_id
+               else f"{workspace_sid} placed automatically")

@@ -12,11 +12,14 @@ them (``KeepSpelling``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import functools
+import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -95,9 +98,38 @@ class KeepSpelling:
 
 
 class _Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, on_listening: Callable[[], None],
+                 before_exit: Callable[[], Awaitable[None]] | None = None) -> None:
         super().__init__(config)
         self.on_listening = on_listening
+        self.before_exit = before_exit
+        self._leaving = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """On SIGTERM or Ctrl-C, first ``before_exit`` (a cluster node hands its workspaces
+        over while it still answers), then uvicorn's own shutdown. A second signal does not
+        wait."""
+        if self.before_exit is None or self._leaving:
+            super().handle_exit(sig, frame)
+            return
+        loop = asyncio.get_event_loop()
+        before_exit = self.before_exit
+
+        async def leave() -> None:
+            try:
+                await before_exit()
+            except Exception:
+                logging.getLogger(__name__).exception("could not leave in order")
+            super(_Server, self).handle_exit(sig, frame)
+
+        def begin() -> None:
+            task = loop.create_task(leave())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._leaving = True  # a second signal goes straight on
+        loop.call_soon_threadsafe(begin)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:
@@ -110,9 +142,9 @@ class _Server(uvicorn.Server):
 
 
 def run(app: Any, sock: socket.socket, on_listening: Callable[[], None],
-        **options: Any) -> None:
+        before_exit: Callable[[], Awaitable[None]] | None = None, **options: Any) -> None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; ``options`` go to uvicorn.Config."""
-    server = _Server(uvicorn.Config(KeepSpelling(app), **options), on_listening)
+    server = _Server(uvicorn.Config(KeepSpelling(app), **options), on_listening, before_exit)
     # uvicorn shuts down in order on Ctrl-C, then raises the signal again for whoever called
     # it; here nobody is left to tell, so it ends quietly.
     with contextlib.suppress(KeyboardInterrupt):

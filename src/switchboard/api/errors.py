@@ -10,6 +10,7 @@ import orjson
 from starlette.responses import Response
 
 from switchboard.routing.errors import RoutingError
+from switchboard.service.runtime import NotHere
 
 
 def error_body(status: int, code: int, message: str) -> bytes:
@@ -33,7 +34,14 @@ class Unauthorized(RoutingError):
     status = 401
 
 
+# Marks an answer given because the workspace is held by another node of the cluster: the
+# cluster's router (``cluster/forwarding.py``) forwards the request instead of sending it.
+NOT_HERE_HEADER = "X-Switchboard-Not-Here"
+
+
 def routing_error_response(exc: RoutingError) -> Response:
     headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if isinstance(
         exc, Unauthorized) else None
+    if isinstance(exc, NotHere):
+        headers = {NOT_HERE_HEADER: "1"}
     return error_response(exc.status, exc.code, exc.message, headers)

@@ -9,6 +9,7 @@ from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
 from switchboard.api.render import iso, links, workspace_url
 from switchboard.routing.engine import WorkspaceEngine
+from switchboard.service.runtime import WorkspaceListing, listing_of
 
 api = Api()
 TAG = "Workspaces"
@@ -16,14 +17,16 @@ QUEUE_ORDER = ("FIFO", "LIFO")
 
 
 def render_workspace(engine: WorkspaceEngine, base: str) -> dict[str, Any]:
-    ws = engine.workspace
-    default = engine.activities.get(ws.default_activity_sid or "")
-    timeout = engine.activities.get(ws.timeout_activity_sid or "")
+    return render_listing(listing_of(engine), base)
+
+
+def render_listing(listing: WorkspaceListing, base: str) -> dict[str, Any]:
+    ws = listing.workspace
     return {
         "account_sid": ws.account_sid,
         "date_created": iso(ws.date_created),
         "date_updated": iso(ws.date_updated),
-        "default_activity_name": default.friendly_name if default else None,
+        "default_activity_name": listing.default_activity_name,
         "default_activity_sid": ws.default_activity_sid,
         "event_callback_url": ws.event_callback_url,
         "events_filter": ws.events_filter,
@@ -31,7 +34,7 @@ def render_workspace(engine: WorkspaceEngine, base: str) -> dict[str, Any]:
         "multi_task_enabled": ws.multi_task_enabled,
         "prioritize_queue_order": ws.prioritize_queue_order,
         "sid": ws.sid,
-        "timeout_activity_name": timeout.friendly_name if timeout else None,
+        "timeout_activity_name": listing.timeout_activity_name,
         "timeout_activity_sid": ws.timeout_activity_sid,
         "url": workspace_url(base, ws.sid),
         "links": links(
@@ -49,13 +52,13 @@ def render_workspace(engine: WorkspaceEngine, base: str) -> dict[str, Any]:
            params=(Param("FriendlyName", description="Only workspaces with this name."),
                    *PAGING))
 async def list_workspaces(ctx: Context) -> dict[str, Any]:
-    engines = ctx.runtime.workspaces_of(ctx.account.sid)
+    listings = await ctx.runtime.workspaces_of(ctx.account.sid)
     name = ctx.args["friendly_name"]
     if name is not None:
-        engines = [e for e in engines if e.workspace.friendly_name == name]
-    return page(engines, key="workspaces", url=ctx.url("/v1/Workspaces"), query=ctx.query,
-                args=ctx.args, render=lambda e: render_workspace(e, ctx.base_url),
-                sid_of=lambda e: e.workspace.sid)
+        listings = [w for w in listings if w.workspace.friendly_name == name]
+    return page(listings, key="workspaces", url=ctx.url("/v1/Workspaces"), query=ctx.query,
+                args=ctx.args, render=lambda w: render_listing(w, ctx.base_url),
+                sid_of=lambda w: w.workspace.sid)
 
 
 @api.route("POST", "/v1/Workspaces", tag=TAG, summary="Create a workspace", status=201,

@@ -28,7 +28,7 @@ from starlette.responses import Response
 
 from switchboard.api import activities, reservations, task_queues, tasks, workers
 from switchboard.api.endpoints import Context, Endpoint, Handler, Reply
-from switchboard.api.errors import error_response
+from switchboard.api.errors import routing_error_response
 from switchboard.api.params import Param, parse
 from switchboard.bridge import shapes
 from switchboard.bridge.tokens import Forbidden, Grant, TokenVerifier
@@ -388,7 +388,7 @@ class EventBridgeRpc:
                 route.access(call)
             payload = await route.action(call)
         except RoutingError as exc:
-            return error_response(exc.status, exc.code, exc.message)
+            return routing_error_response(exc)
         return Response(orjson.dumps({"payload": payload}), media_type="application/json")
 
 

@@ -38,6 +38,11 @@ CLOSE_REPLACED = 4409  # another session of the worker opened with closeExisting
 CLOSE_TOO_SLOW = 4429  # the client did not read its frames fast enough
 CLOSE_GONE = 4410  # the worker or its workspace was deleted
 TOKEN_LIFETIME_MAX_MS = 2_147_000_000  # the SDK's expiry timer is a setTimeout (32-bit ms)
+# A socket relayed by another node of a cluster (``cluster/forwarding.py``) that drops without
+# a close (that node died) is not the worker leaving: its SDK reconnects through another node.
+# setWorkerOfflineIfDisconnected then waits this long for it before setting the worker offline.
+RELAYED_HEADER = "x-switchboard-relayed-by"
+RELAY_GRACE_SECONDS = 15.0
 
 
 class Connection:
@@ -105,8 +110,10 @@ class WorkerSockets:
         # workspace sid -> worker sid -> that worker's connections
         self.workspaces: dict[str, dict[str, list[Connection]]] = {}
         self.count = 0
+        self.relay_grace_seconds = RELAY_GRACE_SECONDS
         self._heartbeat: asyncio.Task[None] | None = None
         runtime.add_listener(self.on_events)
+        runtime.add_workspace_listener(self)
 
     # ------------------------------------------------------------------ the WebSocket route
 
@@ -143,6 +150,8 @@ class WorkerSockets:
             conn.writer.cancel()
             self._remove(conn)
         if conn.offline_on_close and code != SERVICE_RESTART:
+            if code == 1006 and websocket.headers.get(RELAYED_HEADER):
+                await asyncio.sleep(self.relay_grace_seconds)
             await self._set_offline(conn)
 
     def _authenticate(self, token: str) -> tuple[Grant, str]:
@@ -202,10 +211,11 @@ class WorkerSockets:
         if not workers:
             return
         engine = self.runtime.engines.get(workspace_sid)
-        if engine is None:  # the workspace was deleted
-            for conns in list(workers.values()):
-                for conn in list(conns):
-                    self._drop(conn, CLOSE_GONE, "The workspace was deleted")
+        if engine is None:  # deleted, or (in a cluster) moved to another node
+            if any(e.event_type == "workspace.deleted" for e in events):
+                self._drop_workspace(workspace_sid, CLOSE_GONE, "The workspace was deleted")
+            else:
+                self.workspace_unloaded(workspace_sid)
             return
         for frame in frames.frames(engine, events, self.runtime.clock.now_ms(), workers):
             for worker_sid in frame.worker_sids:
@@ -218,6 +228,20 @@ class WorkerSockets:
             if event.event_type == "worker.deleted" and event.worker_sid in workers:
                 for conn in list(workers.get(event.worker_sid, ())):
                     self._drop(conn, CLOSE_GONE, "The worker was deleted")
+
+    def workspace_loaded(self, workspace_sid: str) -> None:
+        """Runtime workspace listener: nothing to do (workers connect when they will)."""
+
+    def workspace_unloaded(self, workspace_sid: str) -> None:
+        """The workspace moved to another node: its workers reconnect (their SDK, or the
+        node relaying them) and reach the new owner; a restart, not a departure."""
+        self._drop_workspace(workspace_sid, SERVICE_RESTART,
+                             "The workspace moved to another node; reconnect")
+
+    def _drop_workspace(self, workspace_sid: str, code: int, reason: str) -> None:
+        for conns in list(self.workspaces.get(workspace_sid, {}).values()):
+            for conn in list(conns):
+                self._drop(conn, code, reason)
 
     async def _beat(self) -> None:
         """Send a blank frame to every connection that has been quiet for a while."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from switchboard.callbacks import sender
@@ -53,6 +53,9 @@ class Lane:
     handed: int = 0  # how many of ``owed`` (from the front) the sender has
     offers: dict[int, Event] = field(default_factory=dict)  # assignment callbacks under way
     highest_assignment: int = 0
+    # While what the log owes is being read (a workspace just taken over in a cluster):
+    # events committed meanwhile, taken once the owed ones are.
+    resuming: list[Event] | None = None
 
 
 class CallbackDispatcher:
@@ -74,12 +77,13 @@ class CallbackDispatcher:
 
     async def start(self) -> None:
         """Resume what the log still owes, then follow new events."""
-        cursors, owed = await asyncio.to_thread(self._load_owed)
+        cursors, owed = await asyncio.to_thread(self._load_owed, list(self.runtime.engines))
         for workspace_sid, (events_seq, assignments_seq) in cursors.items():
             lane = self._lane(workspace_sid)
             lane.events_seq, lane.assignments_seq = events_seq, assignments_seq
             lane.highest_assignment = assignments_seq
         self.runtime.add_listener(self.on_events)
+        self.runtime.add_workspace_listener(self)
         self._supervisor = asyncio.create_task(self._supervise())
         self._flusher = asyncio.create_task(self._flush_loop())
         for event in owed:
@@ -98,7 +102,41 @@ class CallbackDispatcher:
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
         """Runtime listener: called on the event loop after each commit; never blocks."""
+        lane = self.lanes.get(workspace_sid)
+        if lane is not None and lane.resuming is not None:
+            lane.resuming.extend(events)
+            return
         for event in events:
+            self._take(event)
+
+    # ------------------------------------------------------------------ cluster ownership
+
+    def workspace_loaded(self, workspace_sid: str) -> None:
+        """Runtime workspace listener: a workspace taken over (or reloaded) resumes its
+        callbacks from its saved cursors."""
+        lane = self.lanes[workspace_sid] = Lane(workspace_sid, resuming=[])
+        self._spawn(self._resume(lane))
+
+    def workspace_unloaded(self, workspace_sid: str) -> None:
+        """The workspace went to another node, which resumes from the saved cursors: save
+        them now, and stop following it (what the sender still has may arrive twice)."""
+        lane = self.lanes.pop(workspace_sid, None)
+        if lane is not None:
+            self._spawn(asyncio.to_thread(self._save_cursors, [lane]))
+
+    async def _resume(self, lane: Lane) -> None:
+        try:
+            cursors, owed = await asyncio.to_thread(self._load_owed, [lane.workspace_sid])
+        except Exception:
+            log.exception("callbacks of workspace %s could not be resumed", lane.workspace_sid)
+            cursors, owed = {}, []
+        if self.lanes.get(lane.workspace_sid) is not lane:
+            return  # dropped meanwhile
+        lane.events_seq, lane.assignments_seq = cursors.get(lane.workspace_sid, (0, 0))
+        lane.highest_assignment = lane.assignments_seq
+        held, lane.resuming = lane.resuming or [], None
+        last = owed[-1].seq if owed else 0
+        for event in [*owed, *(e for e in held if e.seq > last)]:
             self._take(event)
 
     def _take(self, event: Event) -> None:
@@ -263,9 +301,18 @@ class CallbackDispatcher:
 
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, set()
-        rows = [{"workspace_sid": sid, "events_seq": self.lanes[sid].events_seq,
-                 "assignments_seq": self.lanes[sid].assignments_seq}
-                for sid in dirty if sid in self.runtime.engines]
+        lanes = [self.lanes[sid] for sid in dirty if sid in self.lanes]
+        try:
+            self._save_cursors(lanes)
+        except Exception:
+            log.exception("could not save callback progress; will retry")
+            self._dirty |= dirty
+
+    def _save_cursors(self, lanes: list[Lane]) -> None:
+        """Save how far each lane got. A cursor only moves forward: a node that has just
+        handed a workspace over never takes back what the next owner has saved since."""
+        rows = [{"workspace_sid": lane.workspace_sid, "events_seq": lane.events_seq,
+                 "assignments_seq": lane.assignments_seq} for lane in lanes]
         if not rows:
             return
         store = self.runtime.store
@@ -274,19 +321,17 @@ class CallbackDispatcher:
         statement = insert(table)
         upsert = statement.on_conflict_do_update(
             index_elements=["workspace_sid"],
-            set_={"events_seq": statement.excluded.events_seq,
-                  "assignments_seq": statement.excluded.assignments_seq})
+            set_={name: case((statement.excluded[name] > table.c[name],
+                              statement.excluded[name]), else_=table.c[name])
+                  for name in ("events_seq", "assignments_seq")})
 
         def write(conn: Connection) -> None:
             conn.execute(upsert, rows)
 
-        try:
-            store.submit(write).result(timeout=30)
-        except Exception:
-            log.exception("could not save callback progress; will retry")
-            self._dirty |= dirty
+        store.submit(write).result(timeout=30)
 
-    def _load_owed(self) -> tuple[dict[str, tuple[int, int]], list[Event]]:
+    def _load_owed(self, workspace_sids: list[str]
+                   ) -> tuple[dict[str, tuple[int, int]], list[Event]]:
         """Saved cursors, and every event logged after them that still owes a callback."""
         store = self.runtime.store
         cursors = {r["workspace_sid"]: (r["events_seq"], r["assignments_seq"])
@@ -294,7 +339,7 @@ class CallbackDispatcher:
         events = tables.events
         owed: list[Event] = []
         with store.engine.connect() as conn:
-            for workspace_sid in list(self.runtime.engines):
+            for workspace_sid in workspace_sids:
                 after = min(cursors.get(workspace_sid, (0, 0)))
                 query = select(events).where(
                     events.c.workspace_sid == workspace_sid, events.c.seq > after,

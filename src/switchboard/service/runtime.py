@@ -4,15 +4,22 @@ A command runs synchronously on its workspace's engine (so commands of one works
 interleave), its changes are handed to the store, and the caller is answered only once they
 are committed. If a commit fails, the workspace's engine is rebuilt from the store, which is
 always the truth.
+
+In a cluster (``cluster/``) the runtime holds only the workspaces this node owns: the cluster
+node loads (``adopt``) and drops (``unload``) them as ownership moves, and every commit carries
+the ownership epoch, so a node that lost a workspace cannot write to it. A request for a
+workspace held elsewhere raises ``NotHere``, which the cluster's router turns into a forward.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select
 
@@ -35,7 +42,7 @@ from switchboard.routing.sids import SidFactory, new_sid
 from switchboard.service.accounts import Account, AccountRegistry
 from switchboard.service.clock import LATEST_MS, Clock, ManualClock, SystemClock
 from switchboard.store import manual_clock, tables
-from switchboard.store.database import Store, StoreError
+from switchboard.store.database import Fenced, Store, StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,9 +56,40 @@ class ServiceUnavailable(RoutingError):
     status = 503
 
 
+class NotHere(NotFound):
+    """The workspace is not held by this node: in a cluster, another node owns it (or is
+    taking it over); the cluster's router forwards the request there. Alone, a 404."""
+
+
+class WorkspaceListener(Protocol):
+    """Told when a workspace's engine is loaded into this node or dropped from it (cluster
+    ownership moving, a workspace created or deleted), to keep per-workspace state in step."""
+
+    def workspace_loaded(self, workspace_sid: str) -> None: ...
+
+    def workspace_unloaded(self, workspace_sid: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkspaceListing:
+    """What a list of workspaces shows of each, without its engine."""
+
+    workspace: Workspace
+    default_activity_name: str | None
+    timeout_activity_name: str | None
+
+
 class Runtime:
-    def __init__(self, store: Store, clock: Clock | None = None, sids: SidFactory = new_sid):
+    def __init__(self, store: Store, clock: Clock | None = None, sids: SidFactory = new_sid,
+                 *, clustered: bool = False):
         self.store = store
+        # In a cluster, workspaces are loaded as this node comes to own them, not at start.
+        self.clustered = clustered
+        # Cluster: the ownership epoch this node holds each loaded workspace at.
+        self.epochs: dict[str, int] = {}
+        # Cluster: takes the ownership of a workspace about to be created; its epoch.
+        self.claim_new: Callable[[str], Awaitable[int]] | None = None
+        self._workspace_listeners: list[WorkspaceListener] = []
         self.clock = clock or SystemClock()
         self.sids = sids
         self.accounts = AccountRegistry(store)
@@ -73,6 +111,8 @@ class Runtime:
             if saved is not None:  # time under test goes on from where it stood
                 self.clock.resume(saved)
         self.accounts.load()
+        if self.clustered:
+            return
         for row in self.store.rows(tables.workspaces, order=[tables.workspaces.c.date_created,
                                                               tables.workspaces.c.sid]):
             engine = self._load_workspace(row["sid"])
@@ -135,12 +175,30 @@ class Runtime:
 
     def engine(self, account_sid: str, workspace_sid: str) -> WorkspaceEngine:
         engine = self.engines.get(workspace_sid)
-        if engine is None or engine.workspace.account_sid != account_sid:
-            raise NotFound(f"The requested resource Workspace {workspace_sid} was not found")
+        message = f"The requested resource Workspace {workspace_sid} was not found"
+        if engine is None:
+            raise NotHere(message) if self.clustered else NotFound(message)
+        if engine.workspace.account_sid != account_sid:
+            raise NotFound(message)
         return engine
 
-    def workspaces_of(self, account_sid: str) -> list[WorkspaceEngine]:
-        return [e for e in self.engines.values() if e.workspace.account_sid == account_sid]
+    async def workspaces_of(self, account_sid: str) -> list[WorkspaceListing]:
+        """The account's workspaces in creation order: in a cluster, from the store, since
+        this node holds only its own."""
+        if not self.clustered:
+            return [listing_of(e) for e in self.engines.values()
+                    if e.workspace.account_sid == account_sid]
+        return await asyncio.to_thread(self._stored_workspaces, account_sid)
+
+    def _stored_workspaces(self, account_sid: str) -> list[WorkspaceListing]:
+        ws, activities = tables.workspaces, tables.activities
+        names = {r["sid"]: r["friendly_name"] for r in self.store.rows(
+            activities, activities.c.workspace_sid.in_(
+                select(ws.c.sid).where(ws.c.account_sid == account_sid)))}
+        return [WorkspaceListing(Workspace(**row), names.get(row["default_activity_sid"]),
+                                 names.get(row["timeout_activity_sid"]))
+                for row in self.store.rows(ws, ws.c.account_sid == account_sid,
+                                           order=[ws.c.date_created, ws.c.sid])]
 
     async def run(self, account_sid: str, workspace_sid: str, command: Command[T]) -> T:
         """Run a command on a workspace and wait until its changes are committed."""
@@ -246,8 +304,11 @@ class Runtime:
                                render: Callable[[WorkspaceEngine], T]) -> T:
         engine = build(self.clock.now_ms())
         result = render(engine)
-        await self._commit(engine.workspace.sid, engine.take_changes(), new=True)
-        self.engines[engine.workspace.sid] = engine
+        sid = engine.workspace.sid
+        if self.claim_new is not None:  # a cluster: the node creating it owns it first
+            self.epochs[sid] = await self.claim_new(sid)
+        await self._commit(sid, engine.take_changes(), new=True)
+        self.engines[sid] = engine
         return result
 
     async def delete_workspace(self, account_sid: str, workspace_sid: str) -> None:
@@ -255,17 +316,33 @@ class Runtime:
         engine = self.engine(account_sid, workspace_sid)
         engine.delete_workspace(self.clock.now_ms())
         del self.engines[workspace_sid]
-        await self._commit(workspace_sid, engine.take_changes())
+        try:
+            await self._commit(workspace_sid, engine.take_changes())
+        finally:
+            self.epochs.pop(workspace_sid, None)
+            self._tell_unloaded(workspace_sid)
 
     def add_listener(self, listener: Listener) -> None:
         """Hear about committed events (callbacks, worker pushes). Listeners must not block."""
         self._listeners.append(listener)
 
+    def add_workspace_listener(self, listener: WorkspaceListener) -> None:
+        self._workspace_listeners.append(listener)
+
     async def _commit(self, workspace_sid: str, changes: Changes, new: bool = False) -> None:
         if not changes:
             return
+        epoch = self.epochs.get(workspace_sid)
         try:
-            await self.store.commit(changes)
+            await self.store.commit(changes, None if epoch is None else (workspace_sid, epoch))
+        except Fenced:
+            # Another node took the workspace over: nothing was written; the request goes
+            # to the new owner, and this node forgets the workspace.
+            log.warning("workspace %s was taken over by another node (epoch %s is no longer "
+                        "current): dropping it", workspace_sid, epoch)
+            await self.unload(workspace_sid)
+            raise NotHere(f"The requested resource Workspace {workspace_sid} was not found"
+                          ) from None
         except StoreError:
             if not new:
                 await self._rebuild(workspace_sid)
@@ -290,21 +367,79 @@ class Runtime:
         if workspace_sid in self._rebuilds:
             await self._rebuilt(workspace_sid)
             return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._rebuilds[workspace_sid] = done  # before any await: later commands wait
-        try:
+        async with self._holding(workspace_sid):
             log.warning("rebuilding workspace %s from the store", workspace_sid)
-            await asyncio.wrap_future(self.store.submit(lambda conn: None))
             engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
             if engine is None:
                 self.engines.pop(workspace_sid, None)
             else:
                 self.engines[workspace_sid] = engine
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, workspace_sid: str) -> AsyncIterator[None]:
+        """The workspace's commands wait while the block runs, and it starts once every write
+        queued for it before is committed."""
+        while workspace_sid in self._rebuilds:
+            await self._rebuilt(workspace_sid)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._rebuilds[workspace_sid] = done  # before any await: later commands wait
+        try:
+            await asyncio.wrap_future(self.store.submit(lambda conn: None))
+            yield
         finally:
             del self._rebuilds[workspace_sid]
             done.set_result(None)
+
+    # ------------------------------------------------------------------ cluster ownership
+
+    async def adopt(self, workspace_sid: str, epoch: int) -> bool:
+        """Load a workspace this node now owns at ``epoch``, and resume its timers (overdue
+        ones fire at once, in deadline order). False if it no longer exists."""
+        async with self._holding(workspace_sid):
+            engine = await asyncio.to_thread(self._load_workspace, workspace_sid)
+            if engine is None:
+                return False
+            self.epochs[workspace_sid] = epoch
+            self.engines[workspace_sid] = engine
+        self._tell_loaded(workspace_sid)
+        self._schedule(engine, rearm=True)
+        return True
+
+    async def unload(self, workspace_sid: str) -> None:
+        """Drop a workspace this node no longer owns (or is handing over), once the writes
+        already queued for it are committed; its commands then go elsewhere."""
+        async with self._holding(workspace_sid):
+            engine = self.engines.pop(workspace_sid, None)
+            self.epochs.pop(workspace_sid, None)
+            wakeup = self._wakeups.pop(workspace_sid, None)
+            if wakeup is not None:
+                wakeup[1].cancel()
+        if engine is not None:
+            self._tell_unloaded(workspace_sid)
+
+    def _tell_loaded(self, workspace_sid: str) -> None:
+        for listener in self._workspace_listeners:
+            try:
+                listener.workspace_loaded(workspace_sid)
+            except Exception:
+                log.exception("workspace listener failed")
+
+    def _tell_unloaded(self, workspace_sid: str) -> None:
+        for listener in self._workspace_listeners:
+            try:
+                listener.workspace_unloaded(workspace_sid)
+            except Exception:
+                log.exception("workspace listener failed")
 
     async def _rebuilt(self, workspace_sid: str) -> None:
         """Wait while the workspace is being rebuilt (at once when it is not)."""
         while (rebuilding := self._rebuilds.get(workspace_sid)) is not None:
             await asyncio.shield(rebuilding)
+
+
+def listing_of(engine: WorkspaceEngine) -> WorkspaceListing:
+    ws = engine.workspace
+    default = engine.activities.get(ws.default_activity_sid or "")
+    timeout = engine.activities.get(ws.timeout_activity_sid or "")
+    return WorkspaceListing(ws, default.friendly_name if default else None,
+                            timeout.friendly_name if timeout else None)

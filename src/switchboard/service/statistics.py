@@ -52,8 +52,17 @@ class StatisticsService:
         self._to_build: list[str] = []
         self._building = False
         runtime.add_listener(self._heard)
+        runtime.add_workspace_listener(self)
         for workspace_sid in list(runtime.engines):
             self._rebuild(workspace_sid)
+
+    def workspace_loaded(self, workspace_sid: str) -> None:
+        """Runtime workspace listener: whatever was kept from an earlier stay is stale (the
+        history is rebuilt from the store on first use)."""
+        self._workspaces.pop(workspace_sid, None)
+
+    def workspace_unloaded(self, workspace_sid: str) -> None:
+        self._workspaces.pop(workspace_sid, None)
 
     @property
     def runtime(self) -> Runtime:

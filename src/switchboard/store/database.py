@@ -31,9 +31,16 @@ from switchboard.store import tables
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Write = Callable[[Connection], Any]
-Queued = tuple["Write | Changes", "Waiter"]
+# A write, who waits for it, and for a workspace's changes in a cluster the (workspace SID,
+# ownership epoch) its commit must still hold.
+Fence = tuple[str, int]
+Queued = tuple["Write | Changes", "Waiter", "Fence | None"]
+# Checks, inside a batch's transaction, that this node still owns each workspace at the epoch
+# given; raises ``Fenced`` otherwise (``cluster/``).
+FenceCheck = Callable[[Connection, dict[str, int]], None]
 MAX_BATCH = 512
 BACKENDS = ("sqlite", "postgresql")  # what the schema and its statements are written for
+MIGRATION_LOCK = 0x5357_4D49  # an advisory lock key of our own ("SWMI")
 CONNECT_TIMEOUT = 10  # seconds; PostgreSQL's default is to wait for the operating system
 
 
@@ -56,6 +63,7 @@ class Store:
         self._queue: queue.Queue[Queued | None] = queue.Queue()
         self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._writer: threading.Thread | None = None
+        self.fence_check: FenceCheck | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -65,6 +73,10 @@ class Store:
         config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         try:
             with self.engine.begin() as connection:
+                if not self.is_sqlite:
+                    # Nodes of a cluster starting together migrate one at a time; the lock
+                    # ends with the transaction.
+                    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
         except DBAPIError as exc:  # the first touch of the database: this is where it fails
@@ -90,21 +102,22 @@ class Store:
     def submit(self, write: Callable[[Connection], T]) -> Future[T]:
         """Queue a write; the future resolves once it is committed."""
         future: Future[T] = Future()
-        self._queue.put((write, future))
+        self._queue.put((write, future, None))
         return future
 
     def submit_changes(self, changes: Changes) -> Future[None]:
         """Queue a command's changes; queued changes are merged into one set of statements."""
         future: Future[None] = Future()
-        self._queue.put((changes, future))
+        self._queue.put((changes, future, None))
         return future
 
-    def commit(self, changes: Changes) -> asyncio.Future[None]:
+    def commit(self, changes: Changes, fence: Fence | None = None) -> asyncio.Future[None]:
         """``submit_changes`` for the event loop: an asyncio future, resolved with the others
-        of its batch in one hop back to the loop."""
+        of its batch in one hop back to the loop. With a ``fence``, the commit happens only if
+        the workspace is still this node's at that epoch (else ``Fenced``)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((changes, LoopWaiter(loop, future)))
+        self._queue.put((changes, LoopWaiter(loop, future), fence))
         return future
 
     def _write_loop(self) -> None:
@@ -136,7 +149,10 @@ class Store:
             results: list[Any] = []
             merged = Changes()
             with conn.begin():
-                for work, _ in batch:
+                fences = {fence[0]: fence[1] for _, _, fence in batch if fence is not None}
+                if fences and self.fence_check is not None:
+                    self.fence_check(conn, fences)
+                for work, _, _ in batch:
                     if isinstance(work, Changes):
                         merged.absorb(work)
                         results.append(None)
@@ -144,16 +160,20 @@ class Store:
                         results.append(work(conn))
                 if merged:
                     self.apply_changes(conn, merged)
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
-                log.exception("store write failed")
-                _settle([(batch[0][1], None, StoreError("the change could not be stored"))])
+                if isinstance(exc, Fenced):
+                    error: StoreError = exc
+                else:
+                    log.exception("store write failed")
+                    error = StoreError("the change could not be stored")
+                _settle([(batch[0][1], None, error)])
                 return
             for item in batch:  # find the faulty write: commit each alone
                 self._commit_batch(conn, [item])
             return
-        _settle([(waiter, result, None) for (_, waiter), result in zip(batch, results,
-                                                                        strict=True)])
+        _settle([(waiter, result, None) for (_, waiter, _), result in zip(batch, results,
+                                                                           strict=True)])
 
     def apply_changes(self, conn: Connection, changes: Changes) -> None:
         """Write one (possibly merged) set of changes with one statement per table."""
@@ -209,6 +229,14 @@ class Store:
 
 class StoreError(Exception):
     """A change could not be committed; nothing of it was stored."""
+
+
+class Fenced(StoreError):
+    """A workspace's change was not committed: another node owns the workspace now."""
+
+    def __init__(self, workspace_sids: list[str]) -> None:
+        super().__init__(f"workspaces owned by another node now: {', '.join(workspace_sids)}")
+        self.workspace_sids = workspace_sids
 
 
 class StoreUnavailable(Exception):

@@ -63,6 +63,28 @@ manual_clock = Table(
     Column("now_ms", BigInteger, nullable=False),
 )
 
+# The nodes sharing this database (PostgreSQL only), each seen at its last heartbeat.
+cluster_nodes = Table(
+    "cluster_nodes", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("leaving", Boolean, nullable=False),
+)
+
+# Which node owns each workspace: a lease until ``expires_at`` (the database's clock, ms) and
+# an epoch that grows with every change of owner; every commit of the workspace checks it.
+# ``pinned``: an operator's choice of node, overriding placement while that node is live.
+workspace_leases = Table(
+    "workspace_leases", metadata,
+    Column("workspace_sid", SID, primary_key=True),
+    Column("owner", String(128)),
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("pinned", String(128)),
+)
+
 workspaces = Table(
     "workspaces", metadata,
     _sid(),
@@ -174,6 +196,21 @@ reservations = _workspace_child(
     Column("timeout_at", BigInteger),
     Column("previous_activity_sid", SID),
     Column("version", Integer, nullable=False),
+    Column("transfer_sid", SID),
+)
+
+transfers = _workspace_child(
+    "transfers",
+    Column("task_sid", SID, nullable=False, index=True),
+    Column("initiating_reservation_sid", SID, nullable=False),
+    Column("initiating_worker_sid", SID, nullable=False),
+    Column("initiating_queue_sid", SID),
+    Column("initiating_workflow_sid", SID),
+    Column("transfer_type", String(16), nullable=False),
+    Column("transfer_to", SID, nullable=False),
+    Column("transfer_mode", String(16), nullable=False),
+    Column("transfer_status", String(16), nullable=False),
+    Column("transfer_failed_reason", Text),
 )
 
 events = Table(
@@ -237,6 +274,8 @@ ENTITY_TABLES: dict[str, Table] = {
     "workflow": workflows,
     "task": tasks,
     "reservation": reservations,
+    "transfer": transfers,
 }
 WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
-                      tasks, reservations, events, callback_cursors, callback_failures)
+                      tasks, reservations, transfers, events, callback_cursors, callback_failures,
+                      workspace_leases)
