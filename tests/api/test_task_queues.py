@@ -264,7 +264,9 @@ def test_filter_by_worker_sid(ws: Workspace, queues: dict[str, str]) -> None:
     bob = ws.worker("bob")["sid"]
     assert names(ws.list("TaskQueues", WorkerSid=alice)) == ["Support", "Everyone", "Seniors"]
     assert names(ws.list("TaskQueues", WorkerSid=bob)) == ["Everyone"]
-    assert ws.list("TaskQueues", WorkerSid="WK" + "f" * 32) == []
+    for unknown in ("WK" + "f" * 32, "alice"):
+        assert_invalid(ws.client.get(ws.path("TaskQueues"), params={"WorkerSid": unknown}),
+                       "WorkerSid", unknown)
 
 
 @pytest.mark.parametrize(("ordering", "expected"), [
@@ -295,7 +297,8 @@ def test_delete(client: TestClient, ws: Workspace) -> None:
     assert_error(client.get(ws.path("TaskQueues", sid)), 404, 20404)
     assert_error(client.delete(ws.path("TaskQueues", sid)), 404, 20404)
     assert ws.list("TaskQueues", WorkerSid=alice) == []
-    assert ws.list("Workers", TaskQueueSid=sid) == []
+    # The deleted queue is no filter any more.
+    assert_invalid(client.get(ws.path("Workers"), params={"TaskQueueSid": sid}), "TaskQueueSid")
 
 
 def test_a_queue_a_workflow_routes_to_cannot_be_deleted(

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy import select
 
 from switchboard.api.endpoints import Api, Context
+from switchboard.api.filters import well_formed
 from switchboard.api.params import PAGING, Param
 from switchboard.api.render import iso, workspace_url
 from switchboard.routing.errors import InvalidParameter, NotFound
@@ -33,6 +34,12 @@ FILTERS = {  # parameter -> events column
     "task_queue_sid": "task_queue_sid", "task_sid": "task_sid", "worker_sid": "worker_sid",
     "workflow_sid": "workflow_sid", "sid": "sid",
 }
+# SID filters and their prefixes: a malformed one is a 400; an unknown one is not, since events
+# outlive what they are about (tasks are purged five minutes after they end).
+SID_FILTERS = {"reservation_sid": ("ReservationSid", "WR"),
+               "task_queue_sid": ("TaskQueueSid", "WQ"), "task_sid": ("TaskSid", "WT"),
+               "worker_sid": ("WorkerSid", "WK"), "workflow_sid": ("WorkflowSid", "WW"),
+               "sid": ("Sid", "EV")}
 
 
 def _text(value: Any) -> Any:
@@ -103,6 +110,8 @@ async def list_events(ctx: Context) -> dict[str, Any]:
         end - (a["minutes"] or DEFAULT_MINUTES) * 60_000)
     if start > end:
         raise InvalidParameter("StartDate must not be after EndDate")
+    for attr, (name, prefix) in SID_FILTERS.items():
+        well_formed(a[attr], name, prefix)
     channel = None
     if a["task_channel"] is not None:
         channel = engine.task_channel(a["task_channel"], "TaskChannel").unique_name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from switchboard.api import filters
 from switchboard.api.endpoints import Api, Context, Reply
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
@@ -91,16 +92,20 @@ async def _list(ctx: Context, reservations: list[Reservation], url: str,
     status = ctx.args["reservation_status"]
     if status is not None:
         reservations = [r for r in reservations if r.reservation_status == status]
-    worker_sid = ctx.args.get("worker_sid")
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    # A worker deleted since may still hold past reservations of the task: not unknown.
+    worker_sid = filters.sid(ctx.args.get("worker_sid"), "WorkerSid", "WK",
+                             lambda sid: sid in engine.workers
+                             or any(r.worker_sid == sid for r in reservations))
     if worker_sid is not None:
         reservations = [r for r in reservations if r.worker_sid == worker_sid]
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
     return page(reservations, key="reservations", url=url, query=ctx.query, args=ctx.args,
                 render=lambda r: render_reservation(engine, r, ctx.base_url, by_worker))
 
 
 @api.route("GET", BY_TASK, tag=TAG, summary="List a task's reservations", params=(
-    Param("ReservationStatus", "enum", choices=STATUSES), Param("WorkerSid"), *PAGING))
+    Param("ReservationStatus", "enum", choices=STATUSES),
+    Param("WorkerSid", description="A worker of the workspace (else 400)."), *PAGING))
 async def list_task_reservations(ctx: Context) -> dict[str, Any]:
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
     task = engine.task(ctx.path["TaskSid"])

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from switchboard.api import filters
 from switchboard.api.endpoints import Api, Context
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
@@ -127,9 +128,12 @@ def _worker_subset(engine: WorkspaceEngine, args: dict[str, Any]) -> set[str] | 
         nonlocal only
         only = found if only is None else only & found
 
-    if args.get("task_queue_sid") is not None:
+    # As on the Workers list, a queue filter that names no queue is refused (api/filters.py).
+    if filters.sid(args.get("task_queue_sid"), "TaskQueueSid", "WQ",
+                   engine.task_queues.__contains__):
         narrow(set(engine.queue_members.get(args["task_queue_sid"], ())))
-    if args.get("task_queue_name") is not None:
+    if filters.friendly_name(args.get("task_queue_name"), "TaskQueueName", "TaskQueue",
+                             (q.friendly_name for q in engine.task_queues.values())):
         narrow({sid for q in engine.task_queues.values()
                 if q.friendly_name == args["task_queue_name"]
                 for sid in engine.queue_members[q.sid]})

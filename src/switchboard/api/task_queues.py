@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from switchboard.api import filters
 from switchboard.api.endpoints import Api, Context
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
@@ -64,7 +65,8 @@ def render_task_queue(engine: WorkspaceEngine, queue: TaskQueue, base: str) -> d
     Param("FriendlyName"),
     Param("EvaluateWorkerAttributes",
           description="Worker attributes (JSON): only the queues such a worker would be in."),
-    Param("WorkerSid", description="Only the queues this worker is in."),
+    Param("WorkerSid", description="Only the queues this worker is in (a worker of the "
+          "workspace, else 400)."),
     Param("Ordering", description="DateCreated, DateUpdated or FriendlyName, then :asc or "
           ":desc."),
     *PAGING,
@@ -80,7 +82,7 @@ async def list_task_queues(ctx: Context) -> dict[str, Any]:
         queues = list(engine.task_queues.values())
     if a["friendly_name"] is not None:
         queues = [q for q in queues if q.friendly_name == a["friendly_name"]]
-    if a["worker_sid"] is not None:
+    if filters.sid(a["worker_sid"], "WorkerSid", "WK", engine.workers.__contains__):
         mine = engine.worker_queues.get(a["worker_sid"], set())
         queues = [q for q in queues if q.sid in mine]
     if a["ordering"] is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
+from switchboard.api import filters
 from switchboard.api.endpoints import Api, Context, Reply
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
@@ -81,15 +82,37 @@ def _ordering(value: str) -> list[tuple[Callable[[Task], Any], bool]]:
     return clauses
 
 
+def _check_filters(engine: WorkspaceEngine, a: dict[str, Any]) -> None:
+    """Refuse a filter that names nothing (api/filters.py); a finished task may still name a
+    queue or workflow deleted since, or a worker it was routed to."""
+    tasks = engine.tasks.values()
+    filters.sid(a["workflow_sid"], "WorkflowSid", "WW", lambda sid: sid in engine.workflows
+                or any(t.workflow_sid == sid for t in tasks))
+    filters.friendly_name(a["workflow_name"], "WorkflowName", "Workflow",
+                          (w.friendly_name for w in engine.workflows.values()))
+    filters.sid(a["task_queue_sid"], "TaskQueueSid", "WQ", lambda sid: sid in engine.task_queues
+                or any(t.task_queue_sid == sid for t in tasks))
+    filters.friendly_name(a["task_queue_name"], "TaskQueueName", "TaskQueue",
+                          (q.friendly_name for q in engine.task_queues.values()))
+    target = filters.well_formed(a["routing_target"], "RoutingTarget", "WK", "WQ", "WW")
+    if target is not None:
+        collections: dict[str, Container[str]] = {
+            "WK": engine.workers, "WQ": engine.task_queues, "WW": engine.workflows}
+        collection = collections[target[:2]]
+        filters.sid(target, "RoutingTarget", target[:2], lambda sid: sid in collection
+                    or any(t.routing_target == sid for t in tasks))
+
+
 @api.route("GET", BASE, tag=TAG, summary="List tasks", params=(
     Param("Priority", "integer"),
     Param("AssignmentStatus", "list", description="Repeat for several statuses."),
-    Param("WorkflowSid"),
-    Param("WorkflowName"),
-    Param("TaskQueueSid"),
-    Param("TaskQueueName"),
+    Param("WorkflowSid", description="A workflow of the workspace (else 400)."),
+    Param("WorkflowName", description="A workflow of the workspace (else 400)."),
+    Param("TaskQueueSid", description="A queue of the workspace (else 400)."),
+    Param("TaskQueueName", description="A queue of the workspace (else 400)."),
     Param("EvaluateTaskAttributes", description="Only tasks whose attributes match."),
-    Param("RoutingTarget"),
+    Param("RoutingTarget", description="A Worker, TaskQueue or Workflow SID of the workspace "
+          "(else 400)."),
     Param("Ordering", description="DateCreated, Priority or VirtualStartTime, then :asc or "
           ":desc; several separated by commas."),
     Param("HasAddons", "boolean"),
@@ -108,6 +131,7 @@ async def list_tasks(ctx: Context) -> dict[str, Any]:
                                          "EvaluateTaskAttributes")
                   if a["evaluate_task_attributes"] is not None else None)
     ordering = _ordering(a["ordering"]) if a["ordering"] else []
+    _check_filters(engine, a)
     workflow_names = {w.sid for w in engine.workflows.values()
                       if w.friendly_name == a["workflow_name"]}
     queue_names = {q.sid for q in engine.task_queues.values()

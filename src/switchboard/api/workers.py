@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from switchboard.api import filters
 from switchboard.api.endpoints import Api, Context, Reply
 from switchboard.api.paging import page
 from switchboard.api.params import PAGING, Param
@@ -93,13 +94,14 @@ def _ordering(value: str | None) -> tuple[Any, bool]:
 
 
 @api.route("GET", BASE, tag=TAG, summary="List workers", params=(
-    Param("ActivityName"),
-    Param("ActivitySid"),
+    Param("ActivityName", description="An activity of the workspace (else 400)."),
+    Param("ActivitySid", description="An activity of the workspace (else 400)."),
     Param("Available", "flag"),
     Param("FriendlyName"),
     Param("TargetWorkersExpression", description="Only workers this expression selects."),
-    Param("TaskQueueName", description="Only members of the queue with this name."),
-    Param("TaskQueueSid"),
+    Param("TaskQueueName", description="Only members of the queue with this name (a queue of "
+          "the workspace, else 400)."),
+    Param("TaskQueueSid", description="Only members of this queue (else 400)."),
     Param("Ordering", description="DateCreated, DateUpdated, DateStatusChanged or "
           "FriendlyName, then :asc or :desc."),
     *PAGING,
@@ -108,6 +110,13 @@ async def list_workers(ctx: Context) -> dict[str, Any]:
     a = ctx.args
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
     order_key, descending = _ordering(a["ordering"])
+    # Filters that name nothing in the workspace are refused (api/filters.py).
+    filters.sid(a["activity_sid"], "ActivitySid", "WA", engine.activities.__contains__)
+    filters.friendly_name(a["activity_name"], "ActivityName", "Activity",
+                          (x.friendly_name for x in engine.activities.values()))
+    filters.sid(a["task_queue_sid"], "TaskQueueSid", "WQ", engine.task_queues.__contains__)
+    filters.friendly_name(a["task_queue_name"], "TaskQueueName", "TaskQueue",
+                          (q.friendly_name for q in engine.task_queues.values()))
     expression = (compile_target_workers(a["target_workers_expression"],
                                          "TargetWorkersExpression")
                   if a["target_workers_expression"] is not None else None)
