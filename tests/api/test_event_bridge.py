@@ -24,7 +24,7 @@ from switchboard.bridge.sockets import Connection, WorkerSockets
 from switchboard.bridge.tokens import TokenVerifier
 from switchboard.service.runtime import Runtime
 
-from .conftest import MakeWorkspace, Workspace, ok
+from .conftest import MakeWorkspace, Workspace, ok, unchanged
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "test-auth-token"
@@ -236,8 +236,8 @@ def test_errors_carry_a_message(bridge: Bridge) -> None:
             "is for workspace")
     refused(bridge.rpc(token, "GET", bridge.path("Nothing")), 404, 20404)
     refused(bridge.rpc(token, "GET", bridge.path("Workers")), 403, 20403, "admin")
-    for route in ("Transfers", "CustomerParticipant", "WorkerParticipant",
-                  "HoldWorkerParticipant", "KickWorkerParticipant"):
+    for route in ("CustomerParticipant", "WorkerParticipant", "HoldWorkerParticipant",
+                  "KickWorkerParticipant"):
         refused(bridge.rpc(token, "POST", bridge.path("Workers", alice["sid"], route),
                            {"To": bob["sid"]}, api_version="v2"), 400, 20001,
                 "telephone network")
@@ -249,6 +249,99 @@ def test_errors_carry_a_message(bridge: Bridge) -> None:
     stranger = bridge.token(alice["sid"], workspace_sid="WS" + "0" * 32)
     refused(bridge.rpc(stranger, "GET", "Workspaces/WS" + "0" * 32 + "/Activities"), 404,
             20404)
+
+
+TRANSFER_FIELDS = {"date_created", "date_updated", "initiating_reservation_sid",
+                   "initiating_worker_sid", "initiating_queue_sid", "initiating_workflow_sid",
+                   "sid", "transfer_mode", "transfer_to", "transfer_type", "transfer_status",
+                   "task_sid"}
+
+
+def test_transfers(bridge: Bridge) -> None:
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    task = bridge.task(type="chat")
+    alice_token = bridge.token(alice["sid"])
+    mine = bridge.path("Workers", alice["sid"], "Reservations")
+    (reservation,) = bridge.payload(alice_token, "GET", mine, {"Active": "true"}, "v2")[
+        "contents"]
+    bridge.payload(alice_token, "POST", bridge.path("Workers", alice["sid"], "Reservations",
+                                                    reservation["sid"]),
+                   {"ReservationStatus": "accepted"})
+    bob = bridge.worker("bob", ActivitySid=bridge.available)
+    transfers = bridge.path("Workers", alice["sid"], "Transfers")
+    params = {"ReservationSid": reservation["sid"], "TaskSid": task["sid"], "To": bob["sid"]}
+
+    # What Task.transfer sends: typed JSON, Attributes an object, on API v2.
+    made = bridge.payload(alice_token, "POST", transfers, {
+        **params, "Mode": "WARM", "Priority": 5, "Attributes": {"type": "chat", "vip": True}},
+        "v2")
+    assert set(made) >= TRANSFER_FIELDS
+    assert made["sid"].startswith("TT")
+    assert (made["transfer_type"], made["transfer_mode"], made["transfer_status"]) == (
+        "WORKER", "WARM", "initiated")
+    assert (made["initiating_reservation_sid"], made["initiating_worker_sid"]) == (
+        reservation["sid"], alice["sid"])
+    assert (made["initiating_queue_sid"], made["initiating_workflow_sid"]) == (
+        bridge.queue, bridge.workflow)
+    assert made["date_created"] == NOW
+    fetched = bridge.ws.fetch("Tasks", task["sid"])
+    assert (fetched["priority"], json.loads(fetched["attributes"])) == (
+        5, {"type": "chat", "vip": True})
+    assert bridge.payload(alice_token, "GET", f"{transfers}/{made['sid']}", {}, "v2") == made
+
+    # The transferring worker's reservation names its transfer in progress; the other's, the
+    # transfer that offered it.
+    (held,) = bridge.payload(alice_token, "GET", mine, {"Active": "true"}, "v2")["contents"]
+    assert held["active_outgoing_task_transfer"] == made
+    assert "task_transfer" not in held
+    bob_token = bridge.token(bob["sid"])
+    (offered,) = bridge.payload(bob_token, "GET", bridge.path(
+        "Workers", bob["sid"], "Reservations"), {"Active": "true"}, "v2")["contents"]
+    assert offered["task_transfer"] == made
+    assert offered["task"]["assignment_status"] == "reserved"
+    assert "active_outgoing_task_transfer" not in offered
+
+    # Only the worker who started it, and only once.
+    refused(bridge.rpc(bob_token, "POST", f"{transfers}/{made['sid']}",
+                       {"TaskSid": task["sid"], "TransferStatus": "canceled"}, "v2"),
+            403, 20403)
+    refused(bridge.rpc(alice_token, "POST", f"{transfers}/{made['sid']}",
+                       {"TaskSid": task["sid"], "TransferStatus": "completed"}, "v2"),
+            400, 20001, "canceled")
+    canceled = bridge.payload(alice_token, "POST", f"{transfers}/{made['sid']}",
+                              {"TaskSid": task["sid"], "TransferStatus": "canceled"}, "v2")
+    assert canceled["transfer_status"] == "canceled"
+    refused(bridge.rpc(alice_token, "POST", f"{transfers}/{made['sid']}",
+                       {"TaskSid": task["sid"], "TransferStatus": "canceled"}, "v2"),
+            400, 20001, f"Transfer {made['sid']} is already canceled . Cannot cancel transfer.")
+    assert bridge.ws.fetch("Tasks", task["sid"])["assignment_status"] == "assigned"
+
+    # Refusals: missing or mistyped parameters, an unavailable worker, a stranger's reservation.
+    refused(bridge.rpc(alice_token, "POST", transfers, {"TaskSid": task["sid"]}, "v2"), 400,
+            20001, "ReservationSid")
+    refused(bridge.rpc(alice_token, "POST", transfers, {**params, "Priority": "high"}, "v2"),
+            400, 20001, "Priority")
+    bridge.ws.update("Workers", bob["sid"], ActivitySid=bridge.ws.activity("Offline"))
+    refused(bridge.rpc(alice_token, "POST", transfers, params, "v2"), 400, 20001,
+            "cannot take")
+    refused(bridge.rpc(bob_token, "POST", bridge.path("Workers", bob["sid"], "Transfers"),
+                       params, "v2"), 404, 20404, "Reservation")
+
+
+def test_voice_tasks_need_a_telephone_network_to_transfer(bridge: Bridge) -> None:
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    bob = bridge.worker("bob", ActivitySid=bridge.available)
+    token = bridge.token(alice["sid"])
+    task = bridge.payload(token, "POST", bridge.path("Tasks"), {
+        "WorkflowSid": bridge.workflow, "RoutingTarget": alice["sid"],
+        "TaskChannelUniqueName": "voice", "Attributes": {}})
+    (reservation,) = bridge.ws.list("Tasks", task["sid"], "Reservations")
+    bridge.ws.update("Tasks", task["sid"], "Reservations", reservation["sid"],
+                     ReservationStatus="accepted")
+    with unchanged(bridge.client, f"/v1/Workspaces/{bridge.ws.sid}/Tasks/{task['sid']}"):
+        refused(bridge.rpc(token, "POST", bridge.path("Workers", alice["sid"], "Transfers"), {
+            "ReservationSid": reservation["sid"], "TaskSid": task["sid"], "To": bob["sid"]},
+            "v2"), 400, 20001, "telephone network")
 
 
 def test_tasks_of_other_workers_are_out_of_reach(bridge: Bridge) -> None:
@@ -492,6 +585,79 @@ def test_offline_when_the_last_socket_closes(bridge: Bridge) -> None:
         frame(ws)
         bridge.ws.update("Workers", bob["sid"], Attributes='{"w":1}')
         assert frame(ws)["payload"]["activity_name"] == "Available"
+
+
+def test_every_reservation_that_ends_is_pushed_to_its_worker(bridge: Bridge) -> None:
+    """A task deleted under a worker's pending or accepted reservation, and a worker deleted
+    with a pending one: the worker hears the reservation's final event, with its task."""
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    with bridge.client.websocket_connect(
+            f"/v1/wschannels?token={bridge.token(alice['sid'])}") as ws:
+        frame(ws)  # init
+        task = bridge.task(type="x")
+        reservation = frame(ws)["payload"]
+        bridge.ws.delete("Tasks", task["sid"])
+        canceled = frame(ws)
+        assert canceled["event_type"] == "reservation.canceled"
+        assert canceled["payload"]["sid"] == reservation["sid"]
+        assert set(canceled["payload"]) >= RESERVATION_FIELDS
+        assert canceled["payload"]["task"]["sid"] == task["sid"]
+
+        task = bridge.task(type="y")
+        reservation = frame(ws)["payload"]
+        bridge.ws.update("Tasks", task["sid"], "Reservations", reservation["sid"],
+                         ReservationStatus="accepted")
+        assert frame(ws)["event_type"] == "reservation.accepted"
+        bridge.ws.delete("Tasks", task["sid"])
+        completed = frame(ws)
+        assert (completed["event_type"], completed["payload"]["reservation_status"]) == (
+            "reservation.completed", "completed")
+
+        task = bridge.task(type="z")
+        reservation = frame(ws)["payload"]
+        bridge.ws.delete("Workers", alice["sid"])
+        last = frame(ws)
+        assert (last["event_type"], last["payload"]["sid"]) == (
+            "reservation.canceled", reservation["sid"])
+        with pytest.raises(WebSocketDisconnect) as info:
+            frame(ws)
+        assert info.value.code == 4410
+
+
+def test_transfer_events_reach_the_worker_who_started_it(bridge: Bridge) -> None:
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    task = bridge.task(type="x")
+    (reservation,) = bridge.ws.list("Tasks", task["sid"], "Reservations")
+    bridge.ws.update("Tasks", task["sid"], "Reservations", reservation["sid"],
+                     ReservationStatus="accepted")
+    bob = bridge.worker("bob", ActivitySid=bridge.available)
+    token = bridge.token(alice["sid"])
+    with bridge.client.websocket_connect(f"/v1/wschannels?token={token}") as ws:
+        frame(ws)  # init
+        made = bridge.payload(token, "POST", bridge.path("Workers", alice["sid"], "Transfers"),
+                              {"ReservationSid": reservation["sid"], "TaskSid": task["sid"],
+                               "To": bob["sid"], "Mode": "COLD"}, "v2")
+        initiated = frame(ws)
+        assert (initiated["event_type"], initiated["payload"]) == (
+            "task.transfer-initiated", made)
+        wrapup = frame(ws)
+        # Pushed reservations leave the outgoing transfer to the answer of task.transfer().
+        assert wrapup["event_type"] == "reservation.wrapup"
+        assert "active_outgoing_task_transfer" not in wrapup["payload"]
+        (offered,) = bridge.ws.list("Workers", bob["sid"], "Reservations",
+                                    ReservationStatus="pending")
+        bridge.ws.update("Tasks", task["sid"], "Reservations", offered["sid"],
+                         ReservationStatus="rejected")
+        failed = frame(ws)
+        assert failed["event_type"] == "task.transfer-failed"
+        assert failed["payload"]["transfer_status"] == "failed"
+        assert "rejected" in failed["payload"]["transfer_failed_reason"]
+        assert frame(ws)["event_type"] == "task.updated"  # routed again by its workflow
+    # Bob declined it: the workflow offers it to others first (alice still wraps it up).
+    assert bridge.ws.fetch("Tasks", task["sid"])["assignment_status"] == "pending"
+    events = bridge.ws.list("Events", TaskSid=task["sid"])
+    assert {"task.transfer-initiated", "task.transfer-failed"} <= {
+        e["event_type"] for e in events}
 
 
 def test_heartbeats(bridge: Bridge) -> None:

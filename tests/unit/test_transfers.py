@@ -10,7 +10,7 @@ import pytest
 from routing_helpers import SECOND, World, only, rebuild, routing_state
 
 from switchboard.routing.errors import InvalidParameter, NotFound
-from switchboard.routing.model import Reservation, Task, Transfer
+from switchboard.routing.model import Reservation, Task, TaskQueue, Transfer
 from switchboard.routing.transfers import FAILED_REASONS
 
 TIMEOUT = 30  # the workflow's reservation timeout, seconds
@@ -20,10 +20,16 @@ TIMEOUT = 30  # the workflow's reservation timeout, seconds
 def world() -> World:
     world = World()
     queue = world.queue("everyone")
+    world.queue("second")  # made before the workers: they idle there in the same order
     world.workflow(queue, task_reservation_timeout=TIMEOUT)
     world.workers("alice", "bob", "carol")
     world.take()
     return world
+
+
+def second(world: World) -> TaskQueue:
+    """The queue tasks are transferred to (no workflow routes there)."""
+    return next(q for q in world.engine.task_queues.values() if q.friendly_name == "second")
 
 
 def assigned_to_alice(world: World, **options: Any) -> tuple[Task, Reservation]:
@@ -199,8 +205,7 @@ def test_cold_transfer_rejected_is_routed_again_by_the_workflow(world: World) ->
 
 def test_transfer_to_a_queue_tries_its_workers_in_turn(world: World) -> None:
     task, alices = assigned_to_alice(world)
-    queue = world.queue("second", target="1==1")
-    world.take()
+    queue = second(world)
 
     made = transfer(world, alices, queue.sid)
     assert made.transfer_type == "QUEUE"
@@ -227,7 +232,7 @@ def test_transfer_to_a_queue_tries_its_workers_in_turn(world: World) -> None:
 
 def test_a_queue_transfer_fails_when_its_reservation_times_out(world: World) -> None:
     task, alices = assigned_to_alice(world)
-    made = transfer(world, alices, world.queue("second").sid)
+    made = transfer(world, alices, second(world).sid)
     world.take()
     events = world.advance(TIMEOUT)
     assert kept(events, "reservation.timeout", "task.transfer-failed") == [
@@ -241,7 +246,7 @@ def test_a_queue_transfer_waits_for_a_worker(world: World) -> None:
     task, alices = assigned_to_alice(world, timeout=60)
     for name in ("bob", "carol"):
         world.set_activity(world.named(name), "Offline")
-    made = transfer(world, alices, world.queue("second").sid)
+    made = transfer(world, alices, second(world).sid)
     assert task.assignment_status == "pending"
     assert world.reservations(task, "pending") == []
     # The TTL (a limit on the wait before a first assignment) no longer applies.
@@ -314,7 +319,7 @@ def test_refused_transfers(world: World) -> None:
 
 def test_a_task_canceled_mid_transfer_ends_every_reservation(world: World) -> None:
     task, alices = assigned_to_alice(world)
-    made = transfer(world, alices, world.queue("second").sid)
+    made = transfer(world, alices, second(world).sid)
     bobs = world.pending(task)
     world.take()
 
@@ -360,7 +365,7 @@ def test_24_hours_after_its_accept_a_task_in_transfer_is_deleted(world: World) -
     sid = task.sid
     for name in ("bob", "carol"):
         world.set_activity(world.named(name), "Offline")
-    transfer(world, alices, world.queue("second").sid)
+    transfer(world, alices, second(world).sid)
     world.take()
     events = world.advance(24 * 3600)
     assert kept(events, "task.transfer-failed", "task.system-deleted") == [
@@ -374,7 +379,7 @@ def test_24_hours_after_its_accept_a_task_in_transfer_is_deleted(world: World) -
 @pytest.mark.parametrize("mode", ["WARM", "COLD"])
 def test_a_transfer_survives_a_restart(world: World, mode: str) -> None:
     task, alices = assigned_to_alice(world)
-    made = transfer(world, alices, world.queue("second").sid, mode=mode)
+    made = transfer(world, alices, second(world).sid, mode=mode)
     world.reject(world.pending(task))
     world.take()
     rebuilt = rebuild(world.engine, world.now)

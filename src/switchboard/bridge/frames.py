@@ -1,10 +1,17 @@
 """The Worker SDK's WebSocket frames a batch of committed events makes, and who gets each.
 
-A frame is ``{"event_type": …, "payload": …}``: the reservation (with its task), task, worker
-or worker channel the event is about, rendered from the engine's current state in the SDK's
-shapes. Reservation and worker events go to their worker; task events go to the workers that
+A frame is ``{"event_type": …, "payload": …}``: the reservation (with its task), task,
+transfer, worker or worker channel the event is about, rendered from the engine's current state
+in the SDK's shapes (a task deleted by the command is still found among the engine's recently
+removed). Reservation and worker events go to their worker; task events go to the workers that
 hold a reservation for the task, or whose reservation for it changed in the same batch (a
-completed task's workers hear ``task.completed`` after ``reservation.completed``).
+completed task's workers hear ``task.completed`` after ``reservation.completed``); transfer
+events go to the worker who started the transfer, whose SDK follows it as its outgoing
+transfer.
+
+A pushed reservation never carries ``active_outgoing_task_transfer``: the SDK takes the outgoing
+transfer from the answer to ``task.transfer()`` and would otherwise build it twice (the
+``transferInitiated`` listeners then hear of a copy that later events never reach).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import orjson
 
 from switchboard.bridge import shapes
 from switchboard.routing.engine import WorkspaceEngine
-from switchboard.routing.model import RESERVATION_OPEN, Event
+from switchboard.routing.model import RESERVATION_OPEN, Event, Reservation, Transfer
 
 RESERVATION_EVENTS = frozenset({
     "reservation.created", "reservation.accepted", "reservation.rejected",
@@ -25,9 +32,13 @@ RESERVATION_EVENTS = frozenset({
     "reservation.completed", "reservation.wrapup",
 })
 TASK_EVENTS = frozenset({"task.updated", "task.canceled", "task.completed", "task.wrapup"})
+TRANSFER_EVENTS = frozenset({
+    "task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
+    "task.transfer-canceled", "task.transfer-completed",
+})
 WORKER_EVENTS = frozenset({"worker.activity.update", "worker.attributes.update"})
 CHANNEL_EVENTS = frozenset({"worker.capacity.update", "worker.channel.availability.update"})
-PUSHED = RESERVATION_EVENTS | TASK_EVENTS | WORKER_EVENTS | CHANNEL_EVENTS
+PUSHED = RESERVATION_EVENTS | TASK_EVENTS | TRANSFER_EVENTS | WORKER_EVENTS | CHANNEL_EVENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +86,17 @@ def _task_workers(engine: WorkspaceEngine, task_sid: str | None, in_batch: set[s
 def _payload(engine: WorkspaceEngine, event: Event, now: int) -> dict[str, Any] | None:
     kind = event.event_type
     if kind in RESERVATION_EVENTS:
-        reservation = engine.reservations.get(event.reservation_sid or "")
-        return shapes.reservation(engine, reservation, now) if reservation else None
+        sid = event.reservation_sid or ""
+        reservation = engine.reservations.get(sid) or shapes.removed(engine, sid, Reservation)
+        return shapes.reservation(engine, reservation, now, outgoing=False) if (
+            reservation) else None
     if kind in TASK_EVENTS:
         task = engine.tasks.get(event.task_sid or "")
         return shapes.task(engine, task, now) if task else None
+    if kind in TRANSFER_EVENTS:
+        sid = str(event.data.get("transfer_sid"))
+        transfer = engine.transfers.get(sid) or shapes.removed(engine, sid, Transfer)
+        return shapes.transfer(transfer) if transfer else None
     worker = engine.workers.get(event.worker_sid or "")
     if worker is None:
         return None

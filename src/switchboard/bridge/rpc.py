@@ -8,8 +8,9 @@ parameters, the ``apiVersion`` header (v1 or v2) and the worker's token in the b
 
 Each call is answered by the REST API's own handler for that resource, so validation and the
 service call are the very same as over REST; only the token check before and the rendering
-after are the bridge's. Conference and transfer routes (v2) need a telephone network and are
-refused with a clear error.
+after are the bridge's. Transfers (v2 ``Workers/{WK}/Transfers``) have no REST resource: they
+call the service directly. Conference routes (v2) and transfers of voice tasks need a telephone
+network and are refused with a clear error.
 """
 
 from __future__ import annotations
@@ -286,6 +287,56 @@ async def fetch_task_queue(call: Call) -> dict[str, Any]:
     return shapes.task_queue(call.engine, call.engine.task_queue(body["sid"]))
 
 
+async def create_transfer(call: Call) -> dict[str, Any]:
+    """``task.transfer(to, {mode, priority, attributes})``: ``{ReservationSid, TaskSid, To[,
+    Mode, Priority, Attributes]}``, answered with the transfer."""
+    params = call.params
+    task_sid = _string(params, "TaskSid")
+    reservation_sid = _string(params, "ReservationSid")
+    to = _string(params, "To")
+    mode = _optional_string(params, "Mode")
+    priority = params.get("Priority")
+    if priority is not None:
+        priority = _integer(priority, "Priority", 0)
+    attributes = params.get("Attributes")
+    if attributes is not None:
+        attributes = _text(attributes)  # an object from the SDK, kept as its JSON text
+    engine = call.engine
+    channel = engine.task_channels.get(engine.task(task_sid).task_channel_sid)
+    if channel is not None and channel.unique_name == "voice":
+        raise NotSupported(
+            "Transferring a voice task needs a telephone network and conferences, which this "
+            "server does not have; nothing was changed (tasks of other channels transfer)")
+    worker_sid = call.path["WorkerSid"]
+    transfer = await call.runtime.run(
+        call.account.sid, call.path["WorkspaceSid"],
+        lambda engine, now: engine.transfer_task(
+            task_sid, reservation_sid, now, to=to, worker_sid=worker_sid, mode=mode,
+            priority=priority, attributes=attributes))
+    return shapes.transfer(transfer)
+
+
+async def fetch_transfer(call: Call) -> dict[str, Any]:
+    transfer = call.engine.transfer(call.path["Sid"])
+    if transfer.initiating_worker_sid != call.path["WorkerSid"]:
+        raise NotFound(f"The requested resource Transfer {transfer.sid} was not found")
+    return shapes.transfer(transfer)
+
+
+async def update_transfer(call: Call) -> dict[str, Any]:
+    """``transfer.cancel()``: ``{TaskSid, TransferStatus: "canceled"}``."""
+    status = _string(call.params, "TransferStatus")
+    if status != "canceled":
+        raise InvalidParameter(f"TransferStatus can only be set to canceled, not '{status}'")
+    task_sid = _optional_string(call.params, "TaskSid")
+    sid, worker_sid = call.path["Sid"], call.path["WorkerSid"]
+    transfer = await call.runtime.run(
+        call.account.sid, call.path["WorkspaceSid"],
+        lambda engine, now: engine.cancel_transfer(sid, now, worker_sid=worker_sid,
+                                                   task_sid=task_sid))
+    return shapes.transfer(transfer)
+
+
 def _not_supported(feature: str) -> Action:
     async def action(call: Call) -> Any:
         raise NotSupported(
@@ -327,8 +378,9 @@ ROUTES = (
            _reservation_action(reservations.update_task_reservation), _task_reservation_holder),
     _route("GET", WS + "/TaskQueues", list_task_queues, _privileged),
     _route("GET", WS + "/TaskQueues/{Sid}", fetch_task_queue, _privileged),
-    _route("*", WK + "/Transfers(?:/[^/]+)?", _not_supported("Transferring a task"),
-           _own_worker),
+    _route("POST", WK + "/Transfers", create_transfer, _own_worker),
+    _route("GET", WK + "/Transfers/{Sid}", fetch_transfer, _own_worker),
+    _route("POST", WK + "/Transfers/{Sid}", update_transfer, _own_worker),
     *(_route("*", WK + "/" + name, _not_supported(feature), _own_worker) for name, feature in (
         ("CustomerParticipant", "Updating the customer's call leg"),
         ("WorkerParticipant", "Updating a worker's call leg"),
@@ -449,6 +501,22 @@ def _text(value: Any) -> str:
     except RecursionError:
         raise InvalidParameter(f"A parameter is nested more than {MAX_JSON_DEPTH} levels "
                                "deep") from None
+
+
+def _optional_string(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Invalid parameter {name}: {value!r} is not a string")
+    return value
+
+
+def _string(params: Mapping[str, Any], name: str) -> str:
+    value = _optional_string(params, name)
+    if value is None:
+        raise InvalidParameter(f"Missing required parameter {name}")
+    return value
 
 
 def _flag(value: Any) -> bool:

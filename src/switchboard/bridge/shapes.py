@@ -7,11 +7,16 @@ its whole task. The SDK refuses a payload that lacks any field its descriptors l
 ``*Properties`` lists of twilio-taskrouter 2.1.1: Worker, Activity, Channel, TaskQueue, Task,
 Reservation), so every one is always present, null when there is no value;
 ``tests/compat/test_sdk_descriptors.py`` checks each shape against those lists under Node.
+
+Transfers (``transfer``) are the exception: a reservation carries ``task_transfer`` (the
+transfer that offered it) and ``active_outgoing_task_transfer`` (the transfer its worker has
+in progress) only when there is one. The SDK parses any object there, ``null`` included, as a
+transfer, and fails on ``null``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.model import (
@@ -19,15 +24,25 @@ from switchboard.routing.model import (
     Reservation,
     Task,
     TaskQueue,
+    Transfer,
     Worker,
     WorkerChannel,
 )
 from switchboard.routing.resources import DEFAULT_RESERVATION_TIMEOUT
 from switchboard.routing.views import channel_figures
 
+E = TypeVar("E", Task, Reservation, Transfer)
+
 
 def seconds(ms: int | None) -> int | None:
     return None if ms is None else ms // 1000
+
+
+def removed(engine: WorkspaceEngine, sid: str | None, kind: type[E]) -> E | None:
+    """A task, reservation or transfer deleted by a recent command: pushes of its last events
+    are rendered after their commit."""
+    found = engine.removed.get(sid or "")
+    return found if isinstance(found, kind) else None
 
 
 def worker(engine: WorkspaceEngine, w: Worker) -> dict[str, Any]:
@@ -120,10 +135,13 @@ def reservation_timeout(engine: WorkspaceEngine, r: Reservation) -> int:
     return workflow.task_reservation_timeout if workflow else DEFAULT_RESERVATION_TIMEOUT
 
 
-def reservation(engine: WorkspaceEngine, r: Reservation, now: int) -> dict[str, Any]:
+def reservation(engine: WorkspaceEngine, r: Reservation, now: int, *,
+                outgoing: bool = True) -> dict[str, Any]:
+    """A reservation with its task and, when there is one, the transfer that offered it and
+    (``outgoing``) the transfer its worker has in progress."""
     w = engine.workers.get(r.worker_sid)
-    t = engine.tasks.get(r.task_sid)
-    return {
+    t = engine.tasks.get(r.task_sid) or removed(engine, r.task_sid, Task)
+    shape = {
         "account_sid": r.account_sid,
         "workspace_sid": r.workspace_sid,
         "sid": r.sid,
@@ -138,6 +156,37 @@ def reservation(engine: WorkspaceEngine, r: Reservation, now: int) -> dict[str, 
         "date_updated": seconds(r.date_updated),
         "version": r.version,
         "task": task(engine, t, now) if t is not None else None,
+    }
+    if r.transfer_sid is not None:
+        incoming = engine.transfers.get(r.transfer_sid) or removed(
+            engine, r.transfer_sid, Transfer)
+        if incoming is not None:
+            shape["task_transfer"] = transfer(incoming)
+    if outgoing and t is not None and t.transfer is not None and (
+            t.transfer.initiating_reservation_sid == r.sid):
+        shape["active_outgoing_task_transfer"] = transfer(t.transfer)
+    return shape
+
+
+def transfer(t: Transfer) -> dict[str, Any]:
+    """The SDK's Transfer (``TransferProperties``); ``task_sid`` names its OutgoingTransfer's
+    task."""
+    return {
+        "account_sid": t.account_sid,
+        "workspace_sid": t.workspace_sid,
+        "sid": t.sid,
+        "task_sid": t.task_sid,
+        "initiating_reservation_sid": t.initiating_reservation_sid,
+        "initiating_worker_sid": t.initiating_worker_sid,
+        "initiating_queue_sid": t.initiating_queue_sid,
+        "initiating_workflow_sid": t.initiating_workflow_sid,
+        "transfer_type": t.transfer_type,
+        "transfer_to": t.transfer_to,
+        "transfer_mode": t.transfer_mode,
+        "transfer_status": t.transfer_status,
+        "transfer_failed_reason": t.transfer_failed_reason,
+        "date_created": seconds(t.date_created),
+        "date_updated": seconds(t.date_updated),
     }
 
 

@@ -38,6 +38,9 @@ CLOSE_REPLACED = 4409  # another session of the worker opened with closeExisting
 CLOSE_TOO_SLOW = 4429  # the client did not read its frames fast enough
 CLOSE_GONE = 4410  # the worker or its workspace was deleted
 TOKEN_LIFETIME_MAX_MS = 2_147_000_000  # the SDK's expiry timer is a setTimeout (32-bit ms)
+# How long a socket closed for a deleted worker may take to send the frames already queued for
+# it (its reservations' last events) before it is closed anyway.
+DRAIN_SECONDS = 2.0
 # A socket relayed by another node of a cluster (``cluster/forwarding.py``) that drops without
 # a close (that node died) is not the worker leaving: its SDK reconnects through another node.
 # setWorkerOfflineIfDisconnected then waits this long for it before setting the worker offline.
@@ -79,21 +82,30 @@ class Connection:
         try:
             while True:
                 await self.websocket.send_text(await self.queue.get())
+                self.queue.task_done()
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away: its reader sees the disconnect
             log.debug("push to worker %s stopped", self.worker_sid, exc_info=True)
 
-    def close(self, code: int, reason: str) -> None:
-        """Stop pushing and close the socket (without waiting: called from listeners)."""
+    def close(self, code: int, reason: str, *, drain: bool = False) -> None:
+        """Stop pushing and close the socket (without waiting: called from listeners); with
+        ``drain``, once the frames already queued are sent."""
         if self.closing:
             return
         self.closing = True
-        if self.writer is not None:
-            self.writer.cancel()
-        self.closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+        writer = self.writer
+        if writer is not None and not drain:
+            writer.cancel()
+        self.closer = asyncio.get_running_loop().create_task(
+            self._close(code, reason, writer if drain else None))
 
-    async def _close(self, code: int, reason: str) -> None:
+    async def _close(self, code: int, reason: str,
+                     draining: asyncio.Task[None] | None) -> None:
+        if draining is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.queue.join(), DRAIN_SECONDS)
+            draining.cancel()
         with contextlib.suppress(Exception):
             await self.websocket.close(code, _reason(reason))
 
@@ -199,9 +211,9 @@ class WorkerSockets:
             self._heartbeat.cancel()
             self._heartbeat = None
 
-    def _drop(self, conn: Connection, code: int, reason: str) -> None:
+    def _drop(self, conn: Connection, code: int, reason: str, *, drain: bool = False) -> None:
         self._remove(conn)
-        conn.close(code, reason)
+        conn.close(code, reason, drain=drain)
 
     # ------------------------------------------------------------------ push
 
@@ -227,7 +239,8 @@ class WorkerSockets:
         for event in events:
             if event.event_type == "worker.deleted" and event.worker_sid in workers:
                 for conn in list(workers.get(event.worker_sid, ())):
-                    self._drop(conn, CLOSE_GONE, "The worker was deleted")
+                    # Its reservations' last events (canceled) are pushed before it goes.
+                    self._drop(conn, CLOSE_GONE, "The worker was deleted", drain=True)
 
     def workspace_loaded(self, workspace_sid: str) -> None:
         """Runtime workspace listener: nothing to do (workers connect when they will)."""

@@ -388,10 +388,11 @@ class TaskLifecycle:
     # ================================================================== workflow steps
 
     def _match_filters(self, task: Task, start: int, now: int, *, after_skip: bool,
-                       entered: int | None = None) -> None:
+                       entered: int | None = None, exclude: str | None = None) -> None:
         """Enter the first filter from ``start`` that matches, else the default or cancel.
 
-        A first filter is entered at the task's creation unless ``entered`` says otherwise."""
+        A first filter is entered at the task's creation unless ``entered`` says otherwise;
+        ``exclude`` is a worker the task is not offered to at once (it just declined it)."""
         config = task.config
         assert config is not None
         index = workflows.matching_filter(config, task.parsed_attributes, now, start,
@@ -402,9 +403,10 @@ class TaskLifecycle:
         task.filter_index = index
         first = task.date_created if entered is None else entered
         task.filter_entered = first if start == 0 and index >= 0 else now
-        self._enter_target(task, config, 0, now)
+        self._enter_target(task, config, 0, now, exclude)
 
-    def _enter_target(self, task: Task, config: WorkflowConfig, index: int, now: int) -> None:
+    def _enter_target(self, task: Task, config: WorkflowConfig, index: int, now: int,
+                      exclude: str | None = None) -> None:
         steps = workflows.targets(task, config)
         target = steps[index]
         task.target = target
@@ -422,7 +424,7 @@ class TaskLifecycle:
         if task.step_deadline is not None and task.step_deadline <= now:
             self._advance(task, now, skipped=False)
             return
-        if not self._offer_task(task, now) and target.skip_if is not None and (
+        if not self._offer_task(task, now, exclude) and target.skip_if is not None and (
                 target.skip_if.evaluate({"workers": self._presence(target.queue_sid)})):
             self.waiting.discard(task)
             self._advance(task, now, skipped=True)
@@ -640,7 +642,7 @@ class TaskLifecycle:
         if workflow is not None and workflow.config is not None:
             task.config = workflow.config
             self._task_event("workflow.entered", task, now, "Task entered workflow")
-            self._match_filters(task, 0, now, after_skip=False, entered=now)
+            self._match_filters(task, 0, now, after_skip=False, entered=now, exclude=exclude)
             return
         # Routed without a workflow: to its RoutingTarget worker, else its first queue.
         if not is_for_one_worker(task) and transfer.initiating_queue_sid in self.task_queues:
