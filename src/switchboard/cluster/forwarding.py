@@ -170,10 +170,20 @@ class ClusterRouter:
             request = self.client.build_request(scope["method"], target, headers=headers,
                                                 content=body)
             answer = await self.client.send(request)
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached the owner
             log.info("forwarding %s %s to %s failed: %s", scope["method"], scope["path"], url,
                      exc)
             return False
+        except httpx.HTTPError as exc:
+            if scope["method"] in ("GET", "HEAD"):  # safe to ask again
+                return False
+            # The owner had the request and went away before answering: whether the change
+            # was made cannot be known here, so it is not made twice.
+            log.warning("the owner at %s failed while answering %s %s: %s", url,
+                        scope["method"], scope["path"], exc)
+            await _answer(send, 502, 20500, "The node owning this workspace stopped while "
+                          "answering; the change may or may not have been made")
+            return True
         if answer.headers.get(NOT_HERE_HEADER):
             return False
         await send({"type": "http.response.start", "status": answer.status_code,

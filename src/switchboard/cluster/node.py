@@ -117,7 +117,7 @@ class ClusterNode:
         sids = list(self.claimed)
         if sids:
             log.info("node %s hands over %d workspaces before leaving", self.id, len(sids))
-        await asyncio.gather(*(self._hand_over(sid) for sid in sids), return_exceptions=True)
+        await asyncio.gather(*(self.hand_over(sid) for sid in sids), return_exceptions=True)
 
     # ------------------------------------------------------------------ what others ask
 
@@ -188,13 +188,13 @@ class ClusterNode:
                 if desired is not None and desired != self.id and \
                         handovers < HANDOVERS_PER_TICK:
                     handovers += 1
-                    self._spawn(self._hand_over(sid))
+                    self._spawn(self.hand_over(sid))
             elif desired == self.id and view.owners.get(sid) in (None, self.id):
-                self._spawn(self._take(sid))
+                self._spawn(self.take(sid))
         if now % 60_000 < self.config.tick_seconds * 1000:  # about once a minute
             await self._db(directory.forget_dead_nodes, FORGET_NODES_AFTER_MS)
 
-    async def _take(self, sid: str) -> None:
+    async def take(self, sid: str) -> None:
         self._moving.add(sid)
         try:
             epoch = await self._db(directory.acquire, sid, self.id, self.config.lease_ms)
@@ -214,7 +214,7 @@ class ClusterNode:
         finally:
             self._moving.discard(sid)
 
-    async def _hand_over(self, sid: str) -> None:
+    async def hand_over(self, sid: str) -> None:
         epoch = self.claimed.get(sid)
         if epoch is None or sid in self._moving:
             return

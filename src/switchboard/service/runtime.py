@@ -130,7 +130,15 @@ class Runtime:
         """Make sure an account exists: the one named by the environment, or a new one.
 
         Returns the account and whether it was created now (its token is then worth printing).
+        Nodes of a cluster starting together may race to create it: the loser reads it back.
         """
+        try:
+            return self._bootstrap_account()
+        except StoreError:
+            self.accounts.load()
+            return self._bootstrap_account()
+
+    def _bootstrap_account(self) -> tuple[Account, bool]:
         now = self.clock.now_ms()
         sid = os.environ.get("SWITCHBOARD_ACCOUNT_SID")
         token = os.environ.get("SWITCHBOARD_AUTH_TOKEN")

@@ -1,0 +1,118 @@
+"""Real node processes sharing one PostgreSQL database, and a client that spreads requests over
+them as a load balancer would."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
+
+LEASE_SECONDS = 1.5  # short, so failover tests take seconds
+
+
+class Cluster:
+    def __init__(self, database_url: str, root: Path, size: int = 3,
+                 lease_seconds: float = LEASE_SECONDS) -> None:
+        self.database_url = database_url
+        self.nodes: list[ServerProcess] = []
+        for index in range(size):
+            data_dir = root / f"node{index}"
+            data_dir.mkdir()
+            self.nodes.append(ServerProcess(
+                data_dir, clock="system", database_url=database_url,
+                extra_args=("--node-id", f"node{index}", "--lease-seconds",
+                            str(lease_seconds), "--log-level", "info")))
+
+    def start(self) -> None:
+        """Every node at once (the first migrates the schema; the others wait for it)."""
+        threads = [threading.Thread(target=node.start) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for node in self.nodes:
+            assert node.process is not None, "a node did not start"
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            if node.process is not None:
+                node.process.kill()
+                node.process.wait(timeout=10)
+                node.process = None
+
+    def client(self, index: int) -> httpx.Client:
+        return httpx.Client(base_url=self.nodes[index].url, auth=(ACCOUNT_SID, AUTH_TOKEN),
+                            timeout=30)
+
+    def log(self, index: int) -> str:
+        return (self.nodes[index].data_dir / "server.log").read_text()
+
+    def status(self) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "switchboard", "cluster", "status", "--json",
+             "--database-url", self.database_url],
+            capture_output=True, text=True, timeout=30, check=True)
+        result: dict[str, Any] = json.loads(out.stdout)
+        return result
+
+    def owners(self) -> dict[str, str]:
+        """Workspace -> the node that owns it now."""
+        return {ws: node["id"] for node in self.status()["nodes"] for ws in node["workspaces"]}
+
+    def wait_until(self, condition: Any, timeout: float = 20.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or condition}")
+            time.sleep(0.1)
+
+    def signal(self, index: int, sig: signal.Signals) -> None:
+        process = self.nodes[index].process
+        assert process is not None
+        os.kill(process.pid, sig)
+
+
+class Balancer:
+    """Sends each request to the next node, as a load balancer in front would; a node that
+    refuses the connection (stopped, restarting) is skipped: the request never reached it."""
+
+    def __init__(self, cluster: Cluster, indexes: list[int]) -> None:
+        self.clients = [cluster.client(i) for i in indexes]
+        self.turn = itertools.cycle(range(len(self.clients)))
+        self.lock = threading.Lock()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self.lock:
+            start = next(self.turn)
+        for attempt in range(len(self.clients) * 20):
+            client = self.clients[(start + attempt) % len(self.clients)]
+            try:
+                return client.request(method, path, **kwargs)
+            except httpx.ConnectError:
+                time.sleep(0.05)
+        raise AssertionError("no node accepted the connection")
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
+def create_workspaces(client: httpx.Client, count: int) -> list[str]:
+    sids = []
+    for index in range(count):
+        answer = client.post("/v1/Workspaces", data={"FriendlyName": f"ws{index}",
+                                                      "Template": "FIFO"})
+        assert answer.status_code == 201, answer.text
+        sids.append(answer.json()["sid"])
+    return sids
