@@ -55,36 +55,60 @@ def render_reservation(engine: WorkspaceEngine, reservation: Reservation, base: 
     }
 
 
-UPDATE_PARAMS = (
-    Param("ReservationStatus", "enum", choices=STATUSES,
-          description="accepted, rejected, wrapping or completed."),
-    Param("WorkerActivitySid", description="Move the worker to this activity."),
-    Param("Instruction", description="Telephony instructions are refused: Switchboard has no "
-          "telephone network."),
+# Every other parameter of TaskRouter's reservation update configures a telephony instruction
+# (dequeue, call, redirect, conference, supervise): the call, its conference and recordings.
+TELEPHONY_PARAMS = (
     *(Param(name) for name in (
         "DequeuePostWorkActivitySid", "DequeueFrom", "DequeueRecord", "DequeueTo",
         "DequeueStatusCallbackUrl", "CallFrom", "CallRecord", "CallTo", "CallUrl",
         "CallStatusCallbackUrl", "RedirectCallSid", "RedirectUrl", "To", "From",
-        "StatusCallback", "PostWorkActivitySid", "Supervisor", "SupervisorMode")),
-    Param("DequeueTimeout", "integer"),
-    Param("CallTimeout", "integer"),
-    Param("CallAccept", "boolean"),
-    Param("RedirectAccept", "boolean"),
-    Param("EndConferenceOnExit", "boolean"),
+        "StatusCallback", "StatusCallbackMethod", "Beep", "WaitUrl", "WaitMethod",
+        "ConferenceStatusCallback", "ConferenceStatusCallbackMethod", "ConferenceRecord",
+        "ConferenceTrim", "RecordingChannels", "RecordingStatusCallback",
+        "RecordingStatusCallbackMethod", "ConferenceRecordingStatusCallback",
+        "ConferenceRecordingStatusCallbackMethod", "Region", "SipAuthUsername",
+        "SipAuthPassword", "PostWorkActivitySid", "Supervisor", "SupervisorMode",
+        "JitterBufferSize")),
+    *(Param(name, "integer") for name in (
+        "DequeueTimeout", "CallTimeout", "Timeout", "MaxParticipants")),
+    *(Param(name, "boolean") for name in (
+        "CallAccept", "RedirectAccept", "Record", "Muted", "StartConferenceOnEnter",
+        "EndConferenceOnExit", "EarlyMedia", "EndConferenceOnCustomerExit",
+        "BeepOnCustomerEntrance")),
+    *(Param(name, "list") for name in (
+        "StatusCallbackEvent", "ConferenceStatusCallbackEvent", "DequeueStatusCallbackEvent")),
+)
+UPDATE_PARAMS = (
+    Param("ReservationStatus", "enum", choices=STATUSES,
+          description="accepted, rejected, wrapping or completed."),
+    Param("WorkerActivitySid", description="Move the worker to this activity, with any "
+          "ReservationStatus or none."),
+    Param("Instruction", description="Telephony instructions are refused: Switchboard has no "
+          "telephone network."),
+    *(Param(p.name, p.kind, description="Refused: it configures a telephony instruction.")
+      for p in TELEPHONY_PARAMS),
 )
 
 
-def _check_instruction(instruction: str | None) -> None:
-    if instruction is None:
-        return
-    if instruction not in TELEPHONY:
+def _check_instruction(args: dict[str, Any]) -> None:
+    """Refuse a telephony instruction, or any of its parameters sent without one: acting on
+    the rest of the update would drop them silently."""
+    instruction = args["instruction"]
+    if instruction is not None and instruction not in TELEPHONY:
         raise InvalidParameter(f"Invalid Instruction '{instruction}': TaskRouter instructions "
                                f"are {', '.join(TELEPHONY)}")
-    log.info("refused the %s instruction: there is no telephone network", instruction)
-    raise InvalidParameter(
-        f"Instruction '{instruction}' needs a telephone network, which this server does not "
-        "have; nothing was changed. Accept the reservation with ReservationStatus=accepted and "
-        "connect the call in your application.")
+    if instruction is not None:
+        log.info("refused the %s instruction: there is no telephone network", instruction)
+        raise InvalidParameter(
+            f"Instruction '{instruction}' needs a telephone network, which this server does "
+            "not have; nothing was changed. Accept the reservation with "
+            "ReservationStatus=accepted and connect the call in your application.")
+    sent = [p.name for p in TELEPHONY_PARAMS if args[p.attr] is not None]
+    if sent:
+        raise InvalidParameter(
+            f"{', '.join(sent)} {'configures' if len(sent) == 1 else 'configure'} telephony "
+            "instructions, which need a telephone network this server does not have; nothing "
+            "was changed. Leave them out and connect the call in your application.")
 
 
 async def _list(ctx: Context, reservations: list[Reservation], url: str,
@@ -154,7 +178,7 @@ async def update_worker_reservation(ctx: Context) -> Reply:
 async def _update(ctx: Context, *, task_sid: str | None = None,
                   worker_sid: str | None = None) -> Reply:
     a = ctx.args
-    _check_instruction(a["instruction"])
+    _check_instruction(a)
 
     def command(engine: WorkspaceEngine, now: int) -> Reply:
         reservation = engine.update_reservation(

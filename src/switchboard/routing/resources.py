@@ -324,7 +324,9 @@ class Resources:
         """Every check of a worker update, before anything changes: the new activity and the
         parsed attributes, when given."""
         check_version(worker.version, if_match, f"Worker {worker.sid}")
-        activity = self.activity(activity_sid, "ActivitySid") if activity_sid else None
+        # An empty ActivitySid is refused like any SID of no activity, not taken as absent.
+        activity = (self.activity(activity_sid, "ActivitySid") if activity_sid is not None
+                    else None)
         parsed = validate.attributes(attributes) if attributes is not None else None
         if friendly_name is not None and friendly_name != worker.friendly_name:
             self.check_worker_name(friendly_name, worker.sid)
