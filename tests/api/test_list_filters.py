@@ -163,7 +163,63 @@ def test_rpc_list_filters_are_the_rest_apis(bridge: Bridge) -> None:
         refused(bridge.rpc(admin, "GET", url, params), 400, 20001, *params)
 
 
-def rpc_list(bridge: Bridge, token: str, url: str, api_version: str = "v1",
-             **params: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = bridge.payload(token, "GET", url, params, api_version)
-    return payload
+def sids_of(payload: dict[str, Any]) -> list[str]:
+    return [item["sid"] for item in payload["contents"]]
+
+
+def test_rpc_after_sid_must_name_an_item_of_the_list(bridge: Bridge) -> None:
+    alice = bridge.worker("alice")
+    token = bridge.token(alice["sid"])
+    url = bridge.path("Activities")
+    first = bridge.payload(token, "GET", url, {"PageSize": 1})
+    assert len(sids_of(first)) == 1
+    second = bridge.payload(token, "GET", url, {"PageSize": 1, "AfterSid": first["after_sid"]})
+    assert sids_of(second) != sids_of(first)
+    for value, mention in (("WA" + UNKNOWN, "names nothing of this list"),
+                           (alice["sid"], "must be an Activity SID (WA and 32 hex digits)"),
+                           ("Available", "must be an Activity SID"), ("", "must be"),
+                           (7, "must be")):
+        for name in ("AfterSid", "NextToken"):
+            refused(bridge.rpc(token, "GET", url, {"PageSize": 1, name: value}), 400, 20001,
+                    name, mention)
+
+
+def test_rpc_after_sid_of_each_list(bridge: Bridge) -> None:
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    bob = bridge.worker("bob", ActivitySid=bridge.available)
+    token, admin = bridge.token(alice["sid"]), bridge.token(alice["sid"], role="admin")
+    bridge.task(type="a")
+    bridge.task(type="b")
+    (bobs,) = bridge.ws.list("Workers", bob["sid"], "Reservations")
+    lists = {  # url, token, api version, a SID of the right kind that is not in the list
+        "Workers": (bridge.path("Workers"), admin, "v1", "WK" + UNKNOWN),
+        "TaskQueues": (bridge.path("TaskQueues"), admin, "v1", "WQ" + UNKNOWN),
+        "WorkerChannels": (bridge.path("Workers", alice["sid"], "WorkerChannels"), token, "v1",
+                           bridge.ws.list("Workers", bob["sid"], "Channels")[0]["sid"]),
+        "Reservations": (bridge.path("Workers", alice["sid"], "Reservations"), token, "v2",
+                         bobs["sid"]),
+    }
+    for name, (url, who, version, stranger) in lists.items():
+        everything = sids_of(bridge.payload(who, "GET", url, {"PageSize": 1000}, version))
+        assert everything, name
+        rest = bridge.payload(who, "GET", url, {"PageSize": 1000, "AfterSid": everything[0]},
+                              version)
+        assert sids_of(rest) == everything[1:], name
+        refused(bridge.rpc(who, "GET", url, {"AfterSid": stranger}, version), 400, 20001,
+                "AfterSid", "names nothing of this list")
+
+
+def test_rpc_after_sid_that_left_the_filter_goes_on_where_it_stood(bridge: Bridge) -> None:
+    names = ["ann", "ben", "cat", "dan"]
+    sids = [bridge.worker(name, ActivitySid=bridge.available)["sid"] for name in names]
+    admin = bridge.token(sids[0], role="admin")
+    url, query = bridge.path("Workers"), {"PageSize": 2, "ActivityName": "Available"}
+    first = bridge.payload(admin, "GET", url, query)
+    assert sids_of(first) == sids[:2] and first["after_sid"] == sids[1]
+    bridge.ws.update("Workers", sids[1], ActivitySid=bridge.ws.activity("Offline"))
+    second = bridge.payload(admin, "GET", url, {**query, "AfterSid": first["after_sid"]})
+    assert sids_of(second) == sids[2:]
+    # A worker deleted since names nothing any more.
+    bridge.ws.delete("Workers", sids[1])
+    refused(bridge.rpc(admin, "GET", url, {**query, "AfterSid": sids[1]}), 400, 20001,
+            "AfterSid")

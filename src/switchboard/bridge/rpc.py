@@ -27,7 +27,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 
-from switchboard.api import activities, reservations, task_queues, tasks, workers
+from switchboard.api import activities, filters, reservations, task_queues, tasks, workers
 from switchboard.api.endpoints import Context, Endpoint, Handler, Reply
 from switchboard.api.errors import routing_error_response
 from switchboard.api.params import Param, parse
@@ -175,16 +175,27 @@ def _own_routing_target(call: Call) -> None:
 
 
 def _page(items: list[Any], params: Mapping[str, Any],
-          render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """``{"contents": [...], "after_sid": …}``: the SDK asks for the next page with AfterSid."""
+          render: Callable[[Any], dict[str, Any]], prefix: str,
+          known: Callable[[str], bool]) -> dict[str, Any]:
+    """``{"contents": [...], "after_sid": …}``: the SDK asks for the next page with AfterSid
+    (NextToken when it orders the list), the SID of the last item of the page before."""
     size = _integer(params.get("PageSize"), "PageSize", DEFAULT_PAGE_SIZE)
     size = max(1, min(size, MAX_PAGE_SIZE))
-    after = params.get("AfterSid") or params.get("NextToken")
     start = 0
-    if after:
+    name = "AfterSid" if params.get("AfterSid") is not None else "NextToken"
+    after = params.get(name)
+    if after is not None:
+        filters.well_formed(after if isinstance(after, str) else repr(after), name, prefix)
         sids = [item.sid for item in items]
-        start = sids.index(after) + 1 if after in sids else next(
-            (i for i, sid in enumerate(sids) if sid > str(after)), len(items))
+        if after in sids:
+            start = sids.index(after) + 1
+        elif known(after):
+            # It left this list since the page before (changed, filtered out): go on after
+            # where it stood in creation (SID) order.
+            start = next((i for i, sid in enumerate(sids) if sid > after), len(items))
+        else:
+            raise InvalidParameter(f"Invalid {name} '{after}': it names nothing of this "
+                                   "list")
     chunk = items[start:start + size]
     after_sid = chunk[-1].sid if chunk and start + size < len(items) else None
     return {"contents": [render(item) for item in chunk], "after_sid": after_sid,
@@ -205,14 +216,15 @@ async def list_workers(call: Call) -> dict[str, Any]:
     engine = call.engine
     found = [engine.workers[w["sid"]] for w in await call.rest_list(workers.list_workers)
              if w["sid"] in engine.workers]
-    return _page(found, call.params, lambda w: shapes.worker(engine, w))
+    return _page(found, call.params, lambda w: shapes.worker(engine, w), "WK",
+                 engine.workers.__contains__)
 
 
 async def list_activities(call: Call) -> dict[str, Any]:
     engine = call.engine
     found = [engine.activities[a["sid"]] for a in await call.rest_list(
         activities.list_activities) if a["sid"] in engine.activities]
-    return _page(found, call.params, shapes.activity)
+    return _page(found, call.params, shapes.activity, "WA", engine.activities.__contains__)
 
 
 async def list_worker_channels(call: Call) -> dict[str, Any]:
@@ -221,7 +233,8 @@ async def list_worker_channels(call: Call) -> dict[str, Any]:
     found = [channels[c["task_channel_sid"]]
              for c in await call.rest_list(workers.list_worker_channels)
              if c["task_channel_sid"] in channels]
-    return _page(found, call.params, lambda wc: shapes.worker_channel(engine, wc))
+    return _page(found, call.params, lambda wc: shapes.worker_channel(engine, wc), "WC",
+                 lambda sid: any(wc.sid == sid for wc in channels.values()))
 
 
 async def update_worker_channel(call: Call) -> dict[str, Any]:
@@ -239,7 +252,9 @@ async def list_worker_reservations(call: Call) -> dict[str, Any]:
     if _flag(call.params.get("Active")):
         found = [r for r in found if r.reservation_status in RESERVATION_OPEN]
     now = call.now
-    return _page(found, call.params, lambda r: shapes.reservation(engine, r, now))
+    mine = engine.worker_reservations.get(call.path["WorkerSid"], {})
+    return _page(found, call.params, lambda r: shapes.reservation(engine, r, now), "WR",
+                 mine.__contains__)
 
 
 def _reservation_action(handler: Handler) -> Action:
@@ -279,7 +294,8 @@ async def list_task_queues(call: Call) -> dict[str, Any]:
     engine = call.engine
     found = [engine.task_queues[q["sid"]] for q in await call.rest_list(
         task_queues.list_task_queues) if q["sid"] in engine.task_queues]
-    return _page(found, call.params, lambda q: shapes.task_queue(engine, q))
+    return _page(found, call.params, lambda q: shapes.task_queue(engine, q), "WQ",
+                 engine.task_queues.__contains__)
 
 
 async def fetch_task_queue(call: Call) -> dict[str, Any]:
