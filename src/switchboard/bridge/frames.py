@@ -88,7 +88,7 @@ def _payload(engine: WorkspaceEngine, event: Event, now: int) -> dict[str, Any] 
     if kind in RESERVATION_EVENTS:
         sid = event.reservation_sid or ""
         reservation = engine.reservations.get(sid) or shapes.removed(engine, sid, Reservation)
-        return shapes.reservation(engine, reservation, now, outgoing=False) if (
+        return shapes.reservation(engine, reservation, now, incoming=True) if (
             reservation) else None
     if kind in TASK_EVENTS:
         task = engine.tasks.get(event.task_sid or "")

@@ -253,7 +253,9 @@ async def list_worker_reservations(call: Call) -> dict[str, Any]:
         found = [r for r in found if r.reservation_status in RESERVATION_OPEN]
     now = call.now
     mine = engine.worker_reservations.get(call.path["WorkerSid"], {})
-    return _page(found, call.params, lambda r: shapes.reservation(engine, r, now), "WR",
+    # The list the SDK loads at start: with transfers, as pushes bring them.
+    return _page(found, call.params, lambda r: shapes.reservation(
+        engine, r, now, incoming=True, outgoing=True), "WR",
                  mine.__contains__)
 
 

@@ -10,8 +10,10 @@ Reservation), so every one is always present, null when there is no value;
 
 Transfers (``transfer``) are the exception: a reservation carries ``task_transfer`` (the
 transfer that offered it) and ``active_outgoing_task_transfer`` (the transfer its worker has
-in progress) only when there is one. The SDK parses any object there, ``null`` included, as a
-transfer, and fails on ``null``.
+in progress) only when there is one, and only where the SDK reads them with the task: pushed
+reservations and the v2 list it loads at start. The SDK parses any object there, ``null``
+included, as a transfer, and fails on ``null``; it parses answers to its reservation updates
+without their task, and fails on a transfer there.
 """
 
 from __future__ import annotations
@@ -136,9 +138,10 @@ def reservation_timeout(engine: WorkspaceEngine, r: Reservation) -> int:
 
 
 def reservation(engine: WorkspaceEngine, r: Reservation, now: int, *,
-                outgoing: bool = True) -> dict[str, Any]:
-    """A reservation with its task and, when there is one, the transfer that offered it and
-    (``outgoing``) the transfer its worker has in progress."""
+                incoming: bool = False, outgoing: bool = False) -> dict[str, Any]:
+    """A reservation with its task and, when there is one and it is asked for, the transfer
+    that offered it (``incoming``) and the transfer its worker has in progress
+    (``outgoing``)."""
     w = engine.workers.get(r.worker_sid)
     t = engine.tasks.get(r.task_sid) or removed(engine, r.task_sid, Task)
     shape = {
@@ -157,11 +160,11 @@ def reservation(engine: WorkspaceEngine, r: Reservation, now: int, *,
         "version": r.version,
         "task": task(engine, t, now) if t is not None else None,
     }
-    if r.transfer_sid is not None:
-        incoming = engine.transfers.get(r.transfer_sid) or removed(
+    if incoming and r.transfer_sid is not None:
+        offered_by = engine.transfers.get(r.transfer_sid) or removed(
             engine, r.transfer_sid, Transfer)
-        if incoming is not None:
-            shape["task_transfer"] = transfer(incoming)
+        if offered_by is not None:
+            shape["task_transfer"] = transfer(offered_by)
     if outgoing and t is not None and t.transfer is not None and (
             t.transfer.initiating_reservation_sid == r.sid):
         shape["active_outgoing_task_transfer"] = transfer(t.transfer)

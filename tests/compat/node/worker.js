@@ -2,7 +2,8 @@
 //
 // Environment:
 //   SB_URL      the server, e.g. http://127.0.0.1:8080
-//   SB_WORKERS  JSON list of {"token": "...", "options": {...}}: one SDK Worker each
+//   SB_WORKERS  JSON list of {"token": "...", "options": {...}}: one SDK Worker each (more can
+//               be added later with the "connect" command)
 //
 // Writes one JSON object per line on stdout: what each Worker saw ({"w": index, "event": ...})
 // and the result of each command ({"w": index, "id": n, "event": "result", "ok": ...}).
@@ -21,6 +22,24 @@ function emit(w, event, data) {
   process.stdout.write(JSON.stringify(Object.assign({ w, event }, data)) + '\n');
 }
 
+function describeTransfer(t) {
+  if (!t) {
+    return null;
+  }
+  return {
+    sid: t.sid,
+    status: t.status,
+    mode: t.mode,
+    type: t.type,
+    to: t.to,
+    workerSid: t.workerSid,
+    reservationSid: t.reservationSid,
+    queueSid: t.queueSid,
+    workflowSid: t.workflowSid,
+    failedReason: t.transferFailedReason || null,
+  };
+}
+
 function describeReservation(r) {
   return {
     reservation: r.sid,
@@ -29,10 +48,25 @@ function describeReservation(r) {
     task: r.task.sid,
     taskStatus: r.task.status,
     attributes: r.task.attributes,
+    priority: r.task.priority,
     queue: r.task.queueName,
     workflow: r.task.workflowName,
     age: r.task.age,
+    // An incoming transfer: the reservation's own, and the task's view of it.
+    transfer: describeTransfer(r.transfer),
+    incoming: describeTransfer(r.task.transfers && r.task.transfers.incoming),
   };
+}
+
+function watchOutgoing(w, task) {
+  task.on('transferInitiated', (outgoing) => {
+    emit(w, 'task.transferInitiated', Object.assign({ task: task.sid },
+      describeTransfer(outgoing)));
+    for (const name of ['attemptFailed', 'failed', 'canceled', 'completed']) {
+      outgoing.on(name, (t) => emit(w, `transfer.${name}`, Object.assign({ task: task.sid },
+        describeTransfer(t))));
+    }
+  });
 }
 
 const watched = new WeakSet();
@@ -51,11 +85,16 @@ function watchReservation(w, r) {
       task: task.sid, status: task.status, reason: task.reason, attributes: task.attributes,
     }));
   }
+  watchOutgoing(w, r.task);
 }
 
-const workers = specs.map((spec, w) => {
+const workers = [];
+
+function connect(spec) {
+  const w = workers.length;
   const worker = new Worker(spec.token, Object.assign({ ebServer, wsServer, logLevel: 'silent' },
     spec.options || {}));
+  workers.push(worker);
   worker.on('ready', (me) => {
     for (const r of me.reservations.values()) {
       watchReservation(w, r);
@@ -91,8 +130,10 @@ const workers = specs.map((spec, w) => {
     message: err && err.message, code: err && err.code,
   }));
   worker.on('tokenExpired', () => emit(w, 'tokenExpired', {}));
-  return worker;
-});
+  return w;
+}
+
+specs.forEach(connect);
 
 function reservationOf(worker, sid) {
   const r = worker.reservations.get(sid);
@@ -103,6 +144,9 @@ function reservationOf(worker, sid) {
 }
 
 async function run(command) {
+  if (command.op === 'connect') {
+    return { w: connect({ token: command.token, options: command.options }) };
+  }
   const worker = workers[command.w || 0];
   switch (command.op) {
     case 'activity': {
@@ -110,7 +154,7 @@ async function run(command) {
       if (!activity) {
         throw new Error(`no activity ${command.name}`);
       }
-      await activity.setAsCurrent();
+      await activity.setAsCurrent(command.options || {});
       return { activity: worker.activity.name, available: worker.available };
     }
     case 'accept':
@@ -135,9 +179,20 @@ async function run(command) {
     }
     case 'transfer': {
       const task = reservationOf(worker, command.reservation).task;
-      await task.transfer(command.to);
-      return {};
+      await task.transfer(command.to, command.options || {});
+      return describeTransfer(task.transfers.outgoing);
     }
+    case 'cancelTransfer': {
+      const task = reservationOf(worker, command.reservation).task;
+      return describeTransfer(await task.transfers.outgoing.cancel());
+    }
+    case 'wrapReservation':
+      return describeReservation(await reservationOf(worker, command.reservation).wrap());
+    case 'completeReservation':
+      return describeReservation(await reservationOf(worker, command.reservation).complete());
+    case 'reservations':
+      // What the SDK holds: the Worker's reservations map.
+      return Array.from(worker.reservations.values()).map(describeReservation);
     case 'attributes':
       await worker.setAttributes(command.attributes);
       return { attributes: worker.attributes };
