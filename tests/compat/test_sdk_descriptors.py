@@ -72,9 +72,10 @@ def test_every_shape_satisfies_the_sdk_descriptors(server: Any, twilio_client: A
     # The SDK's lists were found and include what this test was written for.
     assert "lifo_queue" in report["required"]["TaskQueue"]
     assert report["lifoQueues"] == [["FIFO", False], ["LIFO", True]]
+    # Offered a reservation, the worker's version grew by one, as the SDK counts.
     assert report["fetchWorker"] == {"sid": alice.sid, "name": "alice",
                                      "activityName": "Available",
-                                     "attributes": {"skills": ["billing"]}, "version": "0"}
+                                     "attributes": {"skills": ["billing"]}, "version": "1"}
     assert report["queuesByNameDesc"] == ["Sample Queue", "Escalations"]
     assert report["fetchTaskQueue"] == {"sid": sample.sid, "name": "Sample Queue",
                                         "taskOrder": "FIFO", "targetWorkers": "1==1",

@@ -682,6 +682,7 @@ class TaskLifecycle:
             )
             self._remember(reservation)
             self.hold(reservation, worker, +1, 0)
+            self.resources.bump_worker_version(worker)  # as TaskRouter's (and the SDK's count)
             worker.idle_since = now
             self.changes.touch(worker)
             if not self.workspace.multi_task_enabled and queue and (

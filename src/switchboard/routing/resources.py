@@ -375,6 +375,14 @@ class Resources:
         worker.date_updated = now
         self.changes.touch(worker)
 
+    def bump_worker_version(self, worker: Worker) -> None:
+        """A change of what the worker holds rather than of the worker: its version (ETag)
+        grows as TaskRouter's does, on each channel capacity or availability change and each
+        reservation offered; the Worker SDK counts these itself and sends the count as
+        If-Match (``enableVersionCheck``), since their pushes carry no worker."""
+        worker.version += 1
+        self.changes.touch(worker)
+
     def delete_worker(self, worker: Worker, now: int) -> None:
         """Remove a worker and its channels (its reservations and queues are the caller's)."""
         sid = worker.sid
@@ -442,6 +450,7 @@ class Resources:
                           {**base, **channel_event_fields(wc),
                            "worker_channel_previous_capacity": previous},
                           worker_sid=worker_sid, task_channel=channel.unique_name)
+            self.bump_worker_version(worker)
         if available is not None and available != wc.available:
             wc.available = available
             self.log.emit("worker.channel.availability.update", "worker", worker_sid, now,
@@ -449,6 +458,7 @@ class Resources:
                           "updated",
                           {**base, **channel_event_fields(wc)},
                           worker_sid=worker_sid, task_channel=channel.unique_name)
+            self.bump_worker_version(worker)
         wc.date_updated = now
         self.changes.touch(wc)
         return wc

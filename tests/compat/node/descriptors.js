@@ -9,7 +9,9 @@
 //   2. the SDK's public API, which builds its descriptor classes from what the server sends:
 //      Workspace.fetchWorkers / fetchWorker / fetchTaskQueues / fetchTaskQueue / fetchTask
 //      (one item per page, so AfterSid and NextToken paging run), and a Worker's activities,
-//      channels, reservations with their task, and every push of a task's life.
+//      channels, reservations with their task, and every push of a task's life, with
+//      enableVersionCheck (If-Match on each write: the worker's version must grow as the SDK
+//      counts, on channel changes and offered reservations).
 // Where the SDK skips a malformed item it logs an error instead of failing: any error it logs
 // or emits is a failure too.
 //
@@ -193,7 +195,8 @@ async function workspaceApi() {
 // ---------------------------------------------------------------- 2b. the SDK's Worker
 
 async function workerApi() {
-  const worker = new Worker(setup.workerToken, { ebServer, wsServer, logLevel: 'error' });
+  const worker = new Worker(setup.workerToken,
+    { ebServer, wsServer, logLevel: 'error', enableVersionCheck: true });
   worker.on('error', (err) => failures.push(`the Worker emitted an error: ${err && err.message}`));
   // Every frame the Worker receives, checked against the lists as it arrives.
   const frameKinds = { reservation: 'Reservation', task: 'Task' };
