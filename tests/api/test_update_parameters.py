@@ -143,3 +143,20 @@ def test_an_empty_worker_activity_is_refused(client: TestClient, ws: Workspace) 
         assert_invalid(client.post(path, data={"ActivitySid": ""}), "ActivitySid")
         assert_invalid(client.post(path, data={"FriendlyName": ""}), "FriendlyName")
         assert_invalid(client.post(path, data={"Attributes": ""}), "Attributes")
+def test_an_empty_worker_activity_sid_is_refused(
+        client: TestClient, busy: tuple[Workspace, dict[str, Any], dict[str, Any]]) -> None:
+    ws, task, reservation = busy
+    path = ws.path("Tasks", task["sid"], "Reservations", reservation["sid"])
+    with unchanged(client, path):
+        assert_invalid(client.post(path, data={"ReservationStatus": "accepted",
+                                               "WorkerActivitySid": ""}), "WorkerActivitySid")
+
+
+def test_an_empty_task_channel_is_refused(
+        client: TestClient, busy: tuple[Workspace, dict[str, Any], dict[str, Any]]) -> None:
+    ws, task, _ = busy
+    path = ws.path("Tasks", task["sid"])
+    with unchanged(client, path):
+        assert_invalid(client.post(path, data={"TaskChannel": ""}), "TaskChannel")
+
+

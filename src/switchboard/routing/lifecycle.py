@@ -254,8 +254,8 @@ class TaskLifecycle:
         parsed = validate.attributes(attributes) if attributes is not None else None
         if priority is not None:
             validate.in_range(priority, "Priority", 0, MAX_PRIORITY)
-        channel = (self.resources.task_channel(task_channel, "TaskChannel") if task_channel
-                   else None)
+        channel = (self.resources.task_channel(task_channel, "TaskChannel")
+                   if task_channel is not None else None)
         if virtual_start_time is not None:
             _check_virtual_start_time(virtual_start_time, now)
         status = task.assignment_status
@@ -708,7 +708,7 @@ class TaskLifecycle:
     ) -> Reservation:
         reservation = self.reservation(sid, task_sid=task_sid, worker_sid=worker_sid)
         check_version(reservation.version, if_match, f"Reservation {sid}")
-        if worker_activity_sid:
+        if worker_activity_sid is not None:  # empty is refused, not read as absent
             self.resources.activity(worker_activity_sid, "WorkerActivitySid")
         current = reservation.reservation_status
         task = self.tasks[reservation.task_sid]
