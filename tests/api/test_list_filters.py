@@ -138,7 +138,7 @@ def test_worker_statistics_queue_filters(fifo: Workspace, resource: str) -> None
         assert_invalid(fifo.client.get(path, params=query), *query)
 
 
-def test_every_refusal_changes_nothing_and_is_a_twilio_error(
+def test_the_message_names_the_parameter_and_its_value(
         client: TestClient, fifo: Workspace) -> None:
     body = assert_invalid(client.get(fifo.path("Workers"), params={"ActivitySid": "nope"}))
     assert body["message"].startswith("Invalid ActivitySid 'nope'")
