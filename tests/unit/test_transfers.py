@@ -102,6 +102,26 @@ def test_warm_transfer_to_a_worker_accepted(world: World) -> None:
     assert task.assignment_status == "completed"
 
 
+def test_the_last_worker_on_a_task_wraps_it_up(world: World) -> None:
+    """Once a warm transfer completes two workers hold the task: each wraps up or completes
+    its own reservation; the task wraps up when nobody works on it any more, and completes
+    with the last reservation."""
+    task, alices = assigned_to_alice(world)
+    transfer(world, alices, world.named("bob").sid)
+    bobs = world.pending(task)
+    world.accept(bobs)
+    world.take()
+    update = world.engine.update_reservation
+
+    update(alices.sid, world.now, status="wrapping")
+    assert world.event_types() == ["reservation.wrapup"]
+    update(bobs.sid, world.now, status="completed")
+    assert world.event_types() == ["reservation.completed", "task.wrapup"]
+    assert task.assignment_status == "wrapping"
+    update(alices.sid, world.now, status="completed")
+    assert world.event_types() == ["reservation.completed", "task.completed"]
+
+
 def test_warm_transfer_rejected_gives_the_task_back(world: World) -> None:
     task, alices = assigned_to_alice(world)
     made = transfer(world, alices, world.named("bob").sid)

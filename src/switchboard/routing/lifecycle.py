@@ -737,29 +737,36 @@ class TaskLifecycle:
         elif status == "rejected":
             self._reject(reservation, task, now, worker_activity_sid)
         elif status == "wrapping":
-            if self._holds_alone(reservation, task):
+            if task.assignment_status == "assigned" and not self._others(
+                    reservation, task, ("accepted",)):
                 self._wrap_up(task, now)
             else:
                 self._wrap_reservation(reservation, now)
         elif status == "completed":
             if worker_activity_sid:
                 self.set_activity(worker, worker_activity_sid, now)
-            if self._holds_alone(reservation, task):
+            if task.assignment_status in ("assigned", "wrapping") and not self._others(
+                    reservation, task, RESERVATION_OPEN):
                 self._complete(task, now, "Task completed")
             else:
-                self._offer_workers([self._end_reservation(reservation, "completed", now)], now)
+                freed = self._end_reservation(reservation, "completed", now)
+                if task.assignment_status == "assigned" and not self._others(
+                        reservation, task, ("accepted",)):
+                    self._wrap_up(task, now)  # nobody works on it now; others wrap it up
+                self._offer_workers([freed], now)
         if worker_activity_sid and status in (None, "accepted", "wrapping"):
             self.set_activity(worker, worker_activity_sid, now)
             self.offer_worker(worker, now)
         return reservation
 
-    def _holds_alone(self, reservation: Reservation, task: Task) -> bool:
-        """Is this reservation the task's assignment, so that wrapping or completing it wraps
-        or completes the task? Not when others hold the task too (a transfer in progress, or
-        completed warm), nor when the task has moved on without it (a cold transfer)."""
-        return task.assignment_status in ("assigned", "wrapping") and not any(
-            other is not reservation and other.reservation_status in RESERVATION_OPEN
-            for other in self.task_reservations[task.sid])
+    def _others(self, reservation: Reservation, task: Task, statuses: Iterable[str]) -> bool:
+        """Do other reservations hold the task (a transfer in progress or completed warm)?
+
+        Wrapping or completing a reservation wraps or completes its task only when it is the
+        last to work on it (then the task's own wrap-up or completion follows); else it acts
+        on that reservation alone."""
+        return any(other is not reservation and other.reservation_status in statuses
+                   for other in self.task_reservations[task.sid])
 
     def reject_pending(self, worker: Worker, now: int) -> None:
         """``RejectPendingReservations``: reject every pending reservation of the worker."""
