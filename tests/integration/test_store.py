@@ -120,6 +120,42 @@ def test_pending_timers_fire_after_restart(database_url: str) -> None:
         again.stop()
 
 
+def test_a_transfer_in_progress_survives_a_restart(database_url: str) -> None:
+    clock = ManualClock(START_MS)
+    runtime = make_runtime(database_url, clock, new_sid)
+    sid = build_workspace(runtime)
+    engine = runtime.engines[sid]
+    pending = next(r for r in engine.reservations.values() if r.reservation_status == "pending")
+    bob = engine.worker_by_name("bob")
+    assert bob is not None
+
+    def transfer(engine: WorkspaceEngine, now: int) -> str:
+        engine.update_reservation(pending.sid, now, status="accepted")
+        return engine.transfer_task(pending.task_sid, pending.sid, now, to=pending.task_queue_sid
+                                    or "", mode="COLD").sid
+
+    transfer_sid = asyncio.run(runtime.run(ACCOUNT_SID, sid, transfer))
+    before = snapshot(engine)
+    runtime.stop()
+
+    again = make_runtime(database_url, clock, new_sid)
+    try:
+        rebuilt = again.engines[sid]
+        assert snapshot(rebuilt) == before
+        task = rebuilt.task(pending.task_sid)
+        assert task.transfer is not None and task.transfer.sid == transfer_sid
+        assert rebuilt.transfer(transfer_sid).transfer_mode == "COLD"
+        # Bob joins the queue: the transfer goes on, and its reservation names it.
+        available = next(a.sid for a in rebuilt.activities.values() if a.available)
+        asyncio.run(again.run(ACCOUNT_SID, sid, lambda e, now: e.update_worker(
+            bob.sid, now, activity_sid=available, attributes=json.dumps({"skills": ["en"]}))))
+        (offered,) = [r for r in rebuilt.reservations.values()
+                      if r.reservation_status == "pending" and r.task_sid == task.sid]
+        assert offered.transfer_sid == transfer_sid
+    finally:
+        again.stop()
+
+
 def test_deleting_a_workspace_removes_every_row(database_url: str) -> None:
     runtime = make_runtime(database_url, sids=new_sid)
     try:
