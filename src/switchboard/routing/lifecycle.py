@@ -584,8 +584,7 @@ class TaskLifecycle:
         task = self.task(task_sid)
         reservation = self.reservation(reservation_sid, task_sid=task_sid, worker_sid=worker_sid)
         transfer_type, mode, parsed = self.transfers.check(
-            task, reservation, to=to, mode=mode, priority=priority, attributes=attributes,
-            now=now)
+            task, reservation, to=to, mode=mode, priority=priority, attributes=attributes)
         if parsed is not None and attributes is not None:
             task.attributes, task.parsed_attributes = attributes, parsed
         if priority is not None:
@@ -630,14 +629,12 @@ class TaskLifecycle:
         task.transfer = None
         self.waiting.discard(task)
         initiating = self.reservations.get(transfer.initiating_reservation_sid)
-        if initiating is not None and initiating.reservation_status == "accepted":
-            task.assignment_status = "assigned"
-            self._bump(task, now)
-            self._task_event("task.updated", task, now, "Task updated")
-            return
-        task.assignment_status = "pending"
+        back = initiating is not None and initiating.reservation_status == "accepted"
+        task.assignment_status = "assigned" if back else "pending"
         self._bump(task, now)
         self._task_event("task.updated", task, now, "Task updated")
+        if back:
+            return
         workflow = self.workflows.get(task.workflow_sid or "")
         if workflow is not None and workflow.config is not None:
             task.config = workflow.config

@@ -110,7 +110,7 @@ class TaskTransfers:
     # ================================================================== starting
 
     def check(self, task: Task, reservation: Reservation, *, to: str, mode: str | None,
-              priority: int | None, attributes: str | None, now: int
+              priority: int | None, attributes: str | None
               ) -> tuple[str, str, dict[str, Any] | None]:
         """Refuse a transfer that may not start; returns its type, mode and parsed attributes.
 
