@@ -81,6 +81,27 @@ def assigned(team: Team, w: int, **attributes: Any) -> tuple[Any, str]:
     return task, reservation
 
 
+@dataclass
+class Offered:
+    """Alice (SDK Worker ``a``) transferring a task to bob (``b``), whose SDK got the offer."""
+
+    a: int
+    b: int
+    task: Any
+    mine: str  # alice's reservation
+    outgoing: dict[str, Any]  # her outgoing transfer, as the SDK answered task.transfer()
+    offered: str  # bob's reservation
+
+
+def offered_to_bob(team: Team) -> Offered:
+    _, a = team.join("alice")
+    task, mine = assigned(team, a)
+    bob, b = team.join("bob")
+    outgoing = team.sdk.ok("transfer", a, reservation=mine, to=bob.sid)
+    offered = team.sdk.expect("reservationCreated", b, task=task.sid)["reservation"]
+    return Offered(a, b, task, mine, outgoing, offered)
+
+
 def second_queue(team: Team) -> Any:
     return team.room.ws.task_queues.create(friendly_name="Second",
                                            target_workers="team == 'second'")
@@ -128,12 +149,9 @@ def test_warm_transfer_to_a_worker_accepted(team: Team) -> None:
 
 def test_warm_transfer_to_a_worker_rejected(team: Team) -> None:
     sdk = team.sdk
-    _, a = team.join("alice")
-    task, mine = assigned(team, a)
-    bob, b = team.join("bob")
-    outgoing = sdk.ok("transfer", a, reservation=mine, to=bob.sid)
-    assert outgoing["mode"] == "WARM"  # the default
-    offered = sdk.expect("reservationCreated", b, task=task.sid)["reservation"]
+    it = offered_to_bob(team)
+    a, b, mine, offered = it.a, it.b, it.mine, it.offered
+    assert it.outgoing["mode"] == "WARM"  # the default
 
     sdk.ok("reject", b, reservation=offered)
     rejected = sdk.expect("reservation.rejected", b, reservation=offered)
@@ -149,11 +167,8 @@ def test_warm_transfer_to_a_worker_rejected(team: Team) -> None:
 
 def test_warm_transfer_to_a_worker_canceled(team: Team) -> None:
     sdk = team.sdk
-    _, a = team.join("alice")
-    task, mine = assigned(team, a)
-    bob, b = team.join("bob")
-    outgoing = sdk.ok("transfer", a, reservation=mine, to=bob.sid)
-    offered = sdk.expect("reservationCreated", b, task=task.sid)["reservation"]
+    it = offered_to_bob(team)
+    a, b, mine, offered, outgoing = it.a, it.b, it.mine, it.offered, it.outgoing
 
     canceled = sdk.ok("cancelTransfer", a, reservation=mine)
     assert (canceled["sid"], canceled["status"]) == (outgoing["sid"], "canceled")
