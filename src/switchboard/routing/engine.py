@@ -117,13 +117,6 @@ class WorkspaceEngine:
         """The creation number of the workspace's last task."""
         return self.lifecycle.task_seq
 
-    @property
-    def router(self) -> WorkspaceEngine:
-        """Before the routing core was split by concept, tasks and reservations were reached
-        through ``engine.router``; they are the engine's own now. Kept so that such code still
-        runs: prefer ``engine.create_task`` to ``engine.router.create_task``."""
-        return self
-
     # ------------------------------------------------------------------ creation and loading
 
     @classmethod
