@@ -3,10 +3,12 @@ them as a load balancer would."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -116,3 +118,60 @@ def create_workspaces(client: httpx.Client, count: int) -> list[str]:
         assert answer.status_code == 201, answer.text
         sids.append(answer.json()["sid"])
     return sids
+
+
+class TcpBalancer:
+    """A TCP load balancer on loopback: each connection goes to the first node in ``order``
+    that accepts it, as a balancer with health checks would send it."""
+
+    def __init__(self, cluster: Cluster, order: list[int]) -> None:
+        self.cluster = cluster
+        self.order = order
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                downstream, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = self._connect()
+            if upstream is None:
+                downstream.close()
+                continue
+            for source, target in ((downstream, upstream), (upstream, downstream)):
+                threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
+
+    def _connect(self) -> socket.socket | None:
+        for index in self.order:
+            node = self.cluster.nodes[index]
+            if node.process is None:
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", node.port), timeout=2)
+            except OSError:
+                continue
+            upstream.settimeout(None)  # connections stay open while idle (WebSockets)
+            return upstream
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+        self.listener.close()
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -41,11 +41,15 @@ TOKEN_LIFETIME_MAX_MS = 2_147_000_000  # the SDK's expiry timer is a setTimeout 
 # How long a socket closed for a deleted worker may take to send the frames already queued for
 # it (its reservations' last events) before it is closed anyway.
 DRAIN_SECONDS = 2.0
-# A socket relayed by another node of a cluster (``cluster/forwarding.py``) that drops without
-# a close (that node died) is not the worker leaving: its SDK reconnects through another node.
-# setWorkerOfflineIfDisconnected then waits this long for it before setting the worker offline.
-RELAYED_HEADER = "x-switchboard-relayed-by"
+# A socket relayed by another node of a cluster (``cluster/forwarding.py``) that closes for any
+# reason but the worker's own leaving (that node died, or moved on) is not the worker leaving:
+# its SDK reconnects, through another node if need be. setWorkerOfflineIfDisconnected then
+# waits this long for it before setting the worker offline. The relay tells the worker's own
+# leaving by passing its close code on (1000, 1001, 4xxx), or CLIENT_LOST when the worker's
+# connection dropped without a close (as 1006 would say on a direct socket).
+RELAYED_HEADER = "X-Switchboard-Relayed-By"
 RELAY_GRACE_SECONDS = 15.0
+CLIENT_LOST = 4006
 
 
 class Connection:
@@ -162,8 +166,12 @@ class WorkerSockets:
             conn.writer.cancel()
             self._remove(conn)
         if conn.offline_on_close and code != SERVICE_RESTART:
-            if code == 1006 and websocket.headers.get(RELAYED_HEADER):
+            relayed = websocket.headers.get(RELAYED_HEADER)
+            if relayed and not (code in (1000, 1001) or 4000 <= code < 5000):
                 await asyncio.sleep(self.relay_grace_seconds)
+            log.info("worker %s disconnected (close code %s%s); setting it offline unless "
+                     "it has another session", conn.worker_sid, code,
+                     f", relayed by {relayed}" if relayed else "")
             await self._set_offline(conn)
 
     def _authenticate(self, token: str) -> tuple[Grant, str]:

@@ -17,7 +17,7 @@ a second time, so two nodes with different views cannot pass a request back and 
 
 A worker's WebSocket may reach any node too: a node that does not hold the worker's workspace
 relays it to the owner (``relay_websocket``), frames in both directions, in order; if the owner
-goes away, the relay reconnects to the new one and the SDK on the other side keeps its socket.
+goes away, the client is told to reconnect, and its SDK reloads its state from the new owner.
 
 Each answer names the node that ran it in ``X-Switchboard-Node``.
 """
@@ -40,12 +40,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from switchboard.api.errors import NOT_HERE_HEADER, error_body
 from switchboard.api.headers import new_request_id
+from switchboard.bridge.sockets import CLIENT_LOST, RELAYED_HEADER
 from switchboard.cluster.node import ClusterNode
 
 log = logging.getLogger(__name__)
 NODE_HEADER = b"X-Switchboard-Node"
 FORWARDED_HEADER = b"x-switchboard-forwarded-by"
-PROXIED_HEADER = "X-Switchboard-Relayed-By"  # on a WebSocket relayed by another node
 _NOT_HERE = NOT_HERE_HEADER.lower().encode()
 _WORKSPACE_PATH = re.compile(r"^/v1/Workspaces/(WS[0-9a-fA-F]{32})(?:/|$)")
 _RPC_URL = re.compile(r"(?:^|/)Workspaces/(WS[0-9a-fA-F]{32})(?:/|$)")
@@ -55,6 +55,8 @@ RPC_BODY_LIMIT = 64 * 1024
 _HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"upgrade",
                          b"proxy-connection", b"te", b"trailer", b"content-length"})
 _RETRY_PAUSE = 0.1  # seconds between looks at a workspace between owners
+TRY_AGAIN = 1013  # WebSocket close code: the relay should find the owner again
+SERVICE_RESTART = 1012  # WebSocket close code: reconnect (and the worker is not leaving)
 
 
 class ClusterRouter:
@@ -198,10 +200,14 @@ class ClusterRouter:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
         workspace_sid = _token_workspace(query.get("token", ""))
-        relayed = any(name == PROXIED_HEADER.lower().encode() for name, _ in scope["headers"])
-        if (workspace_sid is None or relayed
-                or workspace_sid in self.node.runtime.engines):
+        relayed = any(name == RELAYED_HEADER.lower().encode() for name, _ in scope["headers"])
+        if workspace_sid is None or workspace_sid in self.node.runtime.engines:
             await self.app(scope, receive, send)
+            return
+        if relayed:  # relayed here too early or too late: the relay looks for the owner again
+            socket = WebSocket(scope, receive, send)
+            await socket.accept()
+            await _close(socket, TRY_AGAIN, "This node does not hold the workspace now")
             return
         await relay_websocket(WebSocket(scope, receive, send), self.node, workspace_sid,
                               scope.get("query_string", b"").decode("latin-1"),
@@ -210,36 +216,33 @@ class ClusterRouter:
 
 async def relay_websocket(client: WebSocket, node: ClusterNode, workspace_sid: str,
                           query: str, retry_seconds: float) -> None:
-    """Carry a worker's WebSocket to the node that owns its workspace, and on to the next
-    owner if that one goes away, keeping the client's socket open throughout."""
-    await client.accept()
+    """Carry a worker's WebSocket to the node that owns its workspace, frames both ways in
+    order, until either side closes. If the owner goes away (it died, or handed the workspace
+    over), the client is told to reconnect (1012, as a restarting server says): its SDK
+    reconnects and reloads its worker's state, so nothing pushed in between is missed."""
     loop = asyncio.get_running_loop()
-    client_gone = False
-    while not client_gone:
-        upstream = await _open_upstream(node, workspace_sid, query, loop.time() + retry_seconds)
-        if upstream is None:
-            await _close(client, 1013, "The worker's workspace has no node to answer for it")
-            return
-        to_client = asyncio.create_task(_pump_down(upstream, client))
-        to_owner = asyncio.create_task(_pump_up(client, upstream))
-        done, _ = await asyncio.wait({to_client, to_owner}, return_when=asyncio.FIRST_COMPLETED)
-        if to_owner in done:  # the client left: tell the owner how
-            client_gone = True
-            code = to_owner.result()
-            to_client.cancel()
-            with contextlib.suppress(Exception):
-                await upstream.close(code if code not in (1005, 1006) else 1000)
-            return
-        to_owner.cancel()
-        close = upstream.close_code
-        if close not in (None, 1006, 1012, 1001, 1011):
-            # The owner closed it on purpose (replaced session, deleted worker, a refused
-            # token …): the client gets the same close.
-            await _close(client, close, upstream.close_reason or "")
-            return
-        # The owner went away or handed the workspace over: on to the next owner.
+    # The client's handshake completes only once the owner's has: until then it waits as for
+    # a slow server, rather than on an open socket that says nothing.
+    upstream = await _open_upstream(node, workspace_sid, query, loop.time() + retry_seconds)
+    if upstream is None:
+        await client.close(TRY_AGAIN)  # before accepting: the handshake is refused
+        return
+    await client.accept()
+    to_client = asyncio.create_task(_pump_down(upstream, client))
+    to_owner = asyncio.create_task(_pump_up(client, upstream))
+    done, _ = await asyncio.wait({to_client, to_owner}, return_when=asyncio.FIRST_COMPLETED)
+    if to_owner in done:  # the client left: the owner hears how
+        to_client.cancel()
+        code = to_owner.result()
         with contextlib.suppress(Exception):
-            await node.refresh(workspace_sid)
+            await upstream.close(code if code in (1000, 1001) or 4000 <= code < 5000
+                                 else CLIENT_LOST)
+        return
+    to_owner.cancel()
+    closed = upstream.close_code
+    if closed is None or closed in (1001, 1006, 1011, TRY_AGAIN):
+        closed = SERVICE_RESTART
+    await _close(client, closed, upstream.close_reason or "The workspace moved; reconnect")
 
 
 async def _open_upstream(node: ClusterNode, workspace_sid: str, query: str, deadline: float
@@ -249,12 +252,14 @@ async def _open_upstream(node: ClusterNode, workspace_sid: str, query: str, dead
         owner = node.owner(workspace_sid)
         url = node.url_of(owner) if owner not in (None, node.id) else None
         if owner == node.id and workspace_sid in node.runtime.engines:
-            url = node.config.url  # it came here meanwhile: relay to ourselves
+            url = node.config.url  # it came here meanwhile: relay to this node's own endpoint
         if url is not None:
             target = re.sub(r"^http", "ws", url.rstrip("/")) + BRIDGE_PATH + "?" + query
             try:
-                return await connect(target, additional_headers={PROXIED_HEADER: node.id},
-                                     open_timeout=5, compression=None, max_size=2**20)
+                upstream = await connect(target, additional_headers={RELAYED_HEADER: node.id},
+                                         open_timeout=5, compression=None, max_size=2**20)
+                log.info("relaying a WebSocket of %s to %s", workspace_sid, url)
+                return upstream
             except (TimeoutError, OSError, InvalidStatus, WebSocketException) as exc:
                 log.info("relaying a WebSocket of %s to %s failed: %s", workspace_sid, url, exc)
         await asyncio.sleep(_RETRY_PAUSE * 2)

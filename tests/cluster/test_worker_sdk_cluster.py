@@ -1,0 +1,92 @@
+"""The official Worker SDK against a three-node cluster: connected through a node that does not
+own its workspace, it gets its reservations; when the owner dies, and when its own node dies,
+it reconnects through the balancer in front and goes on, and its worker stays available."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import TaskRouterGrant
+
+from tests.cluster.nodes import Cluster, TcpBalancer, create_workspaces
+from tests.compat.worker_sdk import Sdk
+from tests.conftest import ACCOUNT_SID
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+WAIT = 30.0
+
+
+@pytest.fixture
+def cluster(cluster_db: str, tmp_path: Path) -> Iterator[Cluster]:
+    made = Cluster(cluster_db, tmp_path)
+    made.start()
+    yield made
+    made.stop()
+
+
+def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
+    client = cluster.client(0)
+    ws = create_workspaces(client, 1)[0]
+    cluster.wait_until(lambda: ws in cluster.owners(), what="the workspace to be owned")
+    owner = int(cluster.owners()[ws].removeprefix("node"))
+    relay, third = (i for i in range(3) if i != owner)
+    base = f"/v1/Workspaces/{ws}"
+    available = next(a["sid"] for a in client.get(f"{base}/Activities").json()["activities"]
+                     if a["friendly_name"] == "Available")
+    alice = client.post(f"{base}/Workers", data={"FriendlyName": "alice",
+                                                 "ActivitySid": available}).json()
+    key = client.post(f"/2010-04-01/Accounts/{ACCOUNT_SID}/Keys.json").json()
+    now = int(time.time())
+    token = AccessToken(ACCOUNT_SID, key["sid"], key["secret"], identity="alice", nbf=now - 60,
+                        valid_until=now + 3600)
+    token.add_grant(TaskRouterGrant(workspace_sid=ws, worker_sid=alice["sid"], role="worker"))
+    # The SDK reaches the cluster through a balancer that prefers a node not owning the
+    # workspace: its socket is relayed to the owner.
+    balancer = TcpBalancer(cluster, [relay, third, owner])
+    sdk = Sdk(balancer.url, [{"token": str(token.to_jwt())}])
+    try:
+        sdk.expect("ready", timeout=WAIT)
+
+        def offered_and_done(step: str) -> None:
+            task = client.post(f"{base}/Tasks", data={"Attributes": f'{{"step": "{step}"}}'})
+            assert task.status_code == 201, task.text
+            # Pushed (reservationCreated), or found by an SDK that reconnected meanwhile.
+            offers: list[dict[str, Any]] = []
+            try:
+                cluster.wait_until(lambda: bool(offers.extend(
+                    r for r in sdk.ok("reservations") if r["task"] == task.json()["sid"])
+                    or offers), timeout=WAIT)
+            except AssertionError:
+                state = (client.get(f"{base}/Tasks/{task.json()['sid']}").json(),
+                         client.get(f"{base}/Workers/{alice['sid']}").json()["activity_name"])
+                raise AssertionError(f"the SDK did not get the reservation ({step}): {state}; "
+                                     f"it saw {[e for e in sdk.seen if e['event'] != 'result']}"
+                                     ) from None
+            offer = offers[0]
+            sdk.ok("accept", reservation=offer["reservation"])
+            sdk.ok("complete", reservation=offer["reservation"])
+            worker = client.get(f"{base}/Workers/{alice['sid']}").json()
+            assert worker["activity_name"] == "Available", (step, worker)
+
+        offered_and_done("through a relay")
+
+        cluster.signal(owner, signal.SIGKILL)
+        cluster.nodes[owner].process.wait()  # type: ignore[union-attr]
+        cluster.nodes[owner].process = None
+        client = cluster.client(relay)
+        offered_and_done("after the owner died")
+
+        cluster.signal(relay, signal.SIGKILL)
+        cluster.nodes[relay].process.wait()  # type: ignore[union-attr]
+        cluster.nodes[relay].process = None
+        client = cluster.client(third)
+        offered_and_done("after its own node died")
+    finally:
+        sdk.close()
+        balancer.close()
