@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from switchboard.cluster.placement import desired_owner
+from tests.callbacks.receiver import Answer, Received, Receiver
 from tests.cluster.nodes import Balancer, Cluster, create_workspaces
 from tests.conftest import ACCOUNT_SID
 
@@ -199,3 +200,45 @@ def test_a_rolling_restart_under_load_fails_no_request(cluster: Cluster) -> None
         answer = everyone.request("GET", f"/v1/Workspaces/{ws}/Tasks/{task}")
         assert answer.status_code == 200, answer.text
     everyone.close()
+
+
+def test_callbacks_resume_on_the_new_owner_at_least_once_in_order(cluster: Cluster) -> None:
+    # Refused until the owner is dead: what it owed then, its successor must deliver.
+    accepting = threading.Event()
+    receiver = Receiver(answer=lambda path, params: Answer(204 if accepting.is_set() else 503)
+                        ).start()
+    try:
+        client = cluster.client(0)
+        answer = client.post("/v1/Workspaces", data={
+            "FriendlyName": "called back", "Template": "FIFO", "EventCallbackUrl": receiver.url})
+        ws = answer.json()["sid"]
+        cluster.wait_until(lambda: settled(cluster, [ws]), what="the workspace to be placed")
+        owner = int(cluster.owners()[ws].removeprefix("node"))
+        survivors = Balancer(cluster, [i for i in range(3) if i != owner])
+        for _ in range(5):
+            assert survivors.request("POST", f"/v1/Workspaces/{ws}/Tasks",
+                                     data={}).status_code == 201
+        cluster.signal(owner, signal.SIGKILL)
+        cluster.nodes[owner].process.wait()  # type: ignore[union-attr]
+        cluster.nodes[owner].process = None
+        accepting.set()
+        delivered_from = time.monotonic()
+        for _ in range(5):
+            assert survivors.request("POST", f"/v1/Workspaces/{ws}/Tasks",
+                                     data={}).status_code == 201
+        engine = create_engine(cluster.database_url)
+        with engine.connect() as conn:
+            owed = [r.sid for r in conn.execute(text(
+                "SELECT sid FROM events WHERE workspace_sid = :ws AND callback_url IS NOT NULL "
+                "ORDER BY seq"), {"ws": ws})]
+        engine.dispose()
+
+        def delivered(seen: list[Received]) -> list[str]:
+            return [r.params["Sid"] for r in seen if r.at >= delivered_from]
+
+        got = receiver.wait_for(lambda seen: set(owed) <= set(delivered(seen)), timeout=30)
+        first = list(dict.fromkeys(sid for sid in delivered(got) if sid in owed))
+        assert first == owed  # every one, first deliveries in the log's order
+        survivors.close()
+    finally:
+        receiver.stop()

@@ -108,8 +108,7 @@ class ClusterRouter:
         stale = False  # the last attempt met the workspace elsewhere than expected
         while True:
             if workspace_sid in self.node.runtime.engines:
-                held = await self._local_unless_not_here(scope, body, send)
-                if held is None:
+                if await self._answer_here(scope, body, send):
                     return
                 stale = True
             else:
@@ -141,10 +140,9 @@ class ClusterRouter:
 
         await self.app(scope, receive, named)
 
-    async def _local_unless_not_here(self, scope: Scope, body: bytes, send: Send
-                                     ) -> bool | None:
-        """Answer here; if the workspace turned out to be gone from this node meanwhile,
-        send nothing and say so (True)."""
+    async def _answer_here(self, scope: Scope, body: bytes, send: Send) -> bool:
+        """Answer here; False, with nothing sent, if the workspace turned out to have left
+        this node meanwhile."""
         not_here = False
 
         async def checked(message: Message) -> None:
@@ -156,7 +154,7 @@ class ClusterRouter:
                 await send(message)
 
         await self._local(scope, _replay(body, _no_more), checked)
-        return True if not_here else None
+        return not not_here
 
     async def _forward(self, url: str, scope: Scope, body: bytes, send: Send) -> bool:
         """Send the request to the owner and relay its answer; False if it did not answer
