@@ -165,7 +165,7 @@ def start_all(nodes: list[Node]) -> None:
     def run(node: Node) -> None:
         try:
             node.start()
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(node,)) for node in nodes]
@@ -209,7 +209,7 @@ def create_workspaces(node: Node, count: int, prefix: str) -> list[str]:
 
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(len(ordered) * share)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * share) - 1))]
 
 
 def summary(values: list[float], unit: str = "s", scale: float = 1.0) -> str:
@@ -245,7 +245,7 @@ async def failover(victim: Node, survivors: list[Node], sids: list[str], path: s
                     await answer.read()
                     ok = (answer.status == 200
                           and answer.headers.get("X-Switchboard-Node") != victim.id)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 ok = False
             if ok and killed_at is not None:
                 answered[sid] = time.perf_counter() - killed_at
@@ -258,7 +258,7 @@ async def failover(victim: Node, survivors: list[Node], sids: list[str], path: s
         assert victim.process is not None
         killed_at = time.perf_counter()
         os.kill(victim.process.pid, signal.SIGKILL)
-        done, pending = await asyncio.wait(pollers, timeout=timeout)
+        _, pending = await asyncio.wait(pollers, timeout=timeout)
         for task in pending:
             task.cancel()
     victim.process.wait()
@@ -347,9 +347,9 @@ def large_failover(db: Database, nodes: list[Node], workers: int, queues: int,
           flush=True)
     # Its owner holds it without the workers written behind its back: the first failover
     # (not measured) makes a node load it from the store; the next ones are measured.
-    times = []
+    times: list[float] = []
     for r in range(rounds + 1):
-        owner = settle(db, nodes, [sid], timeout=600)[sid] if r == 0 else _owner(db, sid)
+        owner = settle(db, nodes, [sid], timeout=600)[sid]  # where placement puts it
         victim = next(n for n in nodes if n.id == owner)
         survivors = [n for n in nodes if n is not victim and n.up]
         answered = asyncio.run(failover(victim, survivors, [sid], pause=0.1, timeout=600))
@@ -364,17 +364,8 @@ def large_failover(db: Database, nodes: list[Node], workers: int, queues: int,
     if times:
         print(f"(b) failover, one workspace of {workers:,} workers and {queues:,} queues, lease "
               f"3 s (default): kill -> first answer through a survivor: "
-              + ", ".join(f"{t:.1f} s" for t in times) + f" (median {statistics.median(times):.1f} s)")
-
-
-def _owner(db: Database, sid: str, timeout: float = 600) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        owner = db.owners().get(sid)
-        if owner is not None:
-            return owner
-        time.sleep(0.2)
-    raise RuntimeError("nobody owns the large workspace")
+              + ", ".join(f"{t:.1f} s" for t in times)
+              + f" (median {statistics.median(times):.1f} s)")
 
 
 # ---------------------------------------------------------------------- (c): forwarding
@@ -484,9 +475,10 @@ def throughput(db: Database, nodes: list[Node], workspaces: int, tasks: int, con
           f"{workspaces} workspaces, {concurrency} concurrent clients, {tasks} tasks a "
           "measurement, nodes in the order " + ", ".join(map(str, sequence)) + ":")
     for (size, routing), rates in sorted(results.items()):
-        print(f"  {size} node(s), {'requests to any node (round-robin)' if routing == 'balanced' else 'requests to the owner'}"
-              f": median {statistics.median(rates):,.0f} tasks/s (range {min(rates):,.0f}–"
-              f"{max(rates):,.0f}, {len(rates)} measurements)")
+        how = ("requests to any node (round-robin)" if routing == "balanced"
+               else "requests to the owner")
+        print(f"  {size} node(s), {how}: median {statistics.median(rates):,.0f} tasks/s "
+              f"(range {min(rates):,.0f} to {max(rates):,.0f}, {len(rates)} measurements)")
 
 
 # ---------------------------------------------------------------------- main
@@ -530,23 +522,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if parts & {"a", "c"}:
-            with Database() as db:
-                with cluster(db, root / "ac") as nodes:
-                    sids = create_workspaces(nodes[0], args.workspaces, "small")
-                    if "c" in parts:
-                        overhead(db, nodes, sids, args.requests, args.overhead_rounds)
-                    if "a" in parts:
-                        small_failover(db, nodes, sids, args.rounds)
+            with Database() as db, cluster(db, root / "ac") as nodes:
+                sids = create_workspaces(nodes[0], args.workspaces, "small")
+                if "c" in parts:
+                    overhead(db, nodes, sids, args.requests, args.overhead_rounds)
+                if "a" in parts:
+                    small_failover(db, nodes, sids, args.rounds)
         if "b" in parts:
-            with Database() as db:
-                with cluster(db, root / "b") as nodes:
-                    large_failover(db, nodes, args.large_workers, args.large_queues,
-                                   args.large_rounds)
+            with Database() as db, cluster(db, root / "b") as nodes:
+                large_failover(db, nodes, args.large_workers, args.large_queues,
+                               args.large_rounds)
         if "d" in parts:
-            with Database() as db:
-                with cluster(db, root / "d") as nodes:
-                    throughput(db, nodes, args.throughput_workspaces, args.tasks,
-                               args.concurrency, args.throughput_rounds)
+            with Database() as db, cluster(db, root / "d") as nodes:
+                throughput(db, nodes, args.throughput_workspaces, args.tasks,
+                           args.concurrency, args.throughput_rounds)
 
 
 if __name__ == "__main__":
