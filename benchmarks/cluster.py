@@ -9,10 +9,10 @@ database (created here, dropped afterwards), default ``--lease-seconds`` (3), an
     successful answer run by another node (``X-Switchboard-Node``). Repeated ``--rounds`` times
     (the killed node is restarted and the workspaces spread again in between); p50/p99/max.
 (b) failover of one large workspace (``--large-workers`` workers with one channel each of the
-    workspace's channels and three skills, ``--large-queues`` queues by skill): the queues are
-    made through the API, the workers written straight into the store; then its owner is
-    killed and the time to the first answer through a survivor measured (the new owner loads
-    it from the store: queue membership of every worker in every queue).
+    workspace's channels and three skills, ``--large-queues`` queues by skill), its queues and
+    workers written straight into the store; then its owner is killed and the time to the
+    first answer through a survivor measured (the new owner loads it from the store: queue
+    membership of every worker in every queue).
 (c) a forwarded request's cost: the same request sent straight to the owner or to another
     node (which forwards it), alternating rounds, one client, keep-alive; p50/p99 of each and
     the difference.
@@ -289,27 +289,13 @@ def small_failover(db: Database, nodes: list[Node], sids: list[str], rounds: int
 
 
 def build_large(db: Database, node: Node, workers: int, queues: int) -> tuple[str, float]:
-    """A workspace of ``workers`` workers and ``queues`` queues; seconds it took to build."""
+    """A workspace of ``workers`` workers and ``queues`` queues, written straight into the
+    store (through the API, thousands of queues take many minutes on a busy 2-core machine);
+    seconds it took to build."""
     started = time.perf_counter()
     with client(node, timeout=120) as c:
         sid = c.post("/v1/Workspaces", data={"FriendlyName": "large"}).json()["sid"]
     path = f"/v1/Workspaces/{sid}"
-
-    async def make_queues() -> None:
-        async with session(16) as http:
-            names = iter(range(queues))
-
-            async def one() -> None:
-                for i in names:
-                    data = ({"FriendlyName": "Pool", "TargetWorkers": "pool == 1"} if i == 0
-                            else {"FriendlyName": f"Skill {i}",
-                                  "TargetWorkers": f"skills HAS 's{i}'"})
-                    async with http.post(f"{node.url}{path}/TaskQueues", data=data) as answer:
-                        assert answer.status == 201, await answer.text()
-
-            await asyncio.gather(*(one() for _ in range(16)))
-
-    asyncio.run(make_queues())
     with client(node) as c:
         activities = [a["sid"] for a in c.get(f"{path}/Activities").json()["activities"]]
         channels = [ch["sid"] for ch in c.get(f"{path}/TaskChannels").json()["channels"]]
@@ -332,8 +318,14 @@ def build_large(db: Database, node: Node, workers: int, queues: int) -> tuple[st
                 "sid": new_sid("WC"), "account_sid": ACCOUNT, "workspace_sid": sid,
                 "worker_sid": wk, "task_channel_sid": channel, "configured_capacity": 1,
                 "available": True, "date_created": now, "date_updated": now})
+    queue_rows = [{
+        "sid": new_sid("WQ"), "account_sid": ACCOUNT, "workspace_sid": sid,
+        "friendly_name": "Pool" if i == 0 else f"Skill {i}",
+        "target_workers": "pool == 1" if i == 0 else f"skills HAS 's{i}'",
+        "max_reserved_workers": 1, "task_order": "FIFO", "date_created": now + i,
+        "date_updated": now + i} for i in range(queues)]
     with db.engine.begin() as conn:
-        for table, rows in ((tables.workers, worker_rows),
+        for table, rows in ((tables.task_queues, queue_rows), (tables.workers, worker_rows),
                             (tables.worker_channels, channel_rows)):
             for start in range(0, len(rows), 5_000):
                 conn.execute(insert(table), rows[start:start + 5_000])
