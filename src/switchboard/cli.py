@@ -20,7 +20,7 @@ from switchboard.service.accounts import AccountRegistry
 from switchboard.service.clock import ManualClock, SystemClock
 from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
-from switchboard.store.database import Store, StoreUnavailable
+from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
@@ -104,6 +104,10 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
 @DATABASE_URL
 @click.option("--public-url", envvar="SWITCHBOARD_PUBLIC_URL",
               help="Base of the URLs in responses (default: the request's own host).")
+@click.option("--ephemeral", is_flag=True, envvar="SWITCHBOARD_EPHEMERAL",
+              help="Keep everything in memory: nothing is written to disk and all is gone "
+              "at exit (for tests; the account comes from SWITCHBOARD_ACCOUNT_SID and "
+              "SWITCHBOARD_AUTH_TOKEN).")
 @click.option("--clock", type=click.Choice(["system", "manual"]), default="system",
               envvar="SWITCHBOARD_CLOCK", show_default=True,
               help="manual: time moves only through POST /dev/clock.")
@@ -152,8 +156,9 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
               help="How long a node's ownership of a workspace lasts without renewal: a dead "
               "node's workspaces move after this.")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
-          public_url: str | None, clock: str, log_level: str, callback_attempts: int,
-          callback_backoff: float, callback_niceness: int, event_retention_days: float,
+          public_url: str | None, ephemeral: bool, clock: str, log_level: str,
+          callback_attempts: int, callback_backoff: float, callback_niceness: int,
+          event_retention_days: float,
           cors_origins: str, max_body_bytes: int, header_timeout: float, body_timeout: float,
           keep_alive_timeout: float, max_connections: int, node_id: str | None,
           advertise_url: str | None, lease_seconds: float) -> None:
@@ -174,7 +179,10 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
         sock = serving.bind(host, port)
     except serving.PortUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    store = open_store(data_dir, database_url)
+    if ephemeral and database_url:
+        raise click.ClickException("--ephemeral keeps everything in memory: it takes no "
+                                   "--database-url")
+    store = Store(memory_url()) if ephemeral else open_store(data_dir, database_url)
     # Held until the process ends; only the SQLite store is one node's alone.
     lock = ServerLock(store.sqlite_path) if store.sqlite_path else None
     clustered = not store.is_sqlite
@@ -210,7 +218,9 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
                               max_connections=max_connections)
 
     def announce() -> None:
-        click.echo(f"Serving the TaskRouter API on {serving.url_of(sock)}/v1 (clock: {clock})")
+        kept = ", in memory" if ephemeral else ""
+        click.echo(f"Serving the TaskRouter API on {serving.url_of(sock)}/v1 (clock: {clock}"
+                   f"{kept})")
 
     # No permessage-deflate on workers' WebSockets: it would double each idle connection's
     # memory for frames of a few hundred bytes.

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp
 
 from switchboard.api import (
     activities,
+    dev_accounts,
     dev_clock,
     docs,
     events,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 # Routes are tried in this order: the busiest first (tasks, reservations), and statistics
 # before workers and task_queues, because /Workers/Statistics is not a worker SID.
 MODULES = (tasks, reservations, statistics, workers, task_queues, workspaces, activities,
-           task_channels, workflows, events, keys, dev_clock)
+           task_channels, workflows, events, keys, dev_clock, dev_accounts)
 
 
 class BackgroundService(Protocol):

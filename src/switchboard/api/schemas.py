@@ -141,6 +141,8 @@ RESOURCES: dict[str, Schema] = {
         "uri": STRING,
     }, description="The 2010-04-01 API's list page: relative *_page_uri fields"),
     "Clock": obj({"now": DATE, "now_ms": {**INTEGER, "description": "epoch milliseconds"}}),
+    "TestAccount": obj({"sid": SID, "friendly_name": STRING, "auth_token": STRING,
+                        "status": STRING, "date_created": DATE}),
 }
 
 # ---------------------------------------------------------------------- statistics
@@ -258,6 +260,7 @@ RESPONSES: dict[str, Schema] = {
     "list_keys": ref("KeyList"),
     "get_clock": ref("Clock"),
     "advance_clock": ref("Clock"),
+    "create_test_account": ref("TestAccount"),
     "workspace_statistics": ref("WorkspaceStatistics"),
     "workspace_realtime_statistics": ref("WorkspaceRealTimeStatistics"),
     "workspace_cumulative_statistics": ref("WorkspaceCumulativeStatistics"),

@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -48,18 +49,33 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'switchboard.db').resolve()}"
 
 
+def memory_url() -> str:
+    """A SQLite database of this process's memory alone, new for each call (``serve
+    --ephemeral``). SQLite's ``memdb`` VFS, unlike ``:memory:``, lets the connections of one
+    process share the database with SQLite's usual locking; nothing touches the disk, and the
+    database is gone when its last connection closes (the store keeps one open until it is
+    closed)."""
+    return f"sqlite:///file:/switchboard-{uuid.uuid4().hex}?vfs=memdb&uri=true"
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         parsed = _parse(url)
         self.safe_url = parsed.render_as_string(hide_password=True)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # Nothing of it on disk: SQLite in memory (``memory_url()``, or ``:memory:``).
+        self.in_memory = self.is_sqlite and (
+            parsed.database in (None, "", ":memory:") or parsed.query.get("vfs") == "memdb"
+            or parsed.query.get("mode") == "memory")
         # The database file (None for PostgreSQL and in-memory SQLite).
         self.sqlite_path = (Path(parsed.database).resolve() if self.is_sqlite and parsed.database
-                            and parsed.database != ":memory:" else None)
+                            and not self.in_memory else None)
         self.engine: Engine = _create_engine(parsed)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        # In memory, the database lives as long as a connection to it: this one, until close().
+        self._keeper: Any = self.engine.raw_connection() if self.in_memory else None
         self._queue: queue.Queue[Queued | None] = queue.Queue()
         self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._writer: threading.Thread | None = None
@@ -95,6 +111,9 @@ class Store:
             self._queue.put(None)
             self._writer.join()
             self._writer = None
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
         self.engine.dispose()
 
     # ------------------------------------------------------------------ writing
