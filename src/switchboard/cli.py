@@ -22,6 +22,7 @@ from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
 from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
+from switchboard.workspace_file import apply_command, export_command
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
                         envvar="SWITCHBOARD_DATA_DIR", show_default=True,
@@ -420,3 +421,7 @@ def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | Non
             raise click.ClickException(f"No workspace {workspace_sid}")
     click.echo(f"{workspace_sid} pinned to {node_id}" if node_id
                else f"{workspace_sid} placed automatically")
+
+
+main.add_command(apply_command)
+main.add_command(export_command)
