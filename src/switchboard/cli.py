@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,13 +155,26 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
               envvar="SWITCHBOARD_LEASE_SECONDS", show_default=True,
               help="How long a node's ownership of a workspace lasts without renewal: a dead "
               "node's workspaces move after this.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), envvar="SWITCHBOARD_METRICS_PORT",
+              help="Serve Prometheus metrics at /metrics on this port (of --host); off when "
+              "not given.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              envvar="SWITCHBOARD_LOG_FORMAT", show_default=True,
+              help="json: one object per line (time, level, logger, message, context).")
+@click.option("--access-log/--no-access-log", default=True, envvar="SWITCHBOARD_ACCESS_LOG",
+              show_default=True, help="One log line per HTTP request.")
+@click.option("--rate-limits", type=click.Choice(["off", "twilio"]), default="off",
+              envvar="SWITCHBOARD_RATE_LIMITS", show_default=True,
+              help="twilio: enforce TaskRouter's default rate limits per account (429, "
+              "error 20429).")
 def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           public_url: str | None, ephemeral: bool, clock: str, log_level: str,
           callback_attempts: int, callback_backoff: float, callback_niceness: int,
           event_retention_days: float,
           cors_origins: str, max_body_bytes: int, header_timeout: float, body_timeout: float,
           keep_alive_timeout: float, max_connections: int, node_id: str | None,
-          advertise_url: str | None, lease_seconds: float) -> None:
+          advertise_url: str | None, lease_seconds: float, metrics_port: int | None,
+          log_format: str, access_log: bool, rate_limits: str) -> None:
     """Start the server. On PostgreSQL, every server sharing the database is a node of one
     cluster."""
     from switchboard import serving
@@ -171,13 +183,16 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     from switchboard.cluster.forwarding import ClusterRouter
     from switchboard.cluster.node import ClusterConfig, ClusterNode, default_node_id
     from switchboard.connection_limits import ConnectionLimits, uvicorn_options
+    from switchboard.ops import logs
+    from switchboard.ops.metrics import Metrics, MetricsServer
+    from switchboard.ops.stack import Ops
     from switchboard.service.credentials_watch import CredentialsWatch
     from switchboard.service.retention import EventRetention
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
+    logs.configure(log_level, log_format)
     try:  # first: a port in use is refused before anything is opened or started
         sock = serving.bind(host, port)
+        metrics_sock = serving.bind(host, metrics_port) if metrics_port is not None else None
     except serving.PortUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     if ephemeral and database_url:
@@ -208,10 +223,14 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
             url=(advertise_url or serving.url_of(sock)).rstrip("/"),
             lease_seconds=lease_seconds))
         services.append(node)
+    ops = Ops(access_log=access_log, rate_limits=rate_limits, node=node)
+    if metrics_sock is not None:
+        ops.metrics = Metrics(runtime, callbacks=dispatcher, cluster=node)
+        services.append(MetricsServer(ops.metrics, metrics_sock))
     app: Any = create_app(runtime, public_url, services=services,
                           cors_origins=[o.strip() for o in cors_origins.split(",")
                                         if o.strip()],
-                          max_body_bytes=max_body_bytes)
+                          max_body_bytes=max_body_bytes, ops=ops)
     if node is not None:
         app = ClusterRouter(app, node, max_body_bytes=max_body_bytes)
     limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout,
@@ -220,6 +239,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
 
     def announce() -> None:
         kept = ", in memory" if ephemeral else ""
+        if metrics_sock is not None:
+            click.echo(f"Serving metrics on {serving.url_of(metrics_sock)}/metrics")
         click.echo(f"Serving the TaskRouter API on {serving.url_of(sock)}/v1 (clock: {clock}"
                    f"{kept})")
 
@@ -227,6 +248,7 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     # memory for frames of a few hundred bytes.
     serving.run(app, sock, announce, node.hand_over_all if node else None,
                 log_level=log_level.lower(), access_log=False,
+                log_config=logs.uvicorn_log_config(),
                 timeout_graceful_shutdown=10, ws_per_message_deflate=False,
                 **uvicorn_options(limits))
     if lock is not None:

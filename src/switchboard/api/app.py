@@ -37,6 +37,8 @@ from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from switchboard.api.openapi import openapi_document
 from switchboard.bridge.routes import PATH as BRIDGE_PATH
 from switchboard.bridge.routes import RPC_MAX_BODY_BYTES, EventBridge
+from switchboard.ops.readiness import Readiness
+from switchboard.ops.stack import Ops
 from switchboard.service.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -62,19 +64,25 @@ class _App(Starlette):
     """Starlette with Twilio's headers outermost, outside its last-resort error handler too,
     so that a 500 carries them."""
 
-    def __init__(self, *, cors_origins: Sequence[str], **options: Any) -> None:
+    def __init__(self, *, cors_origins: Sequence[str], ops: Ops, runtime: Runtime,
+                 **options: Any) -> None:
         self.cors_origins = cors_origins
+        self.ops = ops
+        self.runtime = runtime
         super().__init__(**options)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return TwilioHeaders(super().build_middleware_stack(), self.cors_origins,
+        inner = self.ops.wrap(super().build_middleware_stack(), self.runtime.accounts,
+                              self.routes)
+        return TwilioHeaders(inner, self.cors_origins,
                              allow_headers={BRIDGE_PATH: BRIDGE_REQUEST_HEADERS})
 
 
 def create_app(runtime: Runtime, public_url: str | None = None, *,
                services: Sequence[BackgroundService] = (),
                cors_origins: Sequence[str] = (),
-               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Starlette:
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               ops: Ops | None = None) -> Starlette:
     endpoints = [e for module in MODULES for e in module.api.endpoints]
     document = openapi_document(endpoints)
     public_url = public_url.rstrip("/") if public_url else None
@@ -82,7 +90,11 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), *docs.routes(document)]
+    ops = ops or Ops()
+    readiness = Readiness(runtime)
+    readiness.node = ops.node
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readiness.endpoint),
+                               *docs.routes(document)]
     for module in MODULES:
         routes += module.api.routes(runtime, public_url)
     bridge = EventBridge(runtime, public_url)
@@ -93,20 +105,24 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
         runtime.schedule_all()
         for service in services:
             await service.start()
+        readiness.started = True
         yield
+        readiness.started = False
         for service in reversed(services):
             await service.stop()
         runtime.stop()
 
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
         BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES)})]
-    app = _App(cors_origins=cors_origins, routes=routes, lifespan=lifespan,
-               middleware=middleware, exception_handlers={
+    app = _App(cors_origins=cors_origins, ops=ops, runtime=runtime, routes=routes,
+               lifespan=lifespan, middleware=middleware, exception_handlers={
                    HTTPException: _http_error,
                    Exception: _unexpected_error,
                })
     app.state.runtime = runtime
     app.state.event_bridge = bridge
+    if ops.metrics is not None:
+        ops.metrics.sockets = bridge.sockets
     return app
 
 

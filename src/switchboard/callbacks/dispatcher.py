@@ -72,6 +72,9 @@ class CallbackDispatcher:
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._outgoing: list[bytes] = []  # lines for the sender, written once per iteration
+        # Callbacks done and given up on since start, by kind ("event", "assignment"): metrics.
+        self.sent: dict[str, int] = {"event": 0, "assignment": 0}
+        self.failed: dict[str, int] = {"event": 0, "assignment": 0}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -99,6 +102,10 @@ class CallbackDispatcher:
                 self._process.terminate()
             await self._process.wait()
         await asyncio.to_thread(self._flush)
+
+    def owed(self) -> int:
+        """Callbacks committed and not yet done, on every lane."""
+        return sum(len(lane.owed) + len(lane.offers) for lane in self.lanes.values())
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
         """Runtime listener: called on the event loop after each commit; never blocks."""
@@ -227,15 +234,19 @@ class CallbackDispatcher:
             while lane.owed and lane.owed[0].seq <= report["seq"]:
                 lane.owed.popleft()
                 lane.handed = max(0, lane.handed - 1)
+                self.sent["event"] += 1
             lane.events_seq = report["seq"]
             self._dirty.add(lane.workspace_sid)
             self._hand_events(lane)
         elif kind == "o":
             event = lane.offers.pop(report["seq"], None)
+            self.sent["assignment"] += event is not None
             self._move_assignments(lane)
             if event is not None and report["instruction"] is not None:
                 self._spawn(self._carry_out(event, report["instruction"]))
         elif kind == "f":
+            failed = "assignment" if report["kind"].startswith("assignment") else "event"
+            self.failed[failed] += 1
             self._spawn(self._record_failure(lane.workspace_sid, report["event"],
                                              report["kind"], report["url"],
                                              report["attempts"], report["error"]))

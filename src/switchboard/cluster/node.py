@@ -86,6 +86,9 @@ class ClusterNode:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._last_renewal = 0
+        self.takeovers = 0  # workspaces taken over since start (metrics)
+        self.lost_leases = 0  # leases lost to another node since start (metrics)
+        self.ready = False  # the last look at the cluster's state succeeded (/readyz)
         runtime.claim_new = self._claim_new
         runtime.store.fence_check = lambda conn, fences: directory.check_fences(
             conn, self.id, fences)
@@ -94,6 +97,7 @@ class ClusterNode:
 
     async def start(self) -> None:
         await self._tick()
+        self.ready = True
         self._loop_task = asyncio.create_task(self._run())
         log.info("node %s joined the cluster at %s", self.id, self.config.url)
 
@@ -154,7 +158,9 @@ class ClusterNode:
                     log.warning("node %s cannot reach the cluster's database (%s); its "
                                 "leases run out unless it comes back", self.id, exc)
                 failing = True
+                self.ready = False
             else:
+                self.ready = True
                 if failing:
                     log.info("node %s reaches the cluster's database again", self.id)
                 failing = False
@@ -176,6 +182,7 @@ class ClusterNode:
                 log.warning("node %s lost its lease on workspace %s to %s: dropping it",
                             self.id, sid, view.owners.get(sid))
                 self.claimed.pop(sid, None)
+                self.lost_leases += 1
                 self._spawn(self.runtime.unload(sid))
         if self.leaving:
             return
@@ -203,6 +210,7 @@ class ClusterNode:
             self.claimed[sid] = epoch
             self.view.owners[sid] = self.id
             if await self.runtime.adopt(sid, epoch):
+                self.takeovers += 1
                 log.info("node %s took over workspace %s (epoch %d)", self.id, sid, epoch)
             else:
                 self.claimed.pop(sid, None)

@@ -13,6 +13,7 @@ import logging
 import queue
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -80,6 +81,8 @@ class Store:
         self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._writer: threading.Thread | None = None
         self.fence_check: FenceCheck | None = None
+        # Told (on the writer thread) of each batch committed: seconds taken, writes in it.
+        self.on_batch: Callable[[float, int], None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,6 +167,7 @@ class Store:
                 return
 
     def _commit_batch(self, conn: Connection, batch: list[Queued]) -> None:
+        started = time.perf_counter()
         try:
             results: list[Any] = []
             merged = Changes()
@@ -191,6 +195,8 @@ class Store:
             for item in batch:  # find the faulty write: commit each alone
                 self._commit_batch(conn, [item])
             return
+        if self.on_batch is not None:
+            self.on_batch(time.perf_counter() - started, len(batch))
         _settle([(waiter, result, None) for (_, waiter, _), result in zip(batch, results,
                                                                            strict=True)])
 

@@ -1,0 +1,129 @@
+"""Logs: one format for every logger of the server, an access log, and the request ID.
+
+``configure(level, fmt)`` (``serve --log-format text|json``) sets the root logger's one
+handler; uvicorn's loggers are routed to it too, so the whole server writes one style.
+
+* text: ``2026-01-01 00:00:00,000 INFO switchboard.access: GET /v1/… 200 1.2ms [RQ…]``
+* json: one object per line: ``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``,
+  ``message``, then the context fields: ``request_id`` when made during a request, the access
+  log's fields, and whatever a caller passed as ``extra``; ``exception`` with a traceback.
+
+Every record made while a request is answered carries its ``Twilio-Request-Id``
+(``request_id`` field, a ``logging.Filter`` reading ``api.headers.request_id()``), so a log line
+can be found from an answer's header.
+
+``AccessLog`` writes one line per HTTP request to the ``switchboard.access`` logger (INFO):
+method, path, status, duration in ms, account SID and request ID, and the client's address.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard.api.headers import request_id
+from switchboard.ops import account_of, client_ip
+from switchboard.service.accounts import AccountRegistry
+
+ACCESS_LOGGER = "switchboard.access"
+FORMATS = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(request_tag)s"
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# What every LogRecord has: anything else on a record is a context field.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message", "asctime", "request_tag", "taskName"}
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the request being answered's ID to each record (``request_id``, or None)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = getattr(record, "request_id", None) or request_id()
+        record.request_id = rid
+        record.request_tag = f" [{rid}]" if rid else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def configure(level: str, fmt: str = "text", stream: Any = None) -> None:
+    """The root logger's one handler, in ``fmt``; uvicorn's loggers write through it."""
+    level_name = "DEBUG" if level.lower() == "trace" else level.upper()
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level_name)
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """uvicorn's ``log_config``: leave its loggers to ``configure``."""
+    return {"version": 1, "disable_existing_loggers": False,
+            "loggers": {name: {"handlers": [], "propagate": True} for name in UVICORN_LOGGERS}}
+
+
+class AccessLog:
+    """ASGI middleware (inside ``TwilioHeaders``, so the request ID is set): one line per
+    HTTP request once it is answered."""
+
+    def __init__(self, app: ASGIApp, accounts: AccountRegistry) -> None:
+        self.app = app
+        self.accounts = accounts
+        self.log = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            ms = round((time.perf_counter() - start) * 1000, 2)
+            # The handler authenticated it unless it answered 401.
+            account = None if status == 401 else account_of(self.accounts, scope,
+                                                            verify=False)
+            path = scope["path"]
+            self.log.info("%s %s %d %.1fms", scope["method"], path, status, ms, extra={
+                "method": scope["method"], "path": path, "status": status,
+                "duration_ms": ms, "account_sid": account, "client": client_ip(scope)})

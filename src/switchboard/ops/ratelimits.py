@@ -1,0 +1,239 @@
+"""Rate limits as TaskRouter applies them (``serve --rate-limits twilio``), and a brake on
+repeated failed authentications (always on).
+
+Under ``twilio``, each account's requests are limited as TaskRouter's defaults do (the
+numbers and their sources are in ``docs/operations.md``):
+
+* the filtered list endpoints, 3 requests per second each (Twilio changelog, 2024-10-18):
+  ``Task-List-EvaluateTaskAttributes`` (``GET …/Tasks?EvaluateTaskAttributes=``),
+  ``Worker-List-TargetWorkersExpression`` (``GET …/Workers?TargetWorkersExpression=``),
+  ``TaskQueue-List-EvaluateWorkerAttributes`` (``GET …/TaskQueues?EvaluateWorkerAttributes=``);
+* ``TaskQueueStatistics-List`` (``GET …/TaskQueues/Statistics``), 50 per second;
+* every other request: at most 100 of the account's requests under way at once
+  (``Account-Concurrency``), Twilio's default API concurrency per account.
+
+Rates are token buckets holding one second's worth (a burst of the limit, then the limit per
+second). Every answer of an authenticated request under a limit carries
+``X-Rate-Limit-Limit``, ``X-Rate-Limit-Remaining`` and ``X-Rate-Limit-Config`` (the resource
+key); a request over it gets 429 with Twilio's error 20429, the same three headers and
+``Retry-After``. With ``off`` (the default) none of this happens: no header, never a 429.
+
+``AuthBrake``: a client address whose authentications keep failing (more than
+``FREE_FAILURES`` within ``FAILURE_MEMORY_SECONDS``) waits before each further request is
+looked at, twice as long for each failure, at most ``MAX_DELAY_SECONDS``; a success clears
+it. Every failed authentication is logged (the SID tried, never the secret).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from switchboard.api.errors import error_response
+from switchboard.ops import account_of, basic_username, client_ip
+from switchboard.service.accounts import AccountRegistry
+
+log = logging.getLogger(__name__)
+MODES = ("off", "twilio")
+ERROR_CODE = 20429
+CONCURRENCY_KEY = "Account-Concurrency"
+CONCURRENCY_LIMIT = 100
+_WS = r"^/v1/Workspaces/[^/]+"
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str  # Twilio's resource key, sent as X-Rate-Limit-Config
+    template: str  # the route template (metrics' label)
+    path: re.Pattern[str]
+    per_second: int
+    when_param: str | None = None  # only when the query has this parameter
+
+
+LIMITS = (
+    Limit("Task-List-EvaluateTaskAttributes", "/v1/Workspaces/{WorkspaceSid}/Tasks",
+          re.compile(_WS + r"/Tasks/?$"), 3, "EvaluateTaskAttributes"),
+    Limit("Worker-List-TargetWorkersExpression", "/v1/Workspaces/{WorkspaceSid}/Workers",
+          re.compile(_WS + r"/Workers/?$"), 3, "TargetWorkersExpression"),
+    Limit("TaskQueue-List-EvaluateWorkerAttributes",
+          "/v1/Workspaces/{WorkspaceSid}/TaskQueues",
+          re.compile(_WS + r"/TaskQueues/?$"), 3, "EvaluateWorkerAttributes"),
+    Limit("TaskQueueStatistics-List", "/v1/Workspaces/{WorkspaceSid}/TaskQueues/Statistics",
+          re.compile(_WS + r"/TaskQueues/Statistics/?$"), 50),
+)
+
+
+def limit_for(method: str, path: str, query: bytes) -> Limit | None:
+    if method != "GET":
+        return None
+    for limit in LIMITS:
+        if limit.path.match(path):
+            if limit.when_param is None:
+                return limit
+            params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
+            return limit if limit.when_param in params else None
+    return None
+
+
+class Bucket:
+    __slots__ = ("tokens", "updated")
+
+    def __init__(self, capacity: float, now: float) -> None:
+        self.tokens = capacity
+        self.updated = now
+
+    def take(self, rate: float, now: float) -> bool:
+        self.tokens = min(rate, self.tokens + (now - self.updated) * rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def _headers(limit: int, remaining: int, key: str) -> list[tuple[bytes, bytes]]:
+    return [(b"X-Rate-Limit-Limit", str(limit).encode()),
+            (b"X-Rate-Limit-Remaining", str(max(0, remaining)).encode()),
+            (b"X-Rate-Limit-Config", key.encode())]
+
+
+class TwilioRateLimits:
+    """ASGI middleware: TaskRouter's default limits, per account."""
+
+    def __init__(self, app: ASGIApp, accounts: AccountRegistry,
+                 concurrency: int = CONCURRENCY_LIMIT) -> None:
+        self.app = app
+        self.accounts = accounts
+        self.concurrency = concurrency
+        self.buckets: dict[tuple[str, str], Bucket] = {}
+        self.in_flight: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        account = account_of(self.accounts, scope, verify=True)
+        if account is None:  # the handler answers 401 (or it needs no account)
+            await self.app(scope, receive, send)
+            return
+        limit = limit_for(scope["method"], scope["path"], scope.get("query_string", b""))
+        if limit is not None:
+            now = time.monotonic()
+            bucket = self.buckets.get((account, limit.key))
+            if bucket is None:
+                bucket = self.buckets[(account, limit.key)] = Bucket(limit.per_second, now)
+            allowed = bucket.take(limit.per_second, now)
+            headers = _headers(limit.per_second, math.floor(bucket.tokens), limit.key)
+            if not allowed:
+                scope["switchboard.route"] = limit.template
+                wait = (1 - bucket.tokens) / limit.per_second
+                await self._refuse(scope, receive, send, headers, wait, limit.key)
+                return
+            await self.app(scope, receive, _adding(send, headers))
+            return
+        running = self.in_flight.get(account, 0)
+        if running >= self.concurrency:
+            await self._refuse(scope, receive, send,
+                               _headers(self.concurrency, 0, CONCURRENCY_KEY), 1.0,
+                               CONCURRENCY_KEY)
+            return
+        self.in_flight[account] = running + 1
+        try:
+            headers = _headers(self.concurrency, self.concurrency - running - 1,
+                               CONCURRENCY_KEY)
+            await self.app(scope, receive, _adding(send, headers))
+        finally:
+            left = self.in_flight[account] - 1
+            if left:
+                self.in_flight[account] = left
+            else:
+                del self.in_flight[account]
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send,
+                      headers: list[tuple[bytes, bytes]], wait: float, key: str) -> None:
+        response = error_response(429, ERROR_CODE, f"Too Many Requests: the rate limit of "
+                                  f"{key} was exceeded; retry later")
+        response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        await response(scope, receive, _adding(send, headers))
+
+
+def _adding(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", ()), *headers]
+        await send(message)
+    return send_with
+
+
+FREE_FAILURES = 5
+FAILURE_MEMORY_SECONDS = 300.0
+BASE_DELAY_SECONDS = 0.25
+MAX_DELAY_SECONDS = 10.0
+MAX_CLIENTS = 100_000  # addresses remembered at most (the oldest are forgotten)
+
+
+class AuthBrake:
+    """ASGI middleware: logs failed authentications and slows down the addresses that keep
+    failing, whatever ``--rate-limits`` says."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        # client address -> (failures, time of the last one)
+        self.failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    def delay(self, ip: str, now: float) -> float:
+        entry = self.failures.get(ip)
+        if entry is None:
+            return 0.0
+        count, last = entry
+        if now - last > FAILURE_MEMORY_SECONDS:
+            del self.failures[ip]
+            return 0.0
+        if count <= FREE_FAILURES:
+            return 0.0
+        return float(min(MAX_DELAY_SECONDS,
+                         BASE_DELAY_SECONDS * 2.0 ** (count - FREE_FAILURES - 1)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope)
+        wait = self.delay(ip, time.monotonic())
+        if wait:
+            await asyncio.sleep(wait)
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status == 401:
+            self._failed(scope, ip)
+        elif status < 400 and ip in self.failures and basic_username(scope) is not None:
+            del self.failures[ip]
+
+    def _failed(self, scope: Scope, ip: str) -> None:
+        count = self.failures.pop(ip, (0, 0.0))[0] + 1
+        self.failures[ip] = (count, time.monotonic())
+        while len(self.failures) > MAX_CLIENTS:
+            self.failures.popitem(last=False)
+        credentials = basic_username(scope)
+        username = credentials[0] if credentials else None
+        if username is not None and not re.fullmatch(r"(AC|SK)[0-9a-fA-F]{32}", username):
+            username = "(not a SID)"
+        log.warning("authentication failed for %s %s from %s (username %s; %d failure(s) "
+                    "in a row from this address)", scope["method"], scope["path"], ip,
+                    username or "(none)", count,
+                    extra={"client": ip, "username": username, "failures": count})

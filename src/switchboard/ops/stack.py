@@ -1,0 +1,37 @@
+"""What the app factory wraps around the API, in order, from the ``serve`` options."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from switchboard.ops.logs import AccessLog
+from switchboard.ops.metrics import Metrics
+from switchboard.ops.ratelimits import AuthBrake, TwilioRateLimits
+from switchboard.ops.readiness import NodeState
+from switchboard.service.accounts import AccountRegistry
+
+
+@dataclass
+class Ops:
+    metrics: Metrics | None = None  # --metrics-port
+    access_log: bool = False  # serve: on unless --no-access-log
+    rate_limits: str = "off"  # --rate-limits off|twilio
+    node: NodeState | None = None  # a cluster node: its state counts for /readyz
+
+    def wrap(self, app: ASGIApp, accounts: AccountRegistry,
+             routes: Sequence[BaseRoute]) -> ASGIApp:
+        """Inside ``TwilioHeaders`` (the request ID is set), outermost first: the access log
+        (sees every answer, 429s included), metrics, the failed-authentication brake (its
+        delay is timed too), the rate limits."""
+        if self.rate_limits == "twilio":
+            app = TwilioRateLimits(app, accounts)
+        app = AuthBrake(app)
+        if self.metrics is not None:
+            app = self.metrics.middleware(app, routes)
+        if self.access_log:
+            app = AccessLog(app, accounts)
+        return app
