@@ -21,6 +21,7 @@ from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
 from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
+from switchboard.simulate import simulate_command
 from switchboard.workspace_file import apply_command, export_command
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
@@ -397,6 +398,33 @@ def callbacks(workspace_sid: str | None, failed_only: bool, data_dir: Path,
                    f"{row['url']}  attempts={row['attempts']}  {row['error']}")
 
 
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the copy (replaced only once the copy is complete).")
+@DATA_DIR
+@DATABASE_URL
+def backup(out: Path, data_dir: Path, database_url: str | None) -> None:
+    """Copy the SQLite store consistently, also while a server runs on it (PostgreSQL:
+    use pg_dump, see the README)."""
+    from switchboard.ops.backup import BackupError, backup_sqlite
+    from switchboard.store.database import sqlite_url
+
+    url = database_url or sqlite_url(data_dir)
+    store = Store(url)
+    try:
+        if not store.is_sqlite:
+            raise click.ClickException("backup copies a SQLite store; back up PostgreSQL with "
+                                       "pg_dump (see the README)")
+        if store.sqlite_path is None:
+            raise click.ClickException("an in-memory database has nothing to back up")
+        size = backup_sqlite(store.sqlite_path, out)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.engine.dispose()
+    click.echo(f"Backed up {store.sqlite_path} to {out} ({size} bytes)")
+
+
 @main.group()
 def cluster() -> None:
     """Look at and steer the nodes sharing a PostgreSQL database."""
@@ -447,3 +475,4 @@ def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | Non
 
 main.add_command(apply_command)
 main.add_command(export_command)
+main.add_command(simulate_command)
