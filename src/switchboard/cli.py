@@ -21,7 +21,6 @@ from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
 from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
-from switchboard.simulate import simulate_command
 from switchboard.workspace_file import apply_command, export_command
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
@@ -475,4 +474,3 @@ def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | Non
 
 main.add_command(apply_command)
 main.add_command(export_command)
-main.add_command(simulate_command)
