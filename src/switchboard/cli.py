@@ -19,6 +19,7 @@ from switchboard.service.accounts import AccountRegistry
 from switchboard.service.clock import ManualClock, SystemClock
 from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
+from switchboard.simulate import simulate_command
 from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
 from switchboard.workspace_file import apply_command, export_command
@@ -474,3 +475,4 @@ def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | Non
 
 main.add_command(apply_command)
 main.add_command(export_command)
+main.add_command(simulate_command)

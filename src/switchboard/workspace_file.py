@@ -336,7 +336,7 @@ TOKEN = click.option("--auth-token", envvar=["SWITCHBOARD_AUTH_TOKEN", "TWILIO_A
                      help="Default: $SWITCHBOARD_AUTH_TOKEN or $TWILIO_AUTH_TOKEN.")
 
 
-def _api_errors(run: Callable[[], None]) -> None:
+def api_errors(run: Callable[[], None]) -> None:
     from twilio.base.exceptions import TwilioException, TwilioRestException
 
     try:
@@ -364,7 +364,7 @@ def apply_command(file: Path, url: str, account_sid: str, auth_token: str) -> No
         click.echo(f"{done.workspace_sid}: {len(done.changes) or 'no'} "
                    f"change{'' if len(done.changes) == 1 else 's'}")
 
-    _api_errors(run)
+    api_errors(run)
 
 
 @click.command("export")
@@ -377,5 +377,5 @@ def apply_command(file: Path, url: str, account_sid: str, auth_token: str) -> No
 def export_command(workspace_sid: str, fmt: str, url: str, account_sid: str,
                    auth_token: str) -> None:
     """Print a workspace as a file for `switchboard apply`."""
-    _api_errors(lambda: click.echo(dump(export(client_for(url, account_sid, auth_token),
+    api_errors(lambda: click.echo(dump(export(client_for(url, account_sid, auth_token),
                                                workspace_sid), fmt), nl=False))
