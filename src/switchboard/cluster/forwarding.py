@@ -67,8 +67,12 @@ class ClusterRouter:
         self.max_body_bytes = max_body_bytes
         self.retry_seconds = retry_seconds
         self.node_header = (NODE_HEADER, node.id.encode())
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=2.0),
-                                        limits=httpx.Limits(max_connections=200))
+        # Idle connections to other nodes are dropped well before the nodes' own keep-alive
+        # timeout (5 s by default) can close them under a request; nodes talk directly,
+        # never through a proxy the environment names.
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, connect=2.0), trust_env=False,
+            limits=httpx.Limits(max_connections=200, keepalive_expiry=2.0))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
