@@ -52,7 +52,14 @@ from typing import Any, Final
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-__all__ = ["STRING_CASE_SENSITIVE", "Expression", "ExpressionError", "compile_expression"]
+__all__ = [
+    "STRING_CASE_SENSITIVE",
+    "Expression",
+    "ExpressionError",
+    "IndexKey",
+    "compile_expression",
+    "index_keys",
+]
 
 #: String comparisons (==, !=, ordering, CONTAINS, HAS/IN membership) respect case. Twilio does
 #: not document this; flip to False to compare with ``str.casefold`` instead.
@@ -70,6 +77,10 @@ _Getter = Callable[[Root], Any]
 # A compiled boolean node: a predicate, or a bool when the node is constant.
 _Compiled = _Predicate | bool
 _Segment = str | int
+# What an index of roots by value holds (see ``index_keys`` and ``Expression.guard``): a path of
+# names from the root, how the value there relates to the scalar ("=": it is the scalar, "in":
+# it is an array holding it), and the scalar, tagged by kind and folded as comparisons fold it.
+IndexKey = tuple[tuple[str, ...], str, tuple[str, Any]]
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -707,6 +718,30 @@ class _Compiler:
                 parts.append(self.boolean(child, depth + 1))
         return _all_of(parts) if kind == "and_expr" else _any_of(parts)
 
+    def guard(self, node: Tree[Token] | Token) -> _Guard:
+        """The node's index keys (see ``_comparison_guard``), walking the tree as ``boolean``."""
+        if isinstance(node, Token):
+            return None if node.type == "TRUE" else _NO_ROOT
+        if node.data == "comparison":
+            left, middle, right = node.children
+            op = "NOT IN" if isinstance(middle, Tree) else _OPERATORS[middle.type]
+            return _comparison_guard(op, self.operand(left), self.operand(right))
+        kind = node.data
+        guards: list[_Guard] = []
+        pending: list[Tree[Token] | Token] = list(reversed(node.children))
+        while pending:
+            child = pending.pop()
+            if isinstance(child, Tree) and child.data == kind:
+                pending.extend(reversed(child.children))
+            else:
+                guards.append(self.guard(child))
+        if kind == "and_expr":  # any part's keys will do: the fewest
+            known = [g for g in guards if g is not None]
+            return min(known, key=len) if known else None
+        if any(g is None for g in guards):
+            return None
+        return frozenset().union(*guards)  # type: ignore[arg-type]
+
     def comparison(self, node: Tree[Token]) -> _Compiled:
         left, middle, right = node.children
         op = "NOT IN" if isinstance(middle, Tree) else _OPERATORS[middle.type]
@@ -760,6 +795,91 @@ def _first_token(tree: Tree[Token]) -> Token | None:
     return None
 
 
+# --- index keys: which roots an expression could hold for --------------------------------------
+#
+# ``Expression.guard`` is a set of index keys such that the expression can only hold for a root
+# having at least one of them (``index_keys``), or None when no such set is known (``!=``,
+# ordering, ``CONTAINS``, ``NOT IN``, ``== null``, paths with array indexes or on both sides).
+# Exact by construction: the guard only ever rules out roots the predicate is false for, so a
+# caller may evaluate the expression on the roots an index gives for the guard's keys instead of
+# on every root, and get the same answer. The language has no unary NOT, so every node is
+# monotone in its comparisons: AND may keep the guard of any one part, OR needs all of them.
+
+
+def _index_scalar(value: Any) -> tuple[str, Any] | None:
+    kind = _kind(value)
+    if kind == _STR:
+        return ("s", _fold(value))
+    if kind == _NUM:
+        return ("n", value)  # 1 and 1.0 are equal and hash alike, as == compares them
+    if kind == _BOOL:
+        return ("b", value)
+    return None  # null, arrays and objects are not indexed
+
+
+def _add_keys(path: tuple[str, ...], value: Any, keys: set[IndexKey]) -> None:
+    scalar = _index_scalar(value)
+    if scalar is not None:
+        keys.add((path, "=", scalar))
+        return
+    kind = _kind(value)
+    if kind == _LIST:
+        for item in value:
+            scalar = _index_scalar(item)
+            if scalar is not None:
+                keys.add((path, "in", scalar))
+    elif kind == _OBJ:
+        for key, child in value.items():
+            if isinstance(key, str):
+                _add_keys((*path, key), child, keys)
+
+
+def index_keys(name: str, value: Any, keys: set[IndexKey] | None = None) -> set[IndexKey]:
+    """The index keys of a root whose ``name`` is ``value`` (added to ``keys``, returned)."""
+    keys = set() if keys is None else keys
+    _add_keys((name,), value, keys)
+    return keys
+
+
+_Guard = frozenset[IndexKey] | None
+_NO_ROOT: Final[frozenset[IndexKey]] = frozenset()
+
+
+def _scalars(items: Any) -> list[tuple[str, Any]] | None:
+    scalars = [_index_scalar(item) for item in items]
+    return None if any(s is None for s in scalars) else scalars  # type: ignore[return-value]
+
+
+def _comparison_guard(op: str, left: _Operand, right: _Operand) -> _Guard:
+    if isinstance(left, _Literal) and isinstance(right, _Literal):
+        return None if _GENERIC[op](left.value, right.value) else _NO_ROOT
+    if isinstance(left, _Literal) and op in _MIRRORED:
+        op, left, right = _MIRRORED[op], right, left
+    if not (isinstance(left, _Path) and isinstance(right, _Literal)):
+        return None
+    if not all(isinstance(step, str) for step in left.steps):
+        return None
+    path = (left.name, *left.steps)
+    const = right.value
+    if op == "==":
+        scalar = _index_scalar(const)
+        return None if scalar is None else frozenset({(path, "=", scalar)})  # type: ignore
+    if op == "HAS":  # the value is an array holding the scalar, or one of the array's items
+        scalars = _scalars(const) if _kind(const) == _LIST else _scalars([const])
+        if scalars is None:
+            return None
+        return frozenset((path, "in", s) for s in scalars)  # type: ignore[misc]
+    if op == "IN":  # the value is one of the items, or an array holding one of them
+        if _kind(const) != _LIST:
+            return _NO_ROOT  # false for every root
+        scalars = _scalars(const)
+        if scalars is None:
+            return None
+        return frozenset(
+            (path, relation, s) for s in scalars for relation in ("=", "in"))  # type: ignore
+    return None
+
+
 # --- public API -----------------------------------------------------------------------------
 
 
@@ -779,6 +899,9 @@ class Expression:
     roots: frozenset[str]  # first path segments referenced, e.g. {"task", "worker"}
     _predicate: _Predicate = field(repr=False, compare=False)
     _constant: bool | None = field(default=None, repr=False, compare=False)
+    # Index keys one of which a root must have for the expression to hold (see ``index_keys``),
+    # or None when any root might match.
+    guard: frozenset[IndexKey] | None = field(default=None, repr=False, compare=False)
 
     def evaluate(self, root: Mapping[str, Any]) -> bool:
         """Whether the expression holds for ``root``; never raises."""
@@ -814,5 +937,6 @@ def _compile(text: str) -> Expression:
     compiled = compiler.boolean(tree.children[0], 0)
     roots = frozenset(compiler.roots)
     if isinstance(compiled, bool):
-        return Expression(text, roots, _always_true if compiled else _always_false, compiled)
-    return Expression(text, roots, compiled)
+        return Expression(text, roots, _always_true if compiled else _always_false, compiled,
+                          None if compiled else _NO_ROOT)
+    return Expression(text, roots, compiled, None, compiler.guard(tree.children[0]))

@@ -60,11 +60,13 @@ def load_resources(
         resources.worker_names[worker.friendly_name.casefold()] = worker.sid
     for wc in worker_channels:
         resources.worker_channels[wc.worker_sid][wc.task_channel_sid] = wc
-    candidates = membership.candidates()  # each worker's view built once for every queue
+    # Each worker's view and keys built once for every queue; each queue evaluated only on
+    # the workers its expression's guard names (see ``membership``).
+    index = membership.worker_index()
     for queue in task_queues:
         queue.target = compile_expression(queue.target_workers)
         resources.task_queues[queue.sid] = queue
-        membership.index_queue(queue, candidates)
+        membership.index_queue(queue, index)
     for workflow in workflows:
         workflow.config = parse_workflow_configuration(
             workflow.configuration, resources.task_queues.__contains__

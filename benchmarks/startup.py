@@ -1,0 +1,153 @@
+"""Start-up: how long until a large workspace answers after the server starts (or fails over).
+
+Builds a workspace of W workers and Q queues in a SQLite store (the queues and workflow through
+the API, each queue ``skills HAS 's<i>'`` plus a pool queue; the workers, three skills each and
+two channels, written straight into the store as in ``statistics_api.py``), then measures in
+alternating rounds:
+
+* in process: ``Runtime.start()`` (migrations, accounts, loading every workspace), the part of
+  it spent in the routing core (``WorkspaceEngine.load``), and the time to read the rows;
+* a real server: from ``switchboard serve`` to the first answer about the workspace (a page of
+  workers and a queue's real-time statistics).
+
+    python benchmarks/startup.py [--workers 15000] [--queues 5000] [--rounds 3] [--profile]
+        [--data-dir DIR] [--json]
+
+``--data-dir`` keeps the built store there and reuses it on the next run (same sizes), so that
+``compare_trees.py --old <src> startup.py -- --data-dir DIR --rounds 1`` measures two source
+trees on one store.
+``--profile`` prints the top of a cProfile of one in-process start. Cluster failover loads a
+workspace the same way (``Runtime.adopt``), so the in-process figure is also the failover cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import json
+import pstats
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from unittest import mock
+
+import httpx
+from common import machine
+from http_tasks import start_server
+from statistics_api import ACCOUNT, TOKEN, Layout, add_workers, configure, stop
+
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.service.runtime import Runtime
+from switchboard.store.database import Store, sqlite_url
+
+
+def build(data: Path, workers: int, queues: int, port: int, seed: int) -> Layout:
+    saved = data / f"layout-{workers}-{queues}.json"
+    if saved.exists():
+        return Layout(**json.loads(saved.read_text()))
+    server = start_server(data, port, account=ACCOUNT, token=TOKEN, wait=600)
+    try:
+        layout = configure(f"http://127.0.0.1:{port}", queues)
+    finally:
+        stop(server)
+    db = sqlite3.connect(data / "switchboard.db")
+    add_workers(db, layout, workers, queues, int(time.time() * 1000), random.Random(seed))
+    db.commit()
+    db.close()
+    saved.write_text(json.dumps(vars(layout)))
+    return layout
+
+
+def in_process(data: Path) -> tuple[float, float]:
+    """Seconds of ``Runtime.start()`` and of the engine's ``load`` within it."""
+    spent: list[float] = []
+    original = WorkspaceEngine.load.__func__  # type: ignore[attr-defined]
+
+    def timed_load(cls: type[WorkspaceEngine], *args: object, **kwargs: object) -> object:
+        started = time.perf_counter()
+        try:
+            return original(cls, *args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - started)
+
+    runtime = Runtime(Store(sqlite_url(data)))
+    with mock.patch.object(WorkspaceEngine, "load", classmethod(timed_load)):
+        started = time.perf_counter()
+        runtime.start()
+        total = time.perf_counter() - started
+    runtime.stop()
+    return total, sum(spent)
+
+
+def served(data: Path, layout: Layout, port: int) -> float:
+    """Seconds from starting ``switchboard serve`` to the first answer about the workspace."""
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    server = start_server(data, port, account=ACCOUNT, token=TOKEN, wait=600)
+    try:
+        path = f"{base}/v1/Workspaces/{layout.workspace}"
+        with httpx.Client(auth=(ACCOUNT, TOKEN), timeout=600) as client:
+            client.get(f"{path}/Workers", params={"PageSize": 1}).raise_for_status()
+            client.get(f"{path}/TaskQueues/{layout.pool}/RealTimeStatistics").raise_for_status()
+        return time.perf_counter() - started
+    finally:
+        stop(server)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=15_000)
+    parser.add_argument("--queues", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--port", type=int, default=18_091)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--data-dir", type=Path, help="keep (and reuse) the store here")
+    parser.add_argument("--json", action="store_true", help="print the medians as JSON")
+    args = parser.parse_args()
+    say = (lambda *_, **__: None) if args.json else print
+    say(f"machine: {machine()}")
+    say(f"parameters: {args.workers:,} workers (3 skills, 2 channels each), {args.queues:,} "
+        f"queues, {args.rounds} rounds", flush=True)
+    with contextlib.ExitStack() as stack:
+        if args.data_dir is None:
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            data = args.data_dir
+            data.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        layout = build(data, args.workers, args.queues, args.port, args.seed)
+        say(f"store ready in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.profile:
+            profile = cProfile.Profile()
+            profile.enable()
+            in_process(data)
+            profile.disable()
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        starts, loads, serves = [], [], []
+        for number in range(args.rounds):
+            total, load = in_process(data)
+            up = served(data, layout, args.port)
+            starts.append(total)
+            loads.append(load)
+            serves.append(up)
+            say(f"  round {number + 1}: Runtime.start() {total:.2f} s (engine load "
+                  f"{load:.2f} s); server answering after {up:.2f} s", flush=True)
+        figures = {"runtime_start_s": statistics.median(starts),
+                   "engine_load_s": statistics.median(loads),
+                   "server_answering_s": statistics.median(serves)}
+        if args.json:
+            print(json.dumps(figures))
+            return
+        print(f"median: Runtime.start() {figures['runtime_start_s']:.2f} s (engine load "
+              f"{figures['engine_load_s']:.2f} s; the rest: migrations, accounts, reading "
+              f"rows); server answering after {figures['server_answering_s']:.2f} s "
+              "(target ≤ 5 s)")
+
+
+if __name__ == "__main__":
+    main()
