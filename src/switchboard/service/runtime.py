@@ -154,28 +154,45 @@ class Runtime:
         return self.accounts.create_account(now, auth_token=token), True
 
     def _load_workspace(self, sid: str) -> WorkspaceEngine | None:
-        rows = self.store.rows(tables.workspaces, tables.workspaces.c.sid == sid)
-        if not rows:
-            return None
+        # One connection (and, on PostgreSQL, one snapshot) for every table; rows as plain
+        # tuples zipped with the column names, which costs less than SQLAlchemy's row mappings.
+        with self.store.engine.connect() as conn:
+            def rows(table: Any, *where: Any, order: tuple[Any, ...] = ()) -> list[Any]:
+                result = conn.execute(select(table).where(*where).order_by(*order))
+                names = tuple(result.keys())
+                return [dict(zip(names, row, strict=True)) for row in result.all()]
 
-        def children(table: Any, cls: Any) -> list[Any]:
-            return [cls(**r) for r in self.store.rows(
-                table, table.c.workspace_sid == sid, order=[table.c.date_created, table.c.sid])]
+            def children(table: Any, cls: Any) -> list[Any]:
+                return [cls(**r) for r in rows(table, table.c.workspace_sid == sid,
+                                               order=(table.c.date_created, table.c.sid))]
 
-        seq = self.store.scalar(
-            select(func.max(tables.events.c.seq)).where(tables.events.c.workspace_sid == sid)
-        )
+            found = rows(tables.workspaces, tables.workspaces.c.sid == sid)
+            if not found:
+                return None
+            workspace = Workspace(**found[0])
+            seq = conn.execute(select(func.max(tables.events.c.seq))
+                               .where(tables.events.c.workspace_sid == sid)).scalar()
+            loaded = {name: children(table, cls) for name, table, cls in (
+                ("activities", tables.activities, Activity),
+                ("task_channels", tables.task_channels, TaskChannel),
+                ("workers", tables.workers, Worker),
+                ("worker_channels", tables.worker_channels, WorkerChannel),
+                ("task_queues", tables.task_queues, TaskQueue),
+                ("workflows", tables.workflows, Workflow),
+                ("tasks", tables.tasks, Task),
+                ("reservations", tables.reservations, Reservation),
+                ("transfers", tables.transfers, Transfer))}
         return WorkspaceEngine.load(
-            Workspace(**rows[0]),
-            activities=children(tables.activities, Activity),
-            task_channels=children(tables.task_channels, TaskChannel),
-            workers=children(tables.workers, Worker),
-            worker_channels=children(tables.worker_channels, WorkerChannel),
-            task_queues=children(tables.task_queues, TaskQueue),
-            workflows=children(tables.workflows, Workflow),
-            tasks=children(tables.tasks, Task),
-            reservations=children(tables.reservations, Reservation),
-            transfers=children(tables.transfers, Transfer),
+            workspace,
+            activities=loaded["activities"],
+            task_channels=loaded["task_channels"],
+            workers=loaded["workers"],
+            worker_channels=loaded["worker_channels"],
+            task_queues=loaded["task_queues"],
+            workflows=loaded["workflows"],
+            tasks=loaded["tasks"],
+            reservations=loaded["reservations"],
+            transfers=loaded["transfers"],
             event_seq=seq or 0,
             now=self.clock.now_ms(),
             sids=self.sids,
