@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -50,6 +51,21 @@ T = TypeVar("T")
 Command = Callable[[WorkspaceEngine, int], T]
 # Told of every committed batch of events, in commit order (workspace SID, events).
 Listener = Callable[[str, list[Event]], None]
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a workspace is loaded: the load allocates hundreds of
+    thousands of objects and no cycle garbage, and the collector would scan the growing heap
+    again and again (a third to a half of the time of loading 100,000 workers and 100,000
+    tasks). Left as found if another load turned it off already."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ServiceUnavailable(RoutingError):
@@ -154,6 +170,10 @@ class Runtime:
         return self.accounts.create_account(now, auth_token=token), True
 
     def _load_workspace(self, sid: str) -> WorkspaceEngine | None:
+        with _no_cyclic_gc():
+            return self._read_workspace(sid)
+
+    def _read_workspace(self, sid: str) -> WorkspaceEngine | None:
         # One connection (and, on PostgreSQL, one snapshot) for every table; rows as plain
         # tuples zipped with the column names, which costs less than SQLAlchemy's row mappings.
         with self.store.engine.connect() as conn:
