@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
 # Per kind: the name identifying a resource, and the fields compared and written as they are.
@@ -79,6 +78,8 @@ def client_for(url: str, account_sid: str, auth_token: str) -> Any:
 
 def load(path: Path) -> dict[str, Any]:
     """A workspace file: YAML, of which JSON is a part."""
+    import yaml  # here, not at the top: `switchboard serve` starts without it
+
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -96,6 +97,8 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def dump(spec: dict[str, Any], fmt: str) -> str:
+    import yaml
+
     if fmt == "json":
         return json.dumps(spec, indent=2) + "\n"
     return str(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100))

@@ -1,4 +1,4 @@
-"""The pytest plugin (entry point ``pytest11``): fixtures ``taskrouter`` and
+"""The testing kit's pytest plugin (entry point ``pytest11``): fixtures ``taskrouter`` and
 ``switchboard_server``.
 
 One server per test session (per pytest-xdist worker), started the first time a test asks for
