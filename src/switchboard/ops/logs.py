@@ -28,7 +28,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api.headers import request_id
-from switchboard.ops import account_of, client_ip
+from switchboard.ops.requests import account_of, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 ACCESS_LOGGER = "switchboard.access"

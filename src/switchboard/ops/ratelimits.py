@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api.errors import error_response
-from switchboard.ops import account_of, basic_username, client_ip
+from switchboard.ops.requests import account_of, basic_username, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,48 @@
+"""What the ops middleware read of a request: its credentials' account, its client."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from starlette.types import Scope
+
+from switchboard.service.accounts import AccountRegistry
+
+
+def basic_username(scope: Scope) -> tuple[str, str] | None:
+    """The (username, password) of the request's HTTP Basic credentials, if any."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, encoded = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "basic":
+                return None
+            try:
+                username, _, password = base64.b64decode(encoded).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            return username, password
+    return None
+
+
+def account_of(accounts: AccountRegistry, scope: Scope, *, verify: bool) -> str | None:
+    """The account SID the request's credentials name (an API key stands for its account).
+
+    ``verify``: only when the credentials are right (before the handler has checked them);
+    without it the name alone is read, for a request the handler already let through."""
+    credentials = basic_username(scope)
+    if credentials is None:
+        return None
+    username, password = credentials
+    if verify:
+        account = accounts.authenticate(username, password)
+        return account.sid if account is not None else None
+    if username.startswith("SK"):
+        key = accounts.keys.get(username)
+        return key.account_sid if key is not None else None
+    return username if username in accounts.accounts else None
+
+
+def client_ip(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
