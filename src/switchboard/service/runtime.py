@@ -174,8 +174,8 @@ class Runtime:
             return self._read_workspace(sid)
 
     def _read_workspace(self, sid: str) -> WorkspaceEngine | None:
-        # One connection (and, on PostgreSQL, one snapshot) for every table; rows as plain
-        # tuples zipped with the column names, which costs less than SQLAlchemy's row mappings.
+        # One connection for every table; rows as plain tuples zipped with the column names,
+        # which costs less than SQLAlchemy's row mappings.
         with self.store.engine.connect() as conn:
             def rows(table: Any, *where: Any, order: tuple[Any, ...] = ()) -> list[Any]:
                 result = conn.execute(select(table).where(*where).order_by(*order))
