@@ -16,7 +16,7 @@ Prints the time of each phase and the process's resident memory after it.
         [--route 5000] [--cycles 5000] [--json]
 
 Figures (2-core AMD EPYC VM, Python 3.11.7, the other core busy with other work), defaults:
-5,000 queues 0.3 s; 100,000 workers 5.6 s (295 MB resident); 100,000 tasks 2.9 s (425 MB);
+5,000 queues 0.3 s; 100,000 workers 5.6 s (+253 MB resident); 100,000 tasks 2.9 s (+130 MB);
 5,000 assignments as workers come online 51 us each; 5,000 steady cycles 76 us each; rebuild
 7.6 s with the garbage collector on, 4.6-6.1 s off. In a busier hour every phase took 2-4x
 longer (workers 10.3 s, assignments 214 us). Before queue membership was guarded, each new
