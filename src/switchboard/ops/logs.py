@@ -25,10 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.api.headers import request_id
-from switchboard.ops.requests import account_of, client_ip
+from switchboard.ops.requests import StatusWatch, account_of, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 ACCESS_LOGGER = "switchboard.access"
@@ -108,22 +108,16 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+        watch = StatusWatch(send)
 
         try:
             await self.app(scope, receive, watch)
         finally:
             ms = round((time.perf_counter() - start) * 1000, 2)
             # The handler authenticated it unless it answered 401.
-            account = None if status == 401 else account_of(self.accounts, scope,
-                                                            verify=False)
+            account = None if watch.status == 401 else account_of(
+                self.accounts, scope, verify=False)
             path = scope["path"]
-            self.log.info("%s %s %d %.1fms", scope["method"], path, status, ms, extra={
-                "method": scope["method"], "path": path, "status": status,
+            self.log.info("%s %s %d %.1fms", scope["method"], path, watch.status, ms, extra={
+                "method": scope["method"], "path": path, "status": watch.status,
                 "duration_ms": ms, "account_sid": account, "client": client_ip(scope)})

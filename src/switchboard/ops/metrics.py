@@ -34,8 +34,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from switchboard.ops.requests import StatusWatch
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime
 
@@ -177,13 +178,7 @@ class HttpMetrics:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+        watch = StatusWatch(send)
 
         try:
             await self.app(scope, receive, watch)
@@ -191,7 +186,7 @@ class HttpMetrics:
             route = scope.get("switchboard.route") or self.templates.get(
                 scope.get("endpoint"), UNMATCHED)
             method = scope["method"]
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
+            self.metrics.http_requests.labels(method, route, str(watch.status)).inc()
             self.metrics.http_duration.labels(method, route).observe(
                 time.perf_counter() - start)
 

@@ -38,7 +38,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api.errors import error_response
-from switchboard.ops.requests import account_of, basic_username, client_ip
+from switchboard.ops.requests import StatusWatch, account_of, basic_username, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 log = logging.getLogger(__name__)
@@ -210,18 +210,12 @@ class AuthBrake:
         wait = self.delay(ip, time.monotonic())
         if wait:
             await asyncio.sleep(wait)
-        status = 500
-
-        async def watch(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+        watch = StatusWatch(send)
 
         await self.app(scope, receive, watch)
-        if status == 401:
+        if watch.status == 401:
             self._failed(scope, ip)
-        elif status < 400 and ip in self.failures and basic_username(scope) is not None:
+        elif watch.status < 400 and ip in self.failures and basic_username(scope) is not None:
             del self.failures[ip]
 
     def _failed(self, scope: Scope, ip: str) -> None:

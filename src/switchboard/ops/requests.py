@@ -1,11 +1,12 @@
-"""What the ops middleware read of a request: its credentials' account, its client."""
+"""What the ops middleware read of a request (its credentials' account, its client) and of its
+answer (its status)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 
-from starlette.types import Scope
+from starlette.types import Message, Scope, Send
 
 from switchboard.service.accounts import AccountRegistry
 
@@ -46,3 +47,17 @@ def account_of(accounts: AccountRegistry, scope: Scope, *, verify: bool) -> str 
 def client_ip(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "-"
+
+
+class StatusWatch:
+    """An ASGI ``send`` that passes every message on and notes the answer's status (500 until
+    one is sent: an application that raised before answering)."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
