@@ -18,10 +18,12 @@ second). Every answer of an authenticated request under a limit carries
 key); a request over it gets 429 with Twilio's error 20429, the same three headers and
 ``Retry-After``. With ``off`` (the default) none of this happens: no header, never a 429.
 
-``AuthBrake``: a client address whose authentications keep failing (more than
-``FREE_FAILURES`` within ``FAILURE_MEMORY_SECONDS``) waits before each further request is
-looked at, twice as long for each failure, at most ``MAX_DELAY_SECONDS``; a success clears
-it. Every failed authentication is logged (the SID tried, never the secret).
+``AuthBrake``: a client address whose authentications as one SID keep failing (more than
+``FREE_FAILURES`` within ``FAILURE_MEMORY_SECONDS``) waits before each further request as that
+SID is looked at, twice as long for each failure, at most ``MAX_DELAY_SECONDS``; a success
+clears it. Guessing one account's secret is slowed down; a test suite trying several wrong
+credentials in turn is not held up by the others' failures. Every failed authentication is
+logged (the SID tried, never the secret).
 """
 
 from __future__ import annotations
@@ -186,16 +188,16 @@ class AuthBrake:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # client address -> (failures, time of the last one)
-        self.failures: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        # (client address, SID tried) -> (failures, time of the last one)
+        self.failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
 
-    def delay(self, ip: str, now: float) -> float:
-        entry = self.failures.get(ip)
+    def delay(self, key: tuple[str, str], now: float) -> float:
+        entry = self.failures.get(key)
         if entry is None:
             return 0.0
         count, last = entry
         if now - last > FAILURE_MEMORY_SECONDS:
-            del self.failures[ip]
+            del self.failures[key]
             return 0.0
         if count <= FREE_FAILURES:
             return 0.0
@@ -207,27 +209,29 @@ class AuthBrake:
             await self.app(scope, receive, send)
             return
         ip = client_ip(scope)
-        wait = self.delay(ip, time.monotonic())
+        credentials = basic_username(scope)
+        username = credentials[0] if credentials else None
+        if username is not None and not re.fullmatch(r"(AC|SK)[0-9a-fA-F]{32}", username):
+            username = "(not a SID)"
+        key = (ip, username or "")
+        wait = self.delay(key, time.monotonic())
         if wait:
             await asyncio.sleep(wait)
         watch = StatusWatch(send)
 
         await self.app(scope, receive, watch)
         if watch.status == 401:
-            self._failed(scope, ip)
-        elif watch.status < 400 and ip in self.failures and basic_username(scope) is not None:
-            del self.failures[ip]
+            self._failed(scope, key, username)
+        elif watch.status < 400 and credentials is not None:
+            self.failures.pop(key, None)
 
-    def _failed(self, scope: Scope, ip: str) -> None:
-        count = self.failures.pop(ip, (0, 0.0))[0] + 1
-        self.failures[ip] = (count, time.monotonic())
+    def _failed(self, scope: Scope, key: tuple[str, str], username: str | None) -> None:
+        ip = key[0]
+        count = self.failures.pop(key, (0, 0.0))[0] + 1
+        self.failures[key] = (count, time.monotonic())
         while len(self.failures) > MAX_CLIENTS:
             self.failures.popitem(last=False)
-        credentials = basic_username(scope)
-        username = credentials[0] if credentials else None
-        if username is not None and not re.fullmatch(r"(AC|SK)[0-9a-fA-F]{32}", username):
-            username = "(not a SID)"
         log.warning("authentication failed for %s %s from %s (username %s; %d failure(s) "
-                    "in a row from this address)", scope["method"], scope["path"], ip,
+                    "in a row from this address as this SID)", scope["method"], scope["path"], ip,
                     username or "(none)", count,
                     extra={"client": ip, "username": username, "failures": count})
