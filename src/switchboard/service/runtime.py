@@ -202,21 +202,8 @@ class Runtime:
                 ("tasks", tables.tasks, Task),
                 ("reservations", tables.reservations, Reservation),
                 ("transfers", tables.transfers, Transfer))}
-        return WorkspaceEngine.load(
-            workspace,
-            activities=loaded["activities"],
-            task_channels=loaded["task_channels"],
-            workers=loaded["workers"],
-            worker_channels=loaded["worker_channels"],
-            task_queues=loaded["task_queues"],
-            workflows=loaded["workflows"],
-            tasks=loaded["tasks"],
-            reservations=loaded["reservations"],
-            transfers=loaded["transfers"],
-            event_seq=seq or 0,
-            now=self.clock.now_ms(),
-            sids=self.sids,
-        )
+        return WorkspaceEngine.load(workspace, **loaded, event_seq=seq or 0,
+                                    now=self.clock.now_ms(), sids=self.sids)
 
     # ------------------------------------------------------------------ commands
 
