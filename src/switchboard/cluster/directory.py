@@ -152,10 +152,6 @@ def pin(conn: Connection, workspace_sid: str, node_id: str | None) -> bool:
     return True
 
 
-def forget_lease(conn: Connection, workspace_sid: str) -> None:
-    conn.execute(LEASES.delete().where(LEASES.c.workspace_sid == workspace_sid))
-
-
 def check_fences(conn: Connection, node_id: str, fences: dict[str, int]) -> None:
     """Inside a commit's transaction: this node still owns each workspace at its epoch.
 
@@ -183,8 +179,3 @@ def status(conn: Connection) -> list[dict[str, Any]]:
              "seconds_since_seen": round(max(0, now - node.last_seen) / 1000, 1),
              "leaving": node.leaving, "workspaces": owned.get(node.id, [])}
             for node in nodes(conn)]
-
-
-def is_postgresql(conn: Connection) -> bool:
-    return conn.dialect.name == "postgresql"
-
