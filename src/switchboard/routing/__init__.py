@@ -28,7 +28,8 @@ expressions, ``taskrouter.*`` time variables, known-worker routing
 queue order: FIFO by priority then virtual start time, LIFO newest first,    ``queue_order``
 ``PrioritizeQueueOrder`` between the two; the next task for a free worker
 who may take a task: available activity, room on the channel,               ``selection``
-single-tasking; who gets it: longest idle first, or ``order_by``
+single-tasking; who gets it: longest idle first, or ``order_by``, or a
+target's ``worker_selection`` (an extension)
 (``WorkerSelector`` is the interface other strategies implement)
 task states (pending, reserved, assigned, wrapping, completed, canceled)    ``lifecycle``
 and reservation states (pending, accepted, rejected, timeout, rescinded,

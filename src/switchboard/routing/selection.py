@@ -10,6 +10,11 @@ and picks among them. TaskRouter's own strategy is ``LongestIdle``: the eligible
 order they became idle, reordered by the target's ``order_by`` when it has one. Other
 strategies implement the same three methods.
 
+An extension beyond TaskRouter (docs/extensions.md): a target's ``worker_selection`` picks how
+ties of ``order_by`` (or, without it, all eligible workers) are broken: ``longest_idle`` (the
+default, TaskRouter's), ``round_robin``, ``least_occupied`` or ``random``. ``LongestIdle``
+applies them, so the idle index stays the one source of who could take work.
+
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
 means the longest time since the worker was last offered a reservation or last became able to
 take work in that queue and channel (a worker coming back from an unavailable activity or
@@ -19,7 +24,9 @@ after a restart workers are ordered by it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any, Protocol
 
 from switchboard.routing.changes import ChangeRecorder
@@ -114,6 +121,8 @@ class LongestIdle:
         self.changes = changes
         self.idle: dict[tuple[str, str], dict[str, None]] = {}
         self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
+        # round_robin (an extension): queue sid -> the worker it last reserved
+        self.last_reserved: dict[str, str] = {}
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where a worker appears in the idle index after any change to it.
@@ -173,7 +182,8 @@ class LongestIdle:
         workers = eligibility.workers
         target = task.target
         chosen: list[Worker] = []
-        ordered = target is not None and bool(target.order_by)
+        strategy = target.worker_selection if target is not None else "longest_idle"
+        ordered = target is not None and (bool(target.order_by) or strategy != "longest_idle")
         for worker_sid in entries:
             if worker_sid == exclude:
                 continue
@@ -187,14 +197,47 @@ class LongestIdle:
             if len(chosen) == wanted and not ordered:
                 break
         if ordered and target is not None:
-            chosen.sort(key=lambda w: order_key(w, target))
+            if strategy == "longest_idle":
+                chosen.sort(key=lambda w: order_key(w, target))
+            else:
+                tie = self._tie_breaker(task, strategy)
+                chosen.sort(key=lambda w: (*order_by_key(w, target), *tie(w)))
             chosen = chosen[:wanted]
+            if strategy == "round_robin" and chosen:
+                self.last_reserved[task.task_queue_sid] = chosen[-1].sid
         return chosen
+
+    def _tie_breaker(self, task: Task, strategy: str) -> Callable[[Worker], tuple[Any, ...]]:
+        """The extension strategies (docs/extensions.md), each breaking ``order_by``'s ties;
+        their own ties go to the longest idle."""
+        if strategy == "round_robin":
+            # A fixed circular order (by worker SID), starting after the last one reserved.
+            last = self.last_reserved.get(task.task_queue_sid or "")
+            return lambda w: (last is not None and w.sid <= last, w.sid)
+        if strategy == "least_occupied":
+            return lambda w: (self.occupancy(w), w.idle_since, w.sid)
+        # random: a hash of the task, how many offers it has had and the worker: the same
+        # decision on every run and after a rebuild, a fresh draw for each new offer.
+        draw = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
+        return lambda w: (hashlib.blake2b((draw + w.sid).encode(), digest_size=8).digest(),
+                          w.sid)
+
+    def occupancy(self, worker: Worker) -> Fraction:
+        """The share of the worker's capacity in use, over all its channels."""
+        channels = self.eligibility.worker_channels.get(worker.sid, {}).values()
+        capacity = sum(wc.configured_capacity for wc in channels)
+        reserved = sum(wc.reserved for wc in channels)
+        return Fraction(reserved, capacity) if capacity else Fraction(1)
 
 
 def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
     """``order_by``: integer attributes, missing ones last whatever the direction; then the
     longest idle first."""
+    return (*order_by_key(worker, target), (worker.idle_since, worker.sid))
+
+
+def order_by_key(worker: Worker, target: Target) -> tuple[Any, ...]:
+    """``order_by`` alone: integer attributes, missing ones last whatever the direction."""
     key: list[Any] = []
     for clause in target.order_by:
         value = walk(worker.parsed_attributes, clause.path)
@@ -202,5 +245,4 @@ def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
             key.append((0, -value if clause.descending else value))
         else:
             key.append((1, 0))
-    key.append((worker.idle_since, worker.sid))
     return tuple(key)

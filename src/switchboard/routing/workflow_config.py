@@ -82,6 +82,10 @@ class WorkflowConfigError(ValueError):
         self.path = path
 
 
+# An extension (docs/extensions.md): a target's ``worker_selection``; the first is TaskRouter's.
+WORKER_SELECTIONS = ("longest_idle", "round_robin", "least_occupied", "random")
+
+
 @dataclass(frozen=True)
 class OrderBy:
     """One clause of ``order_by``: a worker attribute path and its direction."""
@@ -102,6 +106,8 @@ class Target:
     skip_if: Expression | None
     known_worker_sid: tuple[str, ...] | None
     known_worker_friendly_name: tuple[str, ...] | None
+    # An extension (docs/extensions.md): how the target picks among eligible workers.
+    worker_selection: str = "longest_idle"
 
 
 @dataclass(frozen=True)
@@ -381,6 +387,15 @@ class _Parser:
         if order_text is not None:
             order_by = _parse_order_by(order_text, f"{path}.order_by")
 
+        worker_selection = "longest_idle"
+        raw_selection = _optional(raw, "worker_selection")
+        if raw_selection is not None:
+            if raw_selection not in WORKER_SELECTIONS:
+                _fail(f"{path}.worker_selection",
+                      f"{_show(raw_selection)} is not a worker selection strategy: use one of "
+                      f"{', '.join(WORKER_SELECTIONS)}")
+            worker_selection = raw_selection
+
         known_sid = self._known_worker(raw, "known_worker_sid", path)
         known_name = self._known_worker(raw, "known_worker_friendly_name", path)
         if known_sid is not None and known_name is not None:
@@ -398,6 +413,7 @@ class _Parser:
             skip_if=skip_if,
             known_worker_sid=known_sid,
             known_worker_friendly_name=known_name,
+            worker_selection=worker_selection,
         )
 
     @staticmethod
