@@ -153,6 +153,7 @@ def test_real_answers_match_their_schemas(client: TestClient) -> None:
                                           "Attributes": '{"type": "x"}'}, **w)
     call("GET", base + "/Tasks", **w)
     call("GET", base + "/Tasks/{Sid}", Sid=task["sid"], **w)
+    call("GET", base + "/Tasks/{Sid}/QueuePosition", Sid=task["sid"], **w)  # an extension
     reservation = call("GET", base + "/Tasks/{TaskSid}/Reservations", TaskSid=task["sid"],
                        **w)["reservations"][0]
     call("GET", base + "/Workers/{WorkerSid}/Reservations", WorkerSid=worker["sid"], **w)

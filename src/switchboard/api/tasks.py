@@ -192,6 +192,28 @@ async def fetch_task(ctx: Context) -> Reply:
                       ctx.runtime.clock.now_ms())
 
 
+@api.route("GET", BASE + "/{Sid}/QueuePosition", tag=TAG,
+           summary="A task's place in its queue (a Switchboard extension: not in TaskRouter)")
+async def fetch_queue_position(ctx: Context) -> dict[str, Any]:
+    """1-based, in the order the router serves the task's queue and channel; null when the
+    task is not waiting (reserved, assigned, finished). See docs/extensions.md."""
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    task = engine.task(ctx.path["Sid"])
+    position = engine.queue_position(task.sid)
+    ws = task.workspace_sid
+    return {
+        "account_sid": task.account_sid,
+        "workspace_sid": ws,
+        "task_sid": task.sid,
+        "task_queue_sid": task.task_queue_sid,
+        "task_channel_sid": task.task_channel_sid,
+        "position": position,
+        "tasks_ahead": None if position is None else position - 1,
+        "estimated_wait_time": None,
+        "url": workspace_url(ctx.base_url, ws, "Tasks", task.sid, "QueuePosition"),
+    }
+
+
 @api.route("POST", BASE + "/{Sid}", tag=TAG, summary="Update a task", params=(
     Param("Attributes"),
     Param("AssignmentStatus", "enum", choices=STATUSES,

@@ -106,6 +106,8 @@ class WorkspaceEngine:
         # Time passes: the next live deadline, and firing every timer due.
         self.next_deadline = lifecycle.next_deadline
         self.fire_due = lifecycle.fire_due
+        # An extension (docs/extensions.md): a waiting task's place in its queue, or None.
+        self.queue_position = lifecycle.waiting.position
 
     @property
     def event_seq(self) -> int:

@@ -89,6 +89,17 @@ class WaitingTasks:
         if not entries:
             del index[slot]
 
+    def position(self, task_sid: str) -> int | None:
+        """A waiting task's place, from 1, in the order its queue and channel (or the one
+        worker it waits for) are served; None when it is not waiting. An extension
+        (docs/extensions.md): O(log n), the rank of its key in the sorted index."""
+        entry = self._task_slot.get(task_sid)
+        if entry is None:
+            return None
+        slot, key = entry
+        index: dict[Any, SortedList] = self.known if isinstance(slot, str) else self.pending
+        return int(index[slot].index(key)) + 1
+
     def reorder_queue(self, queue_sid: str) -> None:
         """The queue's task order changed: re-key its waiting tasks in the new order."""
         for slot in [slot for slot in self.pending if slot[0] == queue_sid]:
