@@ -19,10 +19,8 @@ from switchboard.service.accounts import AccountRegistry
 from switchboard.service.clock import ManualClock, SystemClock
 from switchboard.service.runtime import Runtime
 from switchboard.settings import Settings
-from switchboard.simulate import simulate_command
 from switchboard.store.database import Store, StoreUnavailable, memory_url
 from switchboard.store.server_lock import DataDirInUse, ServerLock
-from switchboard.workspace_file import apply_command, export_command
 
 DATA_DIR = click.option("--data-dir", type=click.Path(path_type=Path), default=Path("./data"),
                         envvar="SWITCHBOARD_DATA_DIR", show_default=True,
@@ -33,9 +31,30 @@ AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 
 
+def _api_commands() -> dict[str, click.Command]:
+    """The commands that speak the REST API (they bring the twilio SDK and YAML with them:
+    imported only when one of them runs, or for the help)."""
+    from switchboard.simulate import simulate_command
+    from switchboard.workspace_file import apply_command, export_command
+
+    return {"apply": apply_command, "export": export_command, "simulate": simulate_command}
+
+
+API_COMMANDS = ("apply", "export", "simulate")
+
+
 class Cli(click.Group):
     """Click's group, but every error is one line: click's usage errors come with a usage
-    block, and our own (store, lock, port) would otherwise be tracebacks."""
+    block, and our own (store, lock, port) would otherwise be tracebacks. The API commands
+    are loaded when named (``serve`` starts faster without them)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *API_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in API_COMMANDS and cmd_name not in self.commands:
+            return _api_commands()[cmd_name]
+        return super().get_command(ctx, cmd_name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("standalone_mode", True) is False:
@@ -181,8 +200,6 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     from switchboard import serving
     from switchboard.api.app import BackgroundService, create_app
     from switchboard.callbacks.dispatcher import CallbackDispatcher
-    from switchboard.cluster.forwarding import ClusterRouter
-    from switchboard.cluster.node import ClusterConfig, ClusterNode, default_node_id
     from switchboard.connection_limits import ConnectionLimits, uvicorn_options
     from switchboard.ops import logs
     from switchboard.ops.metrics import Metrics, MetricsServer
@@ -219,6 +236,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
                                          EventRetention(runtime, event_retention_days)]
     node = None
     if clustered:  # last to start, first to stop: workspaces come and go with the rest up
+        from switchboard.cluster.node import ClusterConfig, ClusterNode, default_node_id
+
         node = ClusterNode(runtime, ClusterConfig(
             node_id=node_id or default_node_id(),
             url=(advertise_url or serving.url_of(sock)).rstrip("/"),
@@ -233,6 +252,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
                                         if o.strip()],
                           max_body_bytes=max_body_bytes, ops=ops)
     if node is not None:
+        from switchboard.cluster.forwarding import ClusterRouter
+
         app = ClusterRouter(app, node, max_body_bytes=max_body_bytes)
     limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                               keep_alive_timeout=keep_alive_timeout,
@@ -472,7 +493,3 @@ def cluster_pin(workspace_sid: str, node_id: str | None, database_url: str | Non
     click.echo(f"{workspace_sid} pinned to {node_id}" if node_id
                else f"{workspace_sid} placed automatically")
 
-
-main.add_command(apply_command)
-main.add_command(export_command)
-main.add_command(simulate_command)

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, case, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from switchboard.callbacks import sender
 from switchboard.routing.errors import RoutingError
@@ -327,9 +327,13 @@ class CallbackDispatcher:
         if not rows:
             return
         store = self.runtime.store
-        insert = sqlite.insert if store.is_sqlite else postgresql.insert
         table = tables.callback_cursors
-        statement = insert(table)
+        if store.is_sqlite:
+            statement: Any = sqlite.insert(table)
+        else:  # imported only here: SQLite's servers start faster without it
+            from sqlalchemy.dialects import postgresql
+
+            statement = postgresql.insert(table)
         upsert = statement.on_conflict_do_update(
             index_elements=["workspace_sid"],
             set_={name: case((statement.excluded[name] > table.c[name],

@@ -184,14 +184,17 @@ def _keyword(token: Token) -> Token:
     return token
 
 
-# Built once at import; parsing with it keeps no state between calls.
-_PARSER: Final = Lark(
-    _GRAMMAR,
-    parser="lalr",
-    lexer="basic",
-    lexer_callbacks={"NAME": _keyword},
-    maybe_placeholders=False,
-)
+@functools.cache
+def _parser() -> Lark:
+    """Built once, at the first expression compiled (building it is a tenth of a second of a
+    server's start); parsing with it keeps no state between calls."""
+    return Lark(
+        _GRAMMAR,
+        parser="lalr",
+        lexer="basic",
+        lexer_callbacks={"NAME": _keyword},
+        maybe_placeholders=False,
+    )
 
 _OPERATORS: Final[Mapping[str, str]] = {
     "EQ": "==",
@@ -930,7 +933,7 @@ def _compile(text: str) -> Expression:
     if not text.strip():
         raise ExpressionError(text, "expression is empty", 1)
     try:
-        tree = _PARSER.parse(text)
+        tree = _parser().parse(text)
     except LarkError as exc:
         raise _syntax_error(text, exc) from None
     compiler = _Compiler(text)

@@ -254,13 +254,14 @@ callback_cursors = Table(
 callback_failures = Table(
     "callback_failures", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("workspace_sid", SID, nullable=False, index=True),
+    Column("workspace_sid", SID, nullable=False),
     Column("event_sid", SID, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("url", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("error", Text, nullable=False),
     Column("failed_at", BigInteger, nullable=False),
+    Index("ix_callback_failures_workspace", "workspace_sid"),  # the name migration 0003 gave
 )
 
 # Entity kind (``Entity.kind``) -> table; workspace children are dropped with their workspace.
