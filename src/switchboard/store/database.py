@@ -42,7 +42,8 @@ MAX_BATCH = 512
 BACKENDS = ("sqlite", "postgresql")  # what the schema and its statements are written for
 MIGRATION_LOCK = 0x5357_4D49  # an advisory lock key of our own ("SWMI")
 CONNECT_TIMEOUT = 10  # seconds; PostgreSQL's default is to wait for the operating system
-# The newest migration's revision (tests/integration/test_store.py checks it is alembic's head).
+# The newest migration's revision (tests/integration/test_memory_schema.py checks it is
+# alembic's head).
 HEAD_REVISION = "0007"
 
 
