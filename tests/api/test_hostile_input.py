@@ -153,3 +153,10 @@ def test_clock_advances_that_would_overflow_are_refused(client: TestClient, ws: 
     assert ok(client.get("/dev/clock")) == before
     ok(ws.client.post(ws.path("Tasks"), data={}), 201)  # dates still render
     ok(ws.client.get(ws.path("Tasks")))
+
+
+def test_empty_routing_target_and_queue_mean_absent(ws: Workspace) -> None:
+    task = ok(ws.client.post(ws.path("Tasks"), data={"RoutingTarget": "", "TaskQueueSid": ""}),
+              201)
+    assert task["routing_target"] is None
+    assert task["workflow_sid"] == ws.list("Workflows")[0]["sid"]

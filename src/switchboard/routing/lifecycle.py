@@ -162,6 +162,9 @@ class TaskLifecycle:
         channel = resources.task_channel(task_channel or "default", "TaskChannel")
         if virtual_start_time is not None:
             _check_virtual_start_time(virtual_start_time, now)
+        # Empty values mean absent, as the official clients send an unset optional parameter.
+        routing_target = routing_target or None
+        task_queue_sid = task_queue_sid or None
         workflow: Workflow | None = None
         queue: TaskQueue | None = None
         target_worker: Worker | None = None
