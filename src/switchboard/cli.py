@@ -282,9 +282,11 @@ def accounts() -> None:
     """Manage accounts."""
 
 
-def _emit(rows: list[dict[str, Any]], as_json: bool) -> None:
+def _emit(rows: list[dict[str, Any]], as_json: bool, *, many: bool = False) -> None:
+    """Rows as ``key=value`` lines, or JSON: a list for ``many`` (a listing, even of one),
+    else the one object a command made."""
     if as_json:
-        click.echo(json.dumps(rows if len(rows) != 1 else rows[0], indent=2))
+        click.echo(json.dumps(rows if many or len(rows) != 1 else rows[0], indent=2))
         return
     for row in rows:
         click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
@@ -315,10 +317,7 @@ def accounts_list(data_dir: Path, database_url: str | None, as_json: bool) -> No
     with credentials(data_dir, database_url) as registry:
         rows = [{"sid": a.sid, "friendly_name": a.friendly_name, "status": a.status}
                 for a in registry.accounts.values()]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        _emit(rows, False)
+    _emit(rows, as_json, many=True)
 
 
 @accounts.command("rotate-token")
@@ -374,10 +373,7 @@ def keys_list(account_sid: str | None, data_dir: Path, database_url: str | None,
         found = sorted(registry.keys.values(), key=lambda k: (k.account_sid, k.date_created))
     rows = [{"sid": k.sid, "account_sid": k.account_sid, "friendly_name": k.friendly_name}
             for k in found if account_sid is None or k.account_sid == account_sid]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    else:
-        _emit(rows, False)
+    _emit(rows, as_json, many=True)
 
 
 @keys.command("delete")

@@ -354,7 +354,7 @@ class Runtime:
             await self._commit(workspace_sid, engine.take_changes())
         finally:
             self.epochs.pop(workspace_sid, None)
-            self._tell_unloaded(workspace_sid)
+            self._tell(workspace_sid, loaded=False)
 
     def add_listener(self, listener: Listener) -> None:
         """Hear about committed events (callbacks, worker pushes). Listeners must not block."""
@@ -435,7 +435,7 @@ class Runtime:
                 return False
             self.epochs[workspace_sid] = epoch
             self.engines[workspace_sid] = engine
-        self._tell_loaded(workspace_sid)
+        self._tell(workspace_sid, loaded=True)
         self._schedule(engine, rearm=True)
         return True
 
@@ -449,19 +449,15 @@ class Runtime:
             if wakeup is not None:
                 wakeup[1].cancel()
         if engine is not None:
-            self._tell_unloaded(workspace_sid)
+            self._tell(workspace_sid, loaded=False)
 
-    def _tell_loaded(self, workspace_sid: str) -> None:
+    def _tell(self, workspace_sid: str, *, loaded: bool) -> None:
         for listener in self._workspace_listeners:
             try:
-                listener.workspace_loaded(workspace_sid)
-            except Exception:
-                log.exception("workspace listener failed")
-
-    def _tell_unloaded(self, workspace_sid: str) -> None:
-        for listener in self._workspace_listeners:
-            try:
-                listener.workspace_unloaded(workspace_sid)
+                if loaded:
+                    listener.workspace_loaded(workspace_sid)
+                else:
+                    listener.workspace_unloaded(workspace_sid)
             except Exception:
                 log.exception("workspace listener failed")
 
