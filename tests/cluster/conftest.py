@@ -1,13 +1,16 @@
-"""A fresh PostgreSQL database for each cluster test, dropped afterwards."""
+"""A fresh PostgreSQL database for each cluster test, dropped afterwards, and three node
+processes on it."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.cluster.nodes import Cluster
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -23,3 +26,11 @@ def cluster_db() -> Iterator[str]:
                           "WHERE datname = :name"), {"name": name})
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+
+
+@pytest.fixture
+def cluster(cluster_db: str, tmp_path: Path) -> Iterator[Cluster]:
+    made = Cluster(cluster_db, tmp_path)
+    made.start()
+    yield made
+    made.stop()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,14 @@ class Cluster:
         assert process is not None
         os.kill(process.pid, sig)
 
+    def kill(self, index: int) -> None:
+        """kill -9, and wait until the process is gone."""
+        self.signal(index, signal.SIGKILL)
+        process = self.nodes[index].process
+        assert process is not None
+        process.wait()
+        self.nodes[index].process = None
+
 
 class Balancer:
     """Sends each request to the next node, as a load balancer in front would; a node that
@@ -108,6 +117,36 @@ class Balancer:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+
+
+class TaskLoad:
+    """Tasks created without pause in each workspace, one thread each, through ``balancer``,
+    while the block runs: what was acknowledged, and what failed."""
+
+    def __init__(self, balancer: Balancer, workspaces: list[str]) -> None:
+        self.balancer = balancer
+        self.workspaces = workspaces
+        self.acknowledged: list[tuple[str, str]] = []  # (workspace, task)
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(len(workspaces))
+
+    def __enter__(self) -> TaskLoad:
+        for ws in self.workspaces:
+            self._pool.submit(self._load, ws)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._pool.shutdown(wait=True)
+
+    def _load(self, ws: str) -> None:
+        while not self._stop.is_set():
+            answer = self.balancer.request("POST", f"/v1/Workspaces/{ws}/Tasks", data={})
+            if answer.status_code == 201:
+                self.acknowledged.append((ws, answer.json()["sid"]))
+            else:
+                self.failed.append(f"{answer.status_code} {answer.text}")
 
 
 def create_workspaces(client: httpx.Client, count: int) -> list[str]:

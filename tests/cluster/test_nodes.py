@@ -3,13 +3,9 @@ and ownership survives kill -9, SIGSTOP past the lease, and a rolling restart un
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,18 +13,10 @@ from sqlalchemy import create_engine, text
 
 from switchboard.cluster.placement import desired_owner
 from tests.callbacks.receiver import Answer, Received, Receiver
-from tests.cluster.nodes import Balancer, Cluster, create_workspaces
+from tests.cluster.nodes import Balancer, Cluster, TaskLoad, create_workspaces
 from tests.conftest import ACCOUNT_SID
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-@pytest.fixture
-def cluster(cluster_db: str, tmp_path: Path) -> Iterator[Cluster]:
-    made = Cluster(cluster_db, tmp_path)
-    made.start()
-    yield made
-    made.stop()
 
 
 def settled(cluster: Cluster, workspaces: list[str], nodes: int = 3) -> bool:
@@ -87,34 +75,16 @@ def test_kill_minus_nine_loses_no_acknowledged_write_and_timers_fire(cluster: Cl
     # A task the victim's workspace must cancel by itself after the failover (its TTL).
     ttl_task = survivors.request("POST", f"/v1/Workspaces/{theirs[0]}/Tasks",
                                  data={"Timeout": 3, "Attributes": "{}"}).json()["sid"]
-    acknowledged: list[tuple[str, str]] = []
-    failed: list[str] = []
-    stop = threading.Event()
-
-    def load(ws: str) -> None:
-        while not stop.is_set():
-            answer = survivors.request("POST", f"/v1/Workspaces/{ws}/Tasks",
-                                       data={"Attributes": json.dumps({"n": len(acknowledged)})})
-            if answer.status_code == 201:
-                acknowledged.append((ws, answer.json()["sid"]))
-            else:
-                failed.append(f"{answer.status_code} {answer.text}")
-
-    with ThreadPoolExecutor(len(workspaces)) as pool:
-        for ws in workspaces:
-            pool.submit(load, ws)
+    with TaskLoad(survivors, workspaces) as load:
         time.sleep(1.0)
-        killed_at = len(acknowledged)
-        cluster.signal(victim, signal.SIGKILL)
-        cluster.nodes[victim].process.wait()  # type: ignore[union-attr]
-        cluster.nodes[victim].process = None
+        killed_at = len(load.acknowledged)
+        cluster.kill(victim)
         time.sleep(4.0)
-        stop.set()
-    assert killed_at > 0 and len(acknowledged) > killed_at
+    assert killed_at > 0 and len(load.acknowledged) > killed_at
     # Requests in flight at the victim when it died may fail (their fate is unknown to the
     # client); every other one waited for the failover and succeeded.
-    assert len(failed) <= len(theirs) * 2, failed[:5]
-    for ws, task in acknowledged:
+    assert len(load.failed) <= len(theirs) * 2, load.failed[:5]
+    for ws, task in load.acknowledged:
         answer = survivors.request("GET", f"/v1/Workspaces/{ws}/Tasks/{task}")
         assert answer.status_code == 200, (ws, task, answer.text)
     assert set(cluster.owners()) >= set(workspaces)
@@ -170,33 +140,18 @@ def test_a_rolling_restart_under_load_fails_no_request(cluster: Cluster) -> None
     workspaces = create_workspaces(cluster.client(0), 6)
     cluster.wait_until(lambda: settled(cluster, workspaces), what="workspaces spread")
     everyone = Balancer(cluster, [0, 1, 2])
-    acknowledged: list[tuple[str, str]] = []
-    failed: list[str] = []
-    stop = threading.Event()
-
-    def load(ws: str) -> None:
-        while not stop.is_set():
-            answer = everyone.request("POST", f"/v1/Workspaces/{ws}/Tasks", data={})
-            if answer.status_code == 201:
-                acknowledged.append((ws, answer.json()["sid"]))
-            else:
-                failed.append(f"{answer.status_code} {answer.text}")
-
-    with ThreadPoolExecutor(len(workspaces)) as pool:
-        for ws in workspaces:
-            pool.submit(load, ws)
+    with TaskLoad(everyone, workspaces) as load:
         for index in range(3):
             time.sleep(0.5)
-            before = len(acknowledged)
+            before = len(load.acknowledged)
             cluster.nodes[index].stop()  # SIGTERM: hands over, then exits
             cluster.nodes[index].start()
             cluster.wait_until(lambda: settled(cluster, workspaces), timeout=30,
                                what="the workspaces to spread again")
-            assert len(acknowledged) > before
+            assert len(load.acknowledged) > before
         time.sleep(0.5)
-        stop.set()
-    assert failed == []
-    for ws, task in acknowledged:
+    assert load.failed == []
+    for ws, task in load.acknowledged:
         answer = everyone.request("GET", f"/v1/Workspaces/{ws}/Tasks/{task}")
         assert answer.status_code == 200, answer.text
     everyone.close()
@@ -218,9 +173,7 @@ def test_callbacks_resume_on_the_new_owner_at_least_once_in_order(cluster: Clust
         for _ in range(5):
             assert survivors.request("POST", f"/v1/Workspaces/{ws}/Tasks",
                                      data={}).status_code == 201
-        cluster.signal(owner, signal.SIGKILL)
-        cluster.nodes[owner].process.wait()  # type: ignore[union-attr]
-        cluster.nodes[owner].process = None
+        cluster.kill(owner)
         accepting.set()
         delivered_from = time.monotonic()
         for _ in range(5):

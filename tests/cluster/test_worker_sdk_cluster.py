@@ -4,10 +4,7 @@ it reconnects through the balancer in front and goes on, and its worker stays av
 
 from __future__ import annotations
 
-import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +17,6 @@ from tests.conftest import ACCOUNT_SID
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 WAIT = 30.0
-
-
-@pytest.fixture
-def cluster(cluster_db: str, tmp_path: Path) -> Iterator[Cluster]:
-    made = Cluster(cluster_db, tmp_path)
-    made.start()
-    yield made
-    made.stop()
 
 
 def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
@@ -76,15 +65,11 @@ def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
 
         offered_and_done("through a relay")
 
-        cluster.signal(owner, signal.SIGKILL)
-        cluster.nodes[owner].process.wait()  # type: ignore[union-attr]
-        cluster.nodes[owner].process = None
+        cluster.kill(owner)
         client = cluster.client(relay)
         offered_and_done("after the owner died")
 
-        cluster.signal(relay, signal.SIGKILL)
-        cluster.nodes[relay].process.wait()  # type: ignore[union-attr]
-        cluster.nodes[relay].process = None
+        cluster.kill(relay)
         client = cluster.client(third)
         offered_and_done("after its own node died")
     finally:
