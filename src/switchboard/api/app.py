@@ -37,9 +37,12 @@ from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from switchboard.api.openapi import openapi_document
 from switchboard.bridge.routes import PATH as BRIDGE_PATH
 from switchboard.bridge.routes import RPC_MAX_BODY_BYTES, EventBridge
+from switchboard.console import routes as console
+from switchboard.console.stream import ConsoleFeed
 from switchboard.ops.readiness import Readiness
 from switchboard.ops.stack import Ops
 from switchboard.service.runtime import Runtime
+from switchboard.service.sessions import ConsoleSessions
 
 log = logging.getLogger(__name__)
 # Routes are tried in this order: the busiest first (tasks, reservations), and statistics
@@ -99,6 +102,8 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
         routes += module.api.routes(runtime, public_url)
     bridge = EventBridge(runtime, public_url)
     routes += bridge.routes()
+    sessions = ConsoleSessions(runtime.accounts)
+    routes += console.routes(runtime, sessions, ConsoleFeed(runtime))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -121,6 +126,7 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
                })
     app.state.runtime = runtime
     app.state.event_bridge = bridge
+    app.state.console_sessions = sessions  # authenticate() reads console sessions from here
     if ops.metrics is not None:
         ops.metrics.sockets = bridge.sockets
     return app

@@ -24,6 +24,7 @@ from switchboard.api.params import Param, check_text, parse
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
 from switchboard.service.runtime import Runtime
+from switchboard.service.sessions import COOKIE, CSRF_HEADER, ConsoleSessions
 
 
 @dataclass
@@ -138,8 +139,18 @@ async def _form(request: Request) -> ImmutableMultiDict[str, Any]:
 
 
 def authenticate(runtime: Runtime, request: Request) -> Account:
-    """HTTP Basic with ``AccountSid:AuthToken`` or ``KeySid:KeySecret``."""
-    header = request.headers.get("authorization", "")
+    """HTTP Basic with ``AccountSid:AuthToken`` or ``KeySid:KeySecret``; without an
+    Authorization header, a console session (cookie and CSRF header)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        # The console's session: its cookie and, on every method, its CSRF header.
+        sessions: ConsoleSessions | None = getattr(request.app.state, "console_sessions", None)
+        if sessions is not None:
+            session = sessions.account(request.cookies.get(COOKIE),
+                                       request.headers.get(CSRF_HEADER))
+            if session is not None:
+                return session
+        header = ""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() == "basic":
         try:

@@ -1,0 +1,123 @@
+"""The web console's routes: its single page (every deep link under ``/console/`` serves the
+same ``index.html``; the page's router shows the view), its static files, sign-in and
+sign-out, and each workspace's live feed.
+
+The page reads and acts through the REST API itself (``/v1``, ``/dev/clock``) with the
+session cookie and its CSRF header; nothing here decides anything about routing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from switchboard.api.endpoints import authenticate
+from switchboard.api.errors import error_response, routing_error_response
+from switchboard.console.stream import ConsoleFeed
+from switchboard.routing.errors import RoutingError
+from switchboard.service.accounts import Account
+from switchboard.service.runtime import Runtime
+from switchboard.service.sessions import COOKIE, ConsoleSessions
+
+STATIC = Path(__file__).parent / "static"
+# The page loads nothing from elsewhere: it works offline, and injected markup cannot load
+# scripts from another origin.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+                               "base-uri 'none'; form-action 'self'",
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _who(account: Account, csrf: str | None) -> dict[str, Any]:
+    return {"account_sid": account.sid, "friendly_name": account.friendly_name, "csrf": csrf}
+
+
+def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> list[BaseRoute]:
+    async def page(_: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def to_page(_: Request) -> Response:
+        return RedirectResponse("/console/", status_code=308)
+
+    async def sign_in(request: Request) -> Response:
+        body = (await request.body()).decode("utf-8", errors="replace")
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                form = {str(k): str(v) for k, v in orjson.loads(body).items()}
+            except (orjson.JSONDecodeError, AttributeError):
+                form = {}
+        else:
+            form = dict(parse_qsl(body))
+        signed = sessions.sign_in(form.get("username", "").strip(), form.get("password", ""))
+        if signed is None:
+            return error_response(401, 20003, "Authenticate: the SID and secret do not match "
+                                  "an active account or API key")
+        account, cookie = signed
+        answer = _json(_who(account, sessions.csrf_token(cookie)))
+        answer.set_cookie(COOKIE, cookie, max_age=sessions.lifetime_seconds, path="/",
+                          httponly=True, samesite="strict",
+                          secure=request.url.scheme == "https")
+        return answer
+
+    async def session(request: Request) -> Response:
+        """Who is signed in, and the page's CSRF token (read-only: a GET needs no token)."""
+        cookie = request.cookies.get(COOKIE)
+        if "authorization" not in request.headers and cookie:
+            account = sessions.account_of_cookie(cookie)
+            if account is not None:
+                return _json(_who(account, sessions.csrf_token(cookie)))
+        try:
+            return _json(_who(authenticate(runtime, request), None))
+        except RoutingError:
+            return error_response(401, 20003, "Not signed in")
+
+    async def sign_out(request: Request) -> Response:
+        try:
+            authenticate(runtime, request)
+        except RoutingError as exc:
+            return routing_error_response(exc)
+        answer = Response(status_code=204)
+        answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return answer
+
+    async def stream(request: Request) -> Response:
+        workspace_sid = request.path_params["WorkspaceSid"]
+        try:
+            account = authenticate(runtime, request)
+            runtime.engine(account.sid, workspace_sid)  # the account's own, held here
+        except RoutingError as exc:
+            return routing_error_response(exc)
+        return StreamingResponse(feed.frames(workspace_sid), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store",
+                                          "X-Accel-Buffering": "no"})
+
+    return [
+        Route("/console", to_page),
+        Mount("/console/static", app=StaticFiles(directory=str(STATIC)), name="console"),
+        Route("/console/api/session", sign_in, methods=["POST"]),
+        Route("/console/api/session", session, methods=["GET"]),
+        Route("/console/api/session", sign_out, methods=["DELETE"]),
+        Route("/console/api/workspaces/{WorkspaceSid}/stream", stream, methods=["GET"]),
+        Route("/console/", page),
+        Route("/console/{path:path}", page),
+    ]
+
+
+
+

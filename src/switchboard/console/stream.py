@@ -1,0 +1,83 @@
+"""The console's live feed: each committed event of a workspace, to the browsers watching it.
+
+It listens to the runtime's committed-event stream (as the Worker SDK bridge does) and keeps
+one bounded queue per open page. A page too slow to keep up is dropped rather than allowed to
+hold memory: its stream ends, and the page reconnects and reloads what it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from switchboard.routing.model import Event
+from switchboard.service.runtime import Runtime
+
+QUEUE_SIZE = 1000
+HEARTBEAT_SECONDS = 15.0
+_END = None
+
+
+def event_shape(event: Event) -> dict[str, Any]:
+    """The event as the Events API names its fields (dates in epoch milliseconds)."""
+    return {
+        "sid": event.sid, "seq": event.seq, "event_type": event.event_type,
+        "event_date_ms": event.event_date, "resource_type": event.resource_type,
+        "resource_sid": event.resource_sid, "actor_type": event.actor_type,
+        "actor_sid": event.actor_sid, "description": event.description,
+        "task_sid": event.task_sid, "worker_sid": event.worker_sid,
+        "reservation_sid": event.reservation_sid, "task_queue_sid": event.task_queue_sid,
+        "workflow_sid": event.workflow_sid, "task_channel": event.task_channel,
+        "event_data": event.data,
+    }
+
+
+class ConsoleFeed:
+    def __init__(self, runtime: Runtime, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self.watchers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
+        runtime.add_listener(self.on_events)
+
+    def on_events(self, workspace_sid: str, events: list[Event]) -> None:
+        watchers = self.watchers.get(workspace_sid)
+        if not watchers:
+            return
+        frames = [b"event: taskrouter\ndata: " + orjson.dumps(event_shape(e), default=str)
+                  + b"\n\n" for e in events]
+        for queue in list(watchers):
+            try:
+                for frame in frames:
+                    queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                self._drop(workspace_sid, queue)
+
+    def _drop(self, workspace_sid: str, queue: asyncio.Queue[bytes | None]) -> None:
+        self.watchers.get(workspace_sid, set()).discard(queue)
+        while not queue.empty():
+            queue.get_nowait()
+        queue.put_nowait(_END)
+
+    async def frames(self, workspace_sid: str) -> AsyncIterator[bytes]:
+        """Server-Sent Events for one page: a hello, then every event, with heartbeats."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
+        self.watchers.setdefault(workspace_sid, set()).add(queue)
+        try:
+            yield b"retry: 1000\nevent: hello\ndata: {}\n\n"
+            while True:
+                try:
+                    frame = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield b": heartbeat\n\n"
+                    continue
+                if frame is _END:
+                    return
+                yield frame
+        finally:
+            watchers = self.watchers.get(workspace_sid)
+            if watchers is not None:
+                watchers.discard(queue)
+                if not watchers:
+                    del self.watchers[workspace_sid]

@@ -1,0 +1,113 @@
+"""Console sign-in: the session cookie, its CSRF token, and what they authenticate (in process)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from starlette.testclient import TestClient
+
+from switchboard.api.app import create_app
+from switchboard.service.runtime import Runtime
+from switchboard.service.sessions import COOKIE
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, START_MS
+
+CSRF = "X-Switchboard-Csrf"
+
+
+@pytest.fixture
+def browser(runtime: Runtime) -> Iterator[TestClient]:
+    """A client with no Basic credentials, as a browser is."""
+    with TestClient(create_app(runtime), base_url="http://testserver") as client:
+        yield client
+
+
+def sign_in(browser: TestClient, username: str = ACCOUNT_SID,
+            password: str = AUTH_TOKEN) -> str:
+    reply = browser.post("/console/api/session", data={"username": username,
+                                                       "password": password})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["account_sid"] == ACCOUNT_SID
+    return str(reply.json()["csrf"])
+
+
+def test_every_deep_link_serves_the_page(browser: TestClient) -> None:
+    for path in ("/console/", "/console/workspaces/WS" + "0" * 32,
+                 "/console/workspaces/WS1/tasks/WT1", "/console/workspaces/WS1/events"):
+        reply = browser.get(path)
+        assert reply.status_code == 200
+        assert '<script type="module" src="/console/static/app.js">' in reply.text
+        assert "default-src 'self'" in reply.headers["content-security-policy"]
+    assert browser.get("/console/static/app.js").status_code == 200
+    assert browser.get("/console", follow_redirects=False).headers["location"] == "/console/"
+
+
+def test_sign_in_sets_an_http_only_strict_cookie(browser: TestClient) -> None:
+    reply = browser.post("/console/api/session", data={"username": ACCOUNT_SID,
+                                                       "password": AUTH_TOKEN})
+    cookie = reply.headers["set-cookie"]
+    assert cookie.startswith(COOKIE + "=")
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http on loopback
+
+
+def test_a_wrong_token_is_refused(browser: TestClient) -> None:
+    reply = browser.post("/console/api/session", data={"username": ACCOUNT_SID,
+                                                       "password": "wrong"})
+    assert reply.status_code == 401
+    assert "set-cookie" not in reply.headers
+    assert browser.get("/console/api/session").status_code == 401
+
+
+def test_the_cookie_and_its_csrf_header_authenticate_every_method(browser: TestClient) -> None:
+    csrf = sign_in(browser)
+    assert browser.get("/console/api/session").json()["csrf"] == csrf
+    reply = browser.post("/v1/Workspaces", data={"FriendlyName": "console"},
+                         headers={CSRF: csrf})
+    assert reply.status_code == 201, reply.text
+    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).json()["workspaces"]
+
+
+def test_without_the_csrf_header_the_cookie_is_not_enough(browser: TestClient) -> None:
+    csrf = sign_in(browser)
+    assert browser.post("/v1/Workspaces", data={"FriendlyName": "x"}).status_code == 401
+    assert browser.get("/v1/Workspaces").status_code == 401
+    assert browser.post("/v1/Workspaces", data={"FriendlyName": "x"},
+                        headers={CSRF: csrf[:-2] + "xx"}).status_code == 401
+
+
+def test_rotating_the_token_ends_the_session(browser: TestClient, runtime: Runtime) -> None:
+    csrf = sign_in(browser)
+    runtime.accounts.rotate_auth_token(ACCOUNT_SID, START_MS)
+    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == 401
+    assert browser.get("/console/api/session").status_code == 401
+
+
+def test_an_api_key_signs_in_and_deleting_it_ends_the_session(
+        browser: TestClient, runtime: Runtime) -> None:
+    key = runtime.accounts.create_key(ACCOUNT_SID, START_MS)
+    csrf = sign_in(browser, key.sid, key.secret)
+    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == 200
+    runtime.accounts.delete_key(key.sid)
+    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == 401
+
+
+def test_sign_out_clears_the_cookie(browser: TestClient) -> None:
+    csrf = sign_in(browser)
+    assert browser.delete("/console/api/session").status_code == 401  # CSRF header needed
+    assert browser.delete("/console/api/session", headers={CSRF: csrf}).status_code == 204
+    assert browser.get("/console/api/session").status_code == 401
+
+
+def test_basic_credentials_still_work(client: TestClient) -> None:
+    assert client.get("/console/api/session").json()["account_sid"] == ACCOUNT_SID
+    assert client.get("/v1/Workspaces").status_code == 200
+
+
+def test_the_stream_of_another_accounts_workspace_is_not_found(
+        client: TestClient, runtime: Runtime) -> None:
+    other = runtime.accounts.create_account(START_MS)
+    ws = client.post("/v1/Workspaces", data={"FriendlyName": "mine"}).json()["sid"]
+    reply = client.get(f"/console/api/workspaces/{ws}/stream", auth=(other.sid,
+                                                                     other.auth_token))
+    assert reply.status_code == 404
