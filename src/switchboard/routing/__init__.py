@@ -85,6 +85,8 @@ collections it reads, the event log, the change recorder) when it is made.
     workers as expressions see them
 ``model``
     the entities
+``history``
+    recent reservations: accepts per worker over 24 hours, handle times per queue
 ``workflow_config``
     workflow configuration parsing
 ``expressions``

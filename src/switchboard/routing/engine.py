@@ -20,6 +20,7 @@ from switchboard.routing import loading, validate
 from switchboard.routing.changes import ChangeRecorder, Changes
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.events import EventLog
+from switchboard.routing.history import replay
 from switchboard.routing.lifecycle import TaskLifecycle
 from switchboard.routing.membership import QueueMembership
 from switchboard.routing.model import (
@@ -191,17 +192,23 @@ class WorkspaceEngine:
         tasks: Iterable[Task] = (),
         reservations: Iterable[Reservation] = (),
         transfers: Iterable[Transfer] = (),
+        history: Iterable[tuple[str, int, str | None, str | None, str | None]] = (),
         event_seq: int,
         now: int,
         sids: SidFactory = new_sid,
     ) -> WorkspaceEngine:
-        """Rebuild the engine and its indexes from stored rows (given in creation order)."""
+        """Rebuild the engine and its indexes from stored rows (given in creation order).
+
+        ``history``: the stored events of the last 24 hours of the types
+        ``history.REPLAYED``, in log order, as (type, date, worker, reservation, queue)."""
         engine = cls(workspace, sids=sids, event_seq=event_seq)
         loading.load_resources(
             engine.resources, engine.membership, activities=activities,
             task_channels=task_channels, workers=workers, worker_channels=worker_channels,
             task_queues=task_queues, workflows=workflows)
         loading.load_tasks(engine.lifecycle, tasks, reservations, now, transfers)
+        lifecycle = engine.lifecycle
+        replay(history, lifecycle.accepts, lifecycle.handle_times, now)
         engine.changes.take()  # what loading touched is stored already
         return engine
 

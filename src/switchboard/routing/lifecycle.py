@@ -44,6 +44,7 @@ from switchboard.routing import timers, validate, workflows
 from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.errors import Gone, InvalidParameter, NotFound
 from switchboard.routing.events import EventLog
+from switchboard.routing.history import HandleTimes
 from switchboard.routing.membership import QueueMembership
 from switchboard.routing.model import (
     RESERVATION_OPEN,
@@ -110,6 +111,9 @@ class TaskLifecycle:
         self.eligibility = Eligibility(self.workspace, resources, membership.worker_queues,
                                        self.task_reservations)
         self.selector = selector(self.eligibility, changes)
+        # Extensions (docs/extensions.md): fewest_accepted and the wait-time estimates.
+        self.accepts = self.eligibility.accepts
+        self.handle_times = HandleTimes()
         self.waiting = WaitingTasks(self.tasks, resources, self.eligibility)
         self.transfers = TaskTransfers(resources, self.eligibility, changes, self._task_event)
         self.timers = timers.Timers()
@@ -781,6 +785,7 @@ class TaskLifecycle:
         reservation.reservation_status = "accepted"
         self._bump_reservation(reservation, now)
         self.hold(reservation, worker, 0, +1)
+        self.accepts.record(worker.sid, now)
         task.assignment_status = "assigned"
         task.step_deadline = None
         task.purge_at = now + ASSIGNED_LIFETIME_MS
@@ -848,6 +853,8 @@ class TaskLifecycle:
         command's own changes are done.
         """
         self._release(reservation, now)
+        if status == "completed" and reservation.task_queue_sid is not None:
+            self.handle_times.record(reservation.task_queue_sid, now - reservation.date_created)
         reservation.reservation_status = status
         reservation.timeout_at = None
         self._bump_reservation(reservation, now)

@@ -12,8 +12,9 @@ strategies implement the same three methods.
 
 An extension beyond TaskRouter (docs/extensions.md): a target's ``worker_selection`` picks how
 ties of ``order_by`` (or, without it, all eligible workers) are broken: ``longest_idle`` (the
-default, TaskRouter's), ``round_robin``, ``least_occupied`` or ``random``. ``LongestIdle``
-applies them, so the idle index stays the one source of who could take work.
+default, TaskRouter's), ``round_robin``, ``least_occupied``, ``fewest_accepted`` or
+``random``. ``LongestIdle`` applies them, so the idle index stays the one source of who could
+take work.
 
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
 means the longest time since the worker was last offered a reservation or last became able to
@@ -30,6 +31,7 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from switchboard.routing.changes import ChangeRecorder
+from switchboard.routing.history import AcceptCounts
 from switchboard.routing.model import Reservation, Task, Worker, Workspace
 from switchboard.routing.resources import Resources
 from switchboard.routing.workflow_config import Target
@@ -51,6 +53,8 @@ class Eligibility:
         self.worker_view = resources.worker_view
         self.worker_queues = worker_queues
         self.task_reservations = task_reservations
+        # fewest_accepted (an extension): accepts per worker over 24 h, kept by the lifecycle
+        self.accepts = AcceptCounts()
 
     def fits(self, task: Task, worker: Worker, now: int) -> bool:
         """Could ``worker`` be reserved for ``task`` now (activity, capacity, expression)?"""
@@ -200,14 +204,15 @@ class LongestIdle:
             if strategy == "longest_idle":
                 chosen.sort(key=lambda w: order_key(w, target))
             else:
-                tie = self._tie_breaker(task, strategy)
+                tie = self._tie_breaker(task, strategy, now)
                 chosen.sort(key=lambda w: (*order_by_key(w, target), *tie(w)))
             chosen = chosen[:wanted]
             if strategy == "round_robin" and chosen:
                 self.last_reserved[task.task_queue_sid] = chosen[-1].sid
         return chosen
 
-    def _tie_breaker(self, task: Task, strategy: str) -> Callable[[Worker], tuple[Any, ...]]:
+    def _tie_breaker(self, task: Task, strategy: str, now: int
+                     ) -> Callable[[Worker], tuple[Any, ...]]:
         """The extension strategies (docs/extensions.md), each breaking ``order_by``'s ties;
         their own ties go to the longest idle."""
         if strategy == "round_robin":
@@ -216,6 +221,10 @@ class LongestIdle:
             return lambda w: (last is not None and w.sid <= last, w.sid)
         if strategy == "least_occupied":
             return lambda w: (self.occupancy(w), w.idle_since, w.sid)
+        if strategy == "fewest_accepted":
+            accepts = self.eligibility.accepts
+            accepts.prune(now)
+            return lambda w: (accepts.count(w.sid), w.idle_since, w.sid)
         # random: a hash of the task, how many offers it has had and the worker: the same
         # decision on every run and after a rebuild, a fresh draw for each new offer.
         draw = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"

@@ -83,7 +83,8 @@ class WorkflowConfigError(ValueError):
 
 
 # An extension (docs/extensions.md): a target's ``worker_selection``; the first is TaskRouter's.
-WORKER_SELECTIONS = ("longest_idle", "round_robin", "least_occupied", "random")
+WORKER_SELECTIONS = ("longest_idle", "round_robin", "least_occupied", "fewest_accepted",
+                     "random")
 
 
 @dataclass(frozen=True)

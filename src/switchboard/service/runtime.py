@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from switchboard.routing.changes import Changes
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter, NotFound, RoutingError
+from switchboard.routing.history import ACCEPT_WINDOW_MS, REPLAYED
 from switchboard.routing.model import (
     Activity,
     Event,
@@ -202,8 +203,16 @@ class Runtime:
                 ("tasks", tables.tasks, Task),
                 ("reservations", tables.reservations, Reservation),
                 ("transfers", tables.transfers, Transfer))}
-        return WorkspaceEngine.load(workspace, **loaded, event_seq=seq or 0,
-                                    now=self.clock.now_ms(), sids=self.sids)
+            now = self.clock.now_ms()
+            ev = tables.events  # fewest_accepted and wait estimates learn from the last 24 h
+            history = conn.execute(
+                select(ev.c.event_type, ev.c.event_date, ev.c.worker_sid, ev.c.reservation_sid,
+                       ev.c.task_queue_sid)
+                .where(ev.c.workspace_sid == sid, ev.c.event_date > now - ACCEPT_WINDOW_MS,
+                       ev.c.event_type.in_(REPLAYED))
+                .order_by(ev.c.seq)).all()
+        return WorkspaceEngine.load(workspace, **loaded, history=history, event_seq=seq or 0,
+                                    now=now, sids=self.sids)
 
     # ------------------------------------------------------------------ commands
 

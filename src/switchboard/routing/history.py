@@ -1,0 +1,122 @@
+"""What recent reservations say: accepts per worker over the last 24 hours, and handle times
+per queue. Both serve extensions (docs/extensions.md): the ``fewest_accepted`` selection
+strategy and the wait-time estimates.
+
+Both are kept as reservations are accepted and completed (O(1) each, amortised) and are
+rebuilt after a restart from the stored events of the last 24 hours (``replay``): the events
+are the one history, nothing else is stored for them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterable
+
+ACCEPT_WINDOW_MS = 86_400_000  # fewest_accepted counts the accepts of the last 24 hours
+HANDLE_SAMPLES = 200  # the handle times an estimate learns from, per queue: the latest ones
+# The event types ``replay`` reads (what the runtime loads from the store).
+REPLAYED = ("reservation.created", "reservation.accepted", "reservation.completed")
+
+
+class AcceptCounts:
+    """Reservations accepted per worker within a sliding 24-hour window on the engine's clock.
+
+    One deque of (time, worker) in time order for the whole workspace (accepts happen in
+    clock order, so the oldest is always at the left) and a count per worker: recording is
+    O(1), and every accept leaves the window exactly once, O(1), when a later call prunes it.
+    """
+
+    def __init__(self, window_ms: int = ACCEPT_WINDOW_MS) -> None:
+        self.window_ms = window_ms
+        self._accepts: deque[tuple[int, str]] = deque()
+        self._counts: dict[str, int] = {}
+
+    def record(self, worker_sid: str, now: int) -> None:
+        self._accepts.append((now, worker_sid))
+        self._counts[worker_sid] = self._counts.get(worker_sid, 0) + 1
+        self.prune(now)
+
+    def prune(self, now: int) -> None:
+        """Forget the accepts older than the window (what ``count`` then leaves out)."""
+        accepts, counts = self._accepts, self._counts
+        cutoff = now - self.window_ms
+        while accepts and accepts[0][0] <= cutoff:
+            _, worker_sid = accepts.popleft()
+            left = counts[worker_sid] - 1
+            if left:
+                counts[worker_sid] = left
+            else:
+                del counts[worker_sid]
+
+    def count(self, worker_sid: str) -> int:
+        """Accepts within the window as of the last ``prune``."""
+        return self._counts.get(worker_sid, 0)
+
+
+class HandleTimes:
+    """How long a reservation of each queue holds its worker's capacity: from the reservation
+    being created to its completion (offer, talk and wrap-up), for reservations completed
+    after an accept. The latest ``HANDLE_SAMPLES`` per queue."""
+
+    def __init__(self, samples: int = HANDLE_SAMPLES) -> None:
+        self.samples = samples
+        self._times: dict[str, deque[int]] = {}
+        self._sums: dict[str, int] = {}
+        self._sorted: dict[str, tuple[list[int], list[int]]] = {}  # cache: sorted, suffix sums
+
+    def record(self, queue_sid: str, duration_ms: int) -> None:
+        times = self._times.get(queue_sid)
+        if times is None:
+            times = self._times[queue_sid] = deque()
+        times.append(duration_ms)
+        total = self._sums.get(queue_sid, 0) + duration_ms
+        if len(times) > self.samples:
+            total -= times.popleft()
+        self._sums[queue_sid] = total
+        self._sorted.pop(queue_sid, None)
+
+    def mean(self, queue_sid: str) -> float | None:
+        """The mean handle time in ms; None with no sample."""
+        times = self._times.get(queue_sid)
+        return self._sums[queue_sid] / len(times) if times else None
+
+    def residual(self, queue_sid: str, elapsed_ms: int) -> float | None:
+        """The expected time left of a reservation held ``elapsed_ms`` so far: the mean of
+        ``d - elapsed`` over the samples ``d`` longer than ``elapsed`` (the conditional
+        residual). 0 when it has lasted longer than every sample; None with no sample."""
+        times = self._times.get(queue_sid)
+        if not times:
+            return None
+        cached = self._sorted.get(queue_sid)
+        if cached is None:
+            ordered = sorted(times)
+            suffix = [0] * (len(ordered) + 1)
+            for i in range(len(ordered) - 1, -1, -1):
+                suffix[i] = suffix[i + 1] + ordered[i]
+            cached = self._sorted[queue_sid] = (ordered, suffix)
+        ordered, suffix = cached
+        first = bisect_right(ordered, elapsed_ms)
+        longer = len(ordered) - first
+        if not longer:
+            return 0.0
+        return suffix[first] / longer - elapsed_ms
+
+
+def replay(history: Iterable[tuple[str, int, str | None, str | None, str | None]],
+           accepts: AcceptCounts, handle_times: HandleTimes, now: int) -> None:
+    """Rebuild both from stored events (``REPLAYED`` types, in log order): tuples of
+    (event type, event date, worker sid, reservation sid, task queue sid)."""
+    created: dict[str, int] = {}
+    for event_type, date, worker_sid, reservation_sid, queue_sid in history:
+        if reservation_sid is None:
+            continue
+        if event_type == "reservation.created":
+            created[reservation_sid] = date
+        elif event_type == "reservation.accepted" and worker_sid is not None:
+            accepts.record(worker_sid, date)
+        elif event_type == "reservation.completed" and queue_sid is not None:
+            start = created.pop(reservation_sid, None)
+            if start is not None:
+                handle_times.record(queue_sid, date - start)
+    accepts.prune(now)

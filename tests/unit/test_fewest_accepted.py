@@ -1,0 +1,212 @@
+"""The ``fewest_accepted`` selection strategy (an extension, docs/extensions.md) and the
+recent-reservation history it and the wait estimates learn from (routing/history.py)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from routing_helpers import World, rebuild
+
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.routing.history import (
+    ACCEPT_WINDOW_MS,
+    REPLAYED,
+    AcceptCounts,
+    HandleTimes,
+)
+from switchboard.routing.model import Event, Task, Worker
+
+HOUR = 3600
+
+
+def setup(names: tuple[str, ...] = ("a", "b", "c"), **target: Any
+          ) -> tuple[World, list[Worker], list[Event]]:
+    world = World()
+    queue = world.queue()
+    world.workflow({"default_filter": {"queue": queue.sid, "worker_selection": "fewest_accepted",
+                                       **target}})
+    workers = []
+    for name in names:  # created a second apart: a is the longest idle, then b, then c
+        workers.append(world.worker(name))
+        world.clock.advance(1)
+    return world, workers, world.events()
+
+
+def serve(world: World, task: Task, log: list[Event]) -> str:
+    """Accept and complete the task at once; the name of who took it."""
+    holder = world.holder(task)
+    assert holder is not None
+    world.accept(world.pending(task))
+    world.complete(task)
+    log.extend(world.events())
+    return str(holder)
+
+
+def history(log: list[Event]) -> list[tuple[str, int, str | None, str | None, str | None]]:
+    """What the runtime reads from the store on a restart."""
+    return [(e.event_type, e.event_date, e.worker_sid, e.reservation_sid, e.task_queue_sid)
+            for e in log if e.event_type in REPLAYED]
+
+
+def test_the_worker_with_fewest_accepts_gets_the_task_ties_to_the_longest_idle() -> None:
+    world, _, log = setup()
+    # Nobody has accepted: a tie, the longest idle first (a), then b (a is now at the back).
+    assert serve(world, world.task(), log) == "a"
+    world.clock.advance(1)
+    assert serve(world, world.task(), log) == "b"
+    world.clock.advance(1)
+    assert serve(world, world.task(), log) == "c"
+    world.clock.advance(1)
+    # 1 each: longest idle again (a).
+    assert serve(world, world.task(), log) == "a"
+    world.clock.advance(1)
+    # a has 2: b (1, idle longer than c) then c.
+    assert [serve(world, world.task(), log) for _ in range(2)] == ["b", "c"]
+
+
+def test_only_accepts_count_not_offers_or_rejects() -> None:
+    world, _, log = setup(("a", "b"))
+    task = world.task()
+    assert world.holder(task) == "a"
+    world.reject(world.pending(task))  # a rejected: no accept counted; b takes it
+    assert serve(world, task, log) == "b"
+    world.clock.advance(1)
+    assert serve(world, world.task(), log) == "a"  # a 0 accepts, b 1
+
+
+def test_accepts_leave_the_count_after_24_hours_on_the_engine_clock() -> None:
+    world, _, log = setup(("a", "b"))
+    for _ in range(3):  # a and b alternate: a twice, b once
+        serve(world, world.task(), log)
+        world.clock.advance(1)
+    world.clock.advance(12 * HOUR)
+    assert serve(world, world.task(), log) == "b"  # b 1 < a 2 -> b, now 2 each
+    world.clock.advance(12 * HOUR - 3)
+    # a's first accept is just over 24 h old: a 1 < b 2.
+    assert serve(world, world.task(), log) == "a"
+    world.clock.advance(25 * HOUR)
+    counts = world.engine.lifecycle.accepts
+    counts.prune(world.now)
+    assert counts.count(world.named("a").sid) == counts.count(world.named("b").sid) == 0
+
+
+def test_order_by_comes_first_and_fewest_accepted_breaks_its_ties() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow({"default_filter": {"queue": queue.sid, "order_by": "worker.level DESC",
+                                       "worker_selection": "fewest_accepted"}})
+    world.worker("low", level=1)
+    for name in ("h1", "h2"):
+        world.worker(name, level=5)
+        world.clock.advance(1)
+    log: list[Event] = []
+    taken = [serve(world, world.task(), log) for _ in range(4)]
+    assert taken == ["h1", "h2", "h1", "h2"]
+
+
+def test_the_counts_survive_a_restart_from_the_stored_events() -> None:
+    world, _, log = setup()
+    taken = [serve(world, world.task(), log) for _ in range(2)]  # a then b, each 1
+    world.clock.advance(1)
+    assert taken == ["a", "b"]
+    world.engine = WorkspaceEngine.load(**_load_args(world.engine, world.now),
+                                        history=history(log))
+    accepts = world.engine.lifecycle.accepts
+    assert [accepts.count(world.named(n).sid) for n in "abc"] == [1, 1, 0]
+    assert serve(world, world.task(), log) == "c"
+    # Without the history the counts would be gone: a (longest idle) would take it.
+    fresh = rebuild(world.engine, world.now)
+    assert fresh.lifecycle.accepts.count(world.named("a").sid) == 0
+
+
+def _load_args(engine: WorkspaceEngine, now: int) -> dict[str, Any]:
+    """``rebuild``'s arguments, to add ``history`` to."""
+    loaded: dict[str, Any] = {}
+    original = WorkspaceEngine.load
+
+    def capture(workspace: Any, **kwargs: Any) -> WorkspaceEngine:
+        loaded.update(kwargs, workspace=workspace)
+        return original(workspace, **kwargs)
+
+    WorkspaceEngine.load = capture  # type: ignore[method-assign]
+    try:
+        rebuild(engine, now)
+    finally:
+        WorkspaceEngine.load = original  # type: ignore[method-assign]
+    return loaded
+
+
+def long_run(strategy: str, seed: int = 7, steps: int = 2000) -> Counter[str]:
+    """Accepts per worker: five workers, a task every 30 s, random handle times (mean 100 s,
+    exponential, seeded), each offer accepted at once."""
+    rng = random.Random(seed)
+    world = World()
+    queue = world.queue()
+    world.workflow({"default_filter": {"queue": queue.sid, "worker_selection": strategy}})
+    names = ("a", "b", "c", "d", "e")
+    for name in names:
+        world.worker(name)
+    busy: dict[str, tuple[int, Task]] = {}  # worker name -> (done at, task)
+    accepted: Counter[str] = Counter()
+    for step in range(steps):
+        for name, (done, task) in list(busy.items()):
+            if done <= world.now:
+                world.complete(task)
+                del busy[name]
+        if step % 6 == 0:
+            world.task()
+        for name in names:
+            for sid in world.tasks_of(world.named(name), "pending"):
+                task = world.engine.task(sid)
+                world.accept(world.pending(task))
+                accepted[name] += 1
+                busy[name] = (world.now + round(rng.expovariate(1 / 100) * 1000), task)
+        world.clock.advance(5)
+    return accepted
+
+
+def test_fairness_over_a_long_run() -> None:
+    """fewest_accepted keeps the accepts even whatever the handle times were; longest idle
+    does not aim at it (benchmarks/wait_estimates.py prints the figures per strategy)."""
+    even = long_run("fewest_accepted")
+    skewed = long_run("longest_idle")
+    assert sum(even.values()) == sum(skewed.values())
+    assert max(even.values()) - min(even.values()) <= 6  # offers go to idle workers only
+    assert max(skewed.values()) - min(skewed.values()) > max(even.values()) - min(even.values())
+
+
+def test_accept_counts_window_is_exact() -> None:
+    counts = AcceptCounts()
+    counts.record("WKa", 1_000)
+    counts.record("WKa", 2_000)
+    counts.record("WKb", 2_000)
+    counts.prune(1_000 + ACCEPT_WINDOW_MS - 1)
+    assert (counts.count("WKa"), counts.count("WKb")) == (2, 1)
+    counts.prune(1_000 + ACCEPT_WINDOW_MS)  # exactly 24 h old: out
+    assert (counts.count("WKa"), counts.count("WKb")) == (1, 1)
+    counts.prune(2_000 + ACCEPT_WINDOW_MS)
+    assert (counts.count("WKa"), counts.count("WKb")) == (0, 0)
+
+
+def test_handle_times_mean_and_conditional_residual() -> None:
+    times = HandleTimes(samples=4)
+    assert times.mean("WQ") is None and times.residual("WQ", 0) is None
+    for d in (10, 20, 30, 40, 100):  # the oldest (10) falls out
+        times.record("WQ", d)
+    assert times.mean("WQ") == 47.5
+    assert times.residual("WQ", 0) == 47.5
+    assert times.residual("WQ", 25) == (30 + 40 + 100) / 3 - 25
+    assert times.residual("WQ", 100) == 0.0  # longer than every sample: due now
+
+
+def test_handle_times_are_learnt_from_reservation_to_completion() -> None:
+    world, _, _ = setup(("a",))
+    queue_sid = next(iter(world.engine.task_queues))
+    task = world.task()
+    world.clock.advance(5)
+    world.accept(world.pending(task))
+    world.clock.advance(20)
+    world.complete(task)
+    assert world.engine.lifecycle.handle_times.mean(queue_sid) == 25_000
