@@ -154,6 +154,10 @@ def test_real_answers_match_their_schemas(client: TestClient) -> None:
     call("GET", base + "/Tasks", **w)
     call("GET", base + "/Tasks/{Sid}", Sid=task["sid"], **w)
     call("GET", base + "/Tasks/{Sid}/QueuePosition", Sid=task["sid"], **w)  # an extension
+    for subject, text in (("Workers", "a == 2"), ("Tasks", "type == 'x'"), ("Tasks", "a ==")):
+        call("POST", base + "/ExpressionEvaluations", {"Subject": subject, "Expression": text},
+             **w)  # extensions, as are Timers
+    call("GET", base + "/Timers", **w)
     reservation = call("GET", base + "/Tasks/{TaskSid}/Reservations", TaskSid=task["sid"],
                        **w)["reservations"][0]
     call("GET", base + "/Workers/{WorkerSid}/Reservations", WorkerSid=worker["sid"], **w)

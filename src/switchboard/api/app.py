@@ -21,6 +21,7 @@ from switchboard.api import (
     dev_clock,
     docs,
     events,
+    insight,
     keys,
     reservations,
     statistics,
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 # Routes are tried in this order: the busiest first (tasks, reservations), and statistics
 # before workers and task_queues, because /Workers/Statistics is not a worker SID.
 MODULES = (tasks, reservations, statistics, workers, task_queues, workspaces, activities,
-           task_channels, workflows, events, keys, dev_clock, dev_accounts)
+           task_channels, workflows, events, keys, dev_clock, dev_accounts, insight)
 
 
 class BackgroundService(Protocol):

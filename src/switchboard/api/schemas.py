@@ -56,6 +56,42 @@ def _owned(**fields: Schema) -> dict[str, Schema]:
 
 # ---------------------------------------------------------------------- resources
 
+_EXTENSION = "A Switchboard extension, not in Twilio's TaskRouter"
+_MS: Schema = {**INTEGER, "description": "epoch milliseconds"}
+INSIGHT: dict[str, Schema] = {
+    "ExpressionEvaluation": obj({
+        "valid": BOOLEAN, "subject": {"type": "string", "enum": ["Workers", "Tasks"]},
+        "form": {"type": "string", "enum": ["target_workers", "target_expression",
+                                            "filter_expression"],
+                 "description": "How the expression was evaluated"},
+        "task_queue_sid": {**_nullable(SID), "description": "The queue with exactly this "
+                           "TargetWorkers, whose membership index answered"},
+        "matches": {"type": "array", "items": obj({
+            "sid": SID, "friendly_name": _nullable(STRING),
+            "assignment_status": STRING, "task_queue_sid": _nullable(SID)},
+            optional=["assignment_status", "task_queue_sid"]),
+            "description": "The first 1,000, in creation order"},
+        "count": {**INTEGER, "description": "How many match in all"},
+        "error": obj({"message": STRING, "position": _nullable(INTEGER),
+                      "line": _nullable(INTEGER), "column": _nullable(INTEGER)},
+                     description="Why the expression does not compile; position is 0-based, "
+                     "line and column 1-based"),
+        "url": URL,
+    }, optional=["form", "task_queue_sid", "matches", "count", "error"],
+        description=_EXTENSION),
+    "Timers": obj({
+        "now": DATE, "now_ms": _MS,
+        "timers": {"type": "array", "items": obj({
+            "kind": {"type": "string", "enum": ["reservation_timeout", "target_timeout",
+                                                "task_ttl", "task_purge"]},
+            "due_at": DATE, "due_ms": _MS, "due_in_ms": INTEGER,
+            "task_sid": _nullable(SID), "reservation_sid": _nullable(SID),
+            "worker_sid": _nullable(SID), "task_queue_sid": _nullable(SID),
+            "description": STRING})},
+        "url": URL,
+    }, description=_EXTENSION),
+}
+
 RESOURCES: dict[str, Schema] = {
     "PageMeta": obj({
         "first_page_url": URL, "key": STRING, "next_page_url": _nullable(URL),
@@ -151,6 +187,7 @@ RESOURCES: dict[str, Schema] = {
         "url": URL,
     }, description="A Switchboard extension, not in Twilio's TaskRouter"),
     "Clock": obj({"now": DATE, "now_ms": {**INTEGER, "description": "epoch milliseconds"}}),
+    **INSIGHT,
     "TestAccount": obj({"sid": SID, "friendly_name": STRING, "auth_token": STRING,
                         "status": STRING, "date_created": DATE}),
 }
@@ -270,6 +307,8 @@ RESPONSES: dict[str, Schema] = {
     "list_keys": ref("KeyList"),
     "fetch_queue_position": ref("QueuePosition"),
     "get_clock": ref("Clock"),
+    "create_expression_evaluation": ref("ExpressionEvaluation"),
+    "list_timers": ref("Timers"),
     "advance_clock": ref("Clock"),
     "create_test_account": ref("TestAccount"),
     "workspace_statistics": ref("WorkspaceStatistics"),

@@ -55,6 +55,10 @@ Each module imports only modules below it in this list, never one above
 calls the parts in order; no part calls back into it: a part is given what it needs (the
 collections it reads, the event log, the change recorder) when it is made.
 
+``evaluation``
+    an expression tried on a workspace's workers or tasks (an extension)
+``agenda``
+    the live timers, in the order they fire (an extension)
 ``engine``
     the workspace aggregate: the workspace, its event log and change recorder, the parts, and
     every command entry point, each calling the parts in order

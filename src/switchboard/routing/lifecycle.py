@@ -921,6 +921,10 @@ class TaskLifecycle:
     def next_deadline(self) -> int | None:
         return self.timers.next_deadline(self._is_live)
 
+    def pending_timers(self) -> list[timers.Entry]:
+        """The live timers, soonest first (what will fire, for reading: routing/agenda.py)."""
+        return self.timers.live(self._is_live)
+
     def fire_due(self, now: int) -> int:
         """Fire every live timer due by ``now``, in deadline order; returns how many fired."""
         fired = 0

@@ -43,5 +43,11 @@ class Timers:
             return heapq.heappop(self._heap)
         return None
 
+    def live(self, is_live: Callable[[int, int, str], bool]) -> list[Entry]:
+        """Every live entry, soonest first, once each: a copy to read, not to fire."""
+        unique = {(deadline, kind, sid): (deadline, kind, n, sid)
+                  for deadline, kind, n, sid in self._heap if is_live(deadline, kind, sid)}
+        return sorted(unique.values())
+
     def __len__(self) -> int:
         return len(self._heap)
