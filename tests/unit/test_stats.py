@@ -1,4 +1,4 @@
-"""The statistics structures against brute force: series windows, time in activities, windows."""
+"""The statistics structures against brute force: summaries, time in activities, windows."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from hypothesis import strategies as st
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog, Method
-from switchboard.stats.cumulative import QUEUE, History, task_flow
-from switchboard.stats.records import EventRecord
-from switchboard.stats.series import BLOCK, Series, Summary, ValuedSeries
+from switchboard.stats.cumulative import ACCEPTED, CANCELED, QUEUE, split_by_wait_time, task_flow
+from switchboard.stats.series import Summary
 from switchboard.stats.window import (
     MINUTE_MS,
     RETENTION_MS,
@@ -24,54 +23,7 @@ from switchboard.stats.window import (
 
 NOW = 1_767_225_600_000
 
-# ---------------------------------------------------------------------- series
-
-occurrences = st.lists(st.tuples(st.integers(0, 400), st.integers(0, 10_000)), max_size=5 * BLOCK)
-windows = st.tuples(st.integers(-10, 410), st.integers(-10, 410))
-
-
-def brute(points: list[tuple[int, int]], start: int, end: int) -> Summary:
-    values = [v for t, v in points if start <= t <= end]
-    if not values:
-        return Summary()
-    return Summary(len(values), sum(values), min(values), max(values))
-
-
-@settings(max_examples=300, deadline=None)
-@given(points=occurrences, asked=st.lists(windows, min_size=1, max_size=10),
-       ordered=st.booleans())
-def test_series_answers_every_window_like_brute_force(
-        points: list[tuple[int, int]], asked: list[tuple[int, int]], ordered: bool) -> None:
-    if ordered:  # the usual case: times arrive in order; otherwise some arrive late
-        points = sorted(points, key=lambda p: p[0])
-    series = ValuedSeries()
-    counter = Series()
-    for time, value in points:
-        series.add(time, value)
-        counter.add(time)
-    assert list(series.times) == sorted(t for t, _ in points)
-    for start, end in asked:
-        expected = brute(points, start, end)
-        assert series.summary(start, end) == expected
-        assert series.count(start, end) == counter.count(start, end) == expected.count
-        assert sorted(series.values_between(start, end)) == sorted(
-            v for t, v in points if start <= t <= end)
-
-
-@settings(max_examples=100, deadline=None)
-@given(points=occurrences, cut=st.integers(0, 400), asked=st.lists(windows, max_size=5))
-def test_forgetting_the_past_keeps_later_windows_exact(
-        points: list[tuple[int, int]], cut: int, asked: list[tuple[int, int]]) -> None:
-    points = sorted(points, key=lambda p: p[0])
-    series = ValuedSeries()
-    for time, value in points:
-        series.add(time, value)
-    series.forget_before(cut)
-    series.add(401, 7)
-    points.append((401, 7))
-    for start, end in asked:
-        start = max(start, cut)
-        assert series.summary(start, end) == brute(points, start, end)
+# ---------------------------------------------------------------------- summaries
 
 
 def test_summary_merge() -> None:
@@ -385,18 +337,24 @@ def test_a_window_sorted_from_every_worker_or_from_those_that_moved_is_the_same(
     assert everyone.totals == moved.totals
 
 
-def test_a_scope_is_quiet_only_outside_its_first_and_last_occurrence() -> None:
-    """Windows are inclusive at both ends: an occurrence on either end counts."""
-    history = History()
-    for seq, date in enumerate((100, 200), start=1):
-        history.add(EventRecord(seq, "task-queue.entered", date, "WT1", None, "WQ1", "WW1",
-                                "default", None, None, None, None, None))
-    for start, end, entered in ((100, 150, 1), (50, 100, 1), (200, 300, 1), (150, 250, 1),
-                                (101, 199, 0), (201, 300, 0), (0, 99, 0), (0, 300, 2)):
-        window = Window(start, end)
-        assert history.quiet(QUEUE, "WQ1", window) == (end < 100 or start > 200)
-        figures = task_flow(history, QUEUE, "WQ1", window, None, (5,))
-        assert figures["tasks_entered"] == entered
-        assert figures == {**task_flow(History(), QUEUE, "WQ1", window, None, (5,)),
-                           "tasks_entered": entered}
-    assert history.quiet(QUEUE, "WQ2", Window(0, 300))
+def test_task_flow_from_figures() -> None:
+    figures = {"tasks_entered": Summary(2), ACCEPTED: Summary(2, 3_000, 1_000, 2_000),
+               CANCELED: Summary(1, 500, 500, 500)}
+    flow = task_flow(figures, QUEUE, ([(1, 1)], [(1, 1), (2, 1)]), (1,))
+    assert flow["tasks_entered"] == 2
+    assert flow["reservations_accepted"] == 2
+    assert flow["wait_duration_until_accepted"] == {"avg": 2, "min": 1, "max": 2, "total": 3}
+    assert flow["avg_task_acceptance_time"] == 2
+    assert flow["wait_duration_until_canceled"] == {"avg": 1, "min": 1, "max": 1, "total": 1}
+    assert flow["split_by_wait_time"] == {"1": {
+        "above": {"tasks_canceled": 0, "reservations_accepted": 1},
+        "below": {"tasks_canceled": 1, "reservations_accepted": 1}}}
+    assert task_flow({}, QUEUE, None, None)["split_by_wait_time"] is None
+
+
+def test_split_by_wait_time_counts_a_wait_on_the_threshold_as_below() -> None:
+    """Waits are kept as whole seconds rounded up: 5.000 s is 5 (below 5), 5.001 s is 6."""
+    split = split_by_wait_time([], [(5, 2), (6, 1), (30, 4)], (4, 5, 30, 31))
+    assert [split[t]["below"]["reservations_accepted"] for t in ("4", "5", "30", "31")] == [
+        0, 2, 7, 7]
+    assert split["5"]["above"]["reservations_accepted"] == 5

@@ -2,7 +2,7 @@
 workspace, its TaskQueues, Workers and Workflows.
 
 Real-time figures are read from the live state at the moment of the request; cumulative ones
-from the workspace's event history over the requested window (``stats/window.py``). Combined
+from the store over the requested window (``stats/window.py``, ``stats/stored.py``). Combined
 ``Statistics`` resources carry both, as ``realtime`` and ``cumulative``.
 
 This module must be mounted before ``task_queues`` and ``workers``: ``/TaskQueues/Statistics``
@@ -30,14 +30,14 @@ from switchboard.routing.validate import check_json_depth
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import StatisticsService, statistics_of
 from switchboard.stats import cumulative, realtime
-from switchboard.stats.cumulative import History
+from switchboard.stats.stored import Reader
 from switchboard.stats.window import Window, parse_thresholds, resolve_window
 
 MAX_BULK_QUEUES = 50
 
 
 class StatisticsApi(Api):
-    """Starts the runtime's statistics with the app, so histories are rebuilt at start-up."""
+    """Starts the runtime's statistics with the app, so activity logs are rebuilt at start-up."""
 
     def routes(self, runtime: Runtime, public_url: str | None) -> list[Route]:
         statistics_of(runtime)
@@ -183,16 +183,34 @@ def _workers_realtime(ctx: Context, engine: WorkspaceEngine, only: set[str] | No
             "activity_statistics": workers["activity_statistics"]}
 
 
-def _flow(history: History, scope: str, sid: str, q: Query) -> dict[str, Any]:
-    return {**cumulative.task_flow(history, scope, sid, q.window, q.channel_name, q.thresholds),
-            **_times(q.window)}
+async def _flows(ctx: Context, engine: WorkspaceEngine, scope: str, sids: list[str], q: Query
+                 ) -> dict[str, dict[str, Any]]:
+    """The cumulative figures of some queues or workflows (or the workspace, SID ''), read
+    from the store in one snapshot."""
+
+    def read(reader: Reader) -> dict[str, dict[str, Any]]:
+        found = reader.figures(scope, sids)
+        return {sid: {**cumulative.task_flow(
+            found[sid], scope, None if q.thresholds is None else reader.split(scope, sid),
+            q.thresholds), **_times(q.window)} for sid in sids}
+
+    return await _service(ctx).read(engine.workspace.sid, q.window, q.channel_name, read)
 
 
-def _workers_flow(ctx: Context, history: History, engine: WorkspaceEngine,
-                  only: set[str] | None, q: Query) -> dict[str, Any]:
+async def _flow(ctx: Context, engine: WorkspaceEngine, scope: str, sid: str, q: Query
+                ) -> dict[str, Any]:
+    return (await _flows(ctx, engine, scope, [sid], q))[sid]
+
+
+async def _workers_flow(ctx: Context, engine: WorkspaceEngine, only: set[str] | None, q: Query
+                        ) -> dict[str, Any]:
+    service = _service(ctx)
+    reservations = await service.read(engine.workspace.sid, q.window, q.channel_name,
+                                      lambda reader: reader.reservations(only))
+    activity = await service.activity(engine.workspace.sid)
     activities = [(a.sid, a.friendly_name) for a in engine.activities.values()]
-    counts = _service(ctx).live_workers(engine).counts() if only is None else None
-    return {**cumulative.workers_flow(history, q.window, q.channel_name, engine.workers, only,
+    counts = service.live_workers(engine).counts() if only is None else None
+    return {**cumulative.workers_flow(reservations, activity, q.window, engine.workers, only,
                                       activities, counts),
             **_times(q.window)}
 
@@ -205,9 +223,8 @@ def _workers_flow(ctx: Context, history: History, engine: WorkspaceEngine,
 async def workspace_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace, {
-        "cumulative": _flow(history, cumulative.WORKSPACE, "", q),
+        "cumulative": await _flow(ctx, engine, cumulative.WORKSPACE, "", q),
         "realtime": _workspace_realtime(ctx, engine, q.channel_sid)}, "Statistics")
 
 
@@ -225,8 +242,8 @@ async def workspace_realtime_statistics(ctx: Context) -> dict[str, Any]:
 async def workspace_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
-    return _resource(ctx, engine.workspace, _flow(history, cumulative.WORKSPACE, "", q),
+    return _resource(ctx, engine.workspace,
+                     await _flow(ctx, engine, cumulative.WORKSPACE, "", q),
                      "CumulativeStatistics")
 
 
@@ -241,24 +258,25 @@ QUEUES = WS + "/TaskQueues"
 async def list_task_queue_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     queues = list(engine.task_queues.values())
     if ctx.args["friendly_name"] is not None:
         queues = [queue for queue in queues if queue.friendly_name == ctx.args["friendly_name"]]
     ws = engine.workspace
-
-    def render(queue: TaskQueue) -> dict[str, Any]:
-        return {
-            "account_sid": ws.account_sid,
-            "cumulative": _flow(history, cumulative.QUEUE, queue.sid, q),
-            "realtime": _queue_realtime(ctx, engine, queue, q.channel_sid),
-            "task_queue_sid": queue.sid,
-            "workspace_sid": ws.sid,
-        }
-
-    return page(queues, key="task_queues_statistics",
-                url=workspace_url(ctx.base_url, ws.sid, "TaskQueues", "Statistics"),
-                query=ctx.query, args=ctx.args, render=render)
+    key = "task_queues_statistics"
+    # The page first (its queues only), then their figures read in one go.
+    listing = page(queues, key=key,
+                   url=workspace_url(ctx.base_url, ws.sid, "TaskQueues", "Statistics"),
+                   query=ctx.query, args=ctx.args, render=lambda queue: {"sid": queue.sid})
+    sids = [entry["sid"] for entry in listing[key]]
+    flows = await _flows(ctx, engine, cumulative.QUEUE, sids, q)
+    listing[key] = [{
+        "account_sid": ws.account_sid,
+        "cumulative": flows[sid],
+        "realtime": _queue_realtime(ctx, engine, engine.task_queues[sid], q.channel_sid),
+        "task_queue_sid": sid,
+        "workspace_sid": ws.sid,
+    } for sid in sids]
+    return listing
 
 
 @api.route("POST", QUEUES + "/RealTimeStatistics", tag=TAG,
@@ -333,9 +351,8 @@ async def task_queue_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace, {
-        "cumulative": _flow(history, cumulative.QUEUE, queue.sid, q),
+        "cumulative": await _flow(ctx, engine, cumulative.QUEUE, queue.sid, q),
         "realtime": _queue_realtime(ctx, engine, queue, q.channel_sid)},
         "TaskQueues", queue.sid, "Statistics", task_queue_sid=queue.sid)
 
@@ -356,8 +373,8 @@ async def task_queue_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
-    return _resource(ctx, engine.workspace, _flow(history, cumulative.QUEUE, queue.sid, q),
+    return _resource(ctx, engine.workspace,
+                     await _flow(ctx, engine, cumulative.QUEUE, queue.sid, q),
                      "TaskQueues", queue.sid, "CumulativeStatistics", task_queue_sid=queue.sid)
 
 
@@ -372,9 +389,8 @@ async def workers_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace, {
-        "cumulative": _workers_flow(ctx, history, engine, only, q),
+        "cumulative": await _workers_flow(ctx, engine, only, q),
         "realtime": _workers_realtime(ctx, engine, only, q.channel_sid)},
         "Workers", "Statistics")
 
@@ -394,8 +410,7 @@ async def workers_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
-    history = await _service(ctx).history(engine.workspace.sid)
-    return _resource(ctx, engine.workspace, _workers_flow(ctx, history, engine, only, q),
+    return _resource(ctx, engine.workspace, await _workers_flow(ctx, engine, only, q),
                      "Workers", "CumulativeStatistics")
 
 
@@ -405,9 +420,8 @@ async def worker_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     worker = engine.worker(ctx.path["WorkerSid"])
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace,
-                     {"cumulative": _workers_flow(ctx, history, engine, {worker.sid}, q)},
+                     {"cumulative": await _workers_flow(ctx, engine, {worker.sid}, q)},
                      "Workers", worker.sid, "Statistics", worker_sid=worker.sid)
 
 
@@ -422,9 +436,8 @@ async def workflow_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace, {
-        "cumulative": _flow(history, cumulative.WORKFLOW, workflow.sid, q),
+        "cumulative": await _flow(ctx, engine, cumulative.WORKFLOW, workflow.sid, q),
         "realtime": _workflow_realtime(ctx, engine, workflow.sid, q.channel_sid)},
         "Workflows", workflow.sid, "Statistics", workflow_sid=workflow.sid)
 
@@ -445,8 +458,7 @@ async def workflow_cumulative_statistics(ctx: Context) -> dict[str, Any]:
     engine = _engine(ctx)
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
-    history = await _service(ctx).history(engine.workspace.sid)
     return _resource(ctx, engine.workspace,
-                     _flow(history, cumulative.WORKFLOW, workflow.sid, q),
+                     await _flow(ctx, engine, cumulative.WORKFLOW, workflow.sid, q),
                      "Workflows", workflow.sid, "CumulativeStatistics",
                      workflow_sid=workflow.sid)

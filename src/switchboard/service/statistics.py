@@ -1,10 +1,15 @@
-"""Statistics beside the runtime: each workspace's event history and live task tallies.
+"""Statistics beside the runtime: each workspace's cumulative figures read from the store, the
+workers' activity changes, and live task tallies.
 
-At start-up each workspace's history (``stats.cumulative.History``) is rebuilt from the stored
-log of the last 30 days on a background thread, off the event loop; meanwhile the committed
-events the runtime announces are held back, and fed once the rebuild is done (those the rebuild
-already saw are skipped by their sequence number). From then on the history follows the log
-event by event, so every window is answered from memory, exactly, without a query.
+Cumulative figures are read from the store for each request (``stats.stored``: per-minute
+rollups written with the events, and the events at a window's edges), on a worker thread, so
+memory does not grow with history. Before a workspace's first read, events stored without
+rollups (before the rollups existed) are folded into them, a batch per short write.
+
+Workers' activity changes of the last 30 days are kept in memory (``stats.activity``, a few
+tens of bytes a change, none per task): rebuilt from the stored log on a background thread,
+off the event loop, then followed change by change; changes heard during the rebuild are held
+back and fed once it is done (those the rebuild already saw are skipped by sequence number).
 
 Live tallies of tasks and of workers by activity (``stats.realtime``) are made on first use
 from the engine and re-counted for each task or worker a committed event names. If the engine
@@ -17,19 +22,25 @@ import asyncio
 import logging
 import threading
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime, ServiceUnavailable
-from switchboard.stats.cumulative import History
+from switchboard.stats.activity import ActivityLog
+from switchboard.stats.cumulative import feed_activity
 from switchboard.stats.queries import history_records
 from switchboard.stats.realtime import LiveTasks, LiveWorkers
-from switchboard.stats.records import COUNTED_TYPES, EventRecord, from_event
-from switchboard.stats.window import RETENTION_MS
+from switchboard.stats.records import WORKER_TYPES, EventRecord, from_event
+from switchboard.stats.rollups import backfill_step
+from switchboard.stats.stored import Reader, reading
+from switchboard.stats.window import RETENTION_MS, Window
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # Held-back records fed outside the lock while more than this many remain, so the event loop
 # is never kept waiting long for the lock.
 HANDOVER_BATCH = 1_000
@@ -37,9 +48,10 @@ HANDOVER_BATCH = 1_000
 
 @dataclass
 class WorkspaceStatistics:
-    history: History | None = None  # None while it is being rebuilt
+    activity: ActivityLog | None = None  # None while it is being rebuilt
     held: list[EventRecord] = field(default_factory=list)  # records heard meanwhile
-    ready: Future[History] = field(default_factory=Future)
+    ready: Future[ActivityLog] = field(default_factory=Future)
+    seq: int = 0  # the last activity change fed
     live: LiveTasks | None = None
     workers: LiveWorkers | None = None
 
@@ -58,7 +70,7 @@ class StatisticsService:
 
     def workspace_loaded(self, workspace_sid: str) -> None:
         """Runtime workspace listener: whatever was kept from an earlier stay is stale (the
-        history is rebuilt from the store on first use)."""
+        activity log is rebuilt from the store on first use)."""
         self._workspaces.pop(workspace_sid, None)
 
     def workspace_unloaded(self, workspace_sid: str) -> None:
@@ -73,12 +85,25 @@ class StatisticsService:
 
     # ------------------------------------------------------------------ reading
 
-    async def history(self, workspace_sid: str) -> History:
-        """The workspace's history, once its rebuild (if one is under way) is done."""
+    async def activity(self, workspace_sid: str) -> ActivityLog:
+        """The workspace's activity log, once its rebuild (and the folding of old events into
+        the rollups) is done."""
         stats = self._workspaces.get(workspace_sid) or self._rebuild(workspace_sid)
-        if stats.history is not None:
-            return stats.history
+        if stats.activity is not None:
+            return stats.activity
         return await asyncio.wrap_future(stats.ready)
+
+    async def read(self, workspace_sid: str, window: Window, channel: str | None,
+                   figures: Callable[[Reader], T]) -> T:
+        """``figures`` of a window read from the store, on a worker thread."""
+        await self.activity(workspace_sid)
+        engine = self.runtime.store.engine
+
+        def run() -> T:
+            with reading(engine, workspace_sid, window, channel) as reader:
+                return figures(reader)
+
+        return await asyncio.to_thread(run)
 
     def live(self, engine: WorkspaceEngine) -> LiveTasks:
         sid = engine.workspace.sid
@@ -97,23 +122,23 @@ class StatisticsService:
     # ------------------------------------------------------------------ following the log
 
     def _heard(self, workspace_sid: str, events: list[Event]) -> None:
-        """Runtime listener (event loop, after each commit): feed the history, note the tasks
-        and workers the events name."""
+        """Runtime listener (event loop, after each commit): feed the activity log, note the
+        tasks and workers the events name."""
         stats = self._workspaces.get(workspace_sid)
         if stats is None:
             if events[0].seq == 1:  # a new workspace: nothing to rebuild
-                history = History()
-                stats = self._workspaces[workspace_sid] = WorkspaceStatistics(history)
-                stats.ready.set_result(history)
+                activity = ActivityLog()
+                stats = self._workspaces[workspace_sid] = WorkspaceStatistics(activity)
+                stats.ready.set_result(activity)
             else:
                 stats = self._rebuild(workspace_sid)
-        counted = [from_event(e) for e in events if e.event_type in COUNTED_TYPES]
-        with self._lock:
-            if stats.history is None:
-                stats.held.extend(counted)
-            else:
-                for record in counted:
-                    stats.history.add(record)
+        changes = [from_event(e) for e in events if e.event_type in WORKER_TYPES]
+        if changes:
+            with self._lock:
+                if stats.activity is None:
+                    stats.held.extend(changes)
+                else:
+                    self._feed(stats, stats.activity, changes)
         engine = self.runtime.engines.get(workspace_sid)
         if stats.live is not None:
             if stats.live.engine is engine:
@@ -128,6 +153,14 @@ class StatisticsService:
                 stats.workers = None
         if events[-1].event_type == "workspace.deleted":
             self._workspaces.pop(workspace_sid, None)
+
+    @staticmethod
+    def _feed(stats: WorkspaceStatistics, activity: ActivityLog,
+              records: list[EventRecord]) -> None:
+        for record in records:
+            if record.seq > stats.seq:  # not seen already (both in the store and live)
+                stats.seq = record.seq
+                feed_activity(activity, record)
 
     # ------------------------------------------------------------------ rebuilding
 
@@ -150,10 +183,11 @@ class StatisticsService:
                     return
                 workspace_sid = self._to_build.pop(0)
             stats = self._workspaces.get(workspace_sid)
-            if stats is None or stats.history is not None:
+            if stats is None or stats.activity is not None:
                 continue
             try:
-                history = self._read(workspace_sid)
+                self._backfill(workspace_sid)
+                activity = self._read(workspace_sid, stats)
             except Exception:
                 log.exception("statistics of workspace %s could not be rebuilt", workspace_sid)
                 if self._workspaces.get(workspace_sid) is stats:
@@ -161,30 +195,41 @@ class StatisticsService:
                 stats.ready.set_exception(ServiceUnavailable(
                     "Statistics are unavailable for the moment; please retry"))
                 continue
-            self._hand_over(stats, history)
+            self._hand_over(stats, activity)
 
-    def _read(self, workspace_sid: str) -> History:
+    def _backfill(self, workspace_sid: str) -> None:
+        """Fold events stored without rollups into them, one short write per batch."""
         runtime = self.runtime
-        history = History()
         since = runtime.clock.now_ms() - RETENTION_MS
-        with runtime.store.engine.connect() as conn:
-            for record in history_records(conn, workspace_sid, since):
-                history.add(record)
-        return history
+        while not runtime.store.submit(
+                lambda conn: backfill_step(conn, workspace_sid, since)).result():
+            pass
 
-    def _hand_over(self, stats: WorkspaceStatistics, history: History) -> None:
+    def _read(self, workspace_sid: str, stats: WorkspaceStatistics) -> ActivityLog:
+        runtime = self.runtime
+        activity = ActivityLog()
+        since = runtime.clock.now_ms() - RETENTION_MS
+        records = []
+        with runtime.store.engine.connect() as conn:
+            for record in history_records(conn, workspace_sid, since, types=WORKER_TYPES):
+                records.append(record)
+                if len(records) >= HANDOVER_BATCH:
+                    self._feed(stats, activity, records)
+                    records = []
+        self._feed(stats, activity, records)
+        return activity
+
+    def _hand_over(self, stats: WorkspaceStatistics, activity: ActivityLog) -> None:
         """Feed the records heard during the rebuild, then let the listener feed it directly."""
         while True:
             with self._lock:
                 held, stats.held = stats.held, []
                 if len(held) <= HANDOVER_BATCH:
-                    for record in held:
-                        history.add(record)
-                    stats.history = history
+                    self._feed(stats, activity, held)
+                    stats.activity = activity
                     break
-            for record in held:
-                history.add(record)
-        stats.ready.set_result(history)
+            self._feed(stats, activity, held)
+        stats.ready.set_result(activity)
 
 
 _services: weakref.WeakKeyDictionary[Runtime, StatisticsService] = weakref.WeakKeyDictionary()

@@ -1,10 +1,10 @@
 """Cumulative statistics: what happened in a window, folded from the event log.
 
-``History`` keeps one workspace's log as series (``series.py``): for each scope (the workspace,
-a queue, a workflow, a worker), each thing counted and each TaskChannel, the times it happened
-and, for wait durations, how long. It is fed record by record in log order and answers any
-window exactly, to the millisecond, in O(log n) per figure; the figure functions below turn it
-into the figures of each statistics resource.
+Each counted event is an occurrence of one figure in a few scopes (``occurrences``): the
+workspace, the task's queue and workflow, the reservation's worker, possibly with a wait (ms).
+The store sums them per minute (``rollups.py``) and ``stored.py`` reads any window from those
+sums and the events at its edges; the figure functions below turn what was read into the
+figures of each statistics resource.
 
 What is counted (choices where TaskRouter leaves it open are in docs/differences.md):
 
@@ -21,23 +21,15 @@ What is counted (choices where TaskRouter leaves it open are in docs/differences
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Set
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
 from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog
 from switchboard.stats.records import EventRecord
-from switchboard.stats.series import (
-    EMPTY,
-    TRIM_EVERY,
-    Series,
-    Summary,
-    ValuedSeries,
-    worth_forgetting,
-)
-from switchboard.stats.window import KEEP_MS, Window
+from switchboard.stats.series import EMPTY, Summary
+from switchboard.stats.window import Window
 
 WORKSPACE = "workspace"
 QUEUE = "queue"
@@ -62,175 +54,67 @@ RESERVATION_KINDS = {
     "reservation.rescinded": "reservations_rescinded",
 }
 RESERVATION_FIGURES = tuple(RESERVATION_KINDS.values())
-# Series whose occurrences carry a wait duration (ms).
+# Figures whose occurrences carry a wait duration (ms), and those SplitByWaitTime splits.
 VALUED = frozenset({CANCELED, ACCEPTED, IN_QUEUE})
+SPLIT_FIGURES = frozenset({CANCELED, ACCEPTED})
 TASK_KINDS = {"task.completed": COMPLETED, "task.deleted": DELETED,
               "task.system-deleted": DELETED}
 
-Key = tuple[str, str, str, str | None]  # (scope, scope SID, kind, TaskChannel unique name)
+# (scope, scope SID ('' for the workspace), figure, wait in ms (0 if none))
+Occurrence = tuple[str, str, str, int]
+Figures = Mapping[str, Summary]  # figure -> its occurrences in a window (count, waits)
 
 
-class History:
-    """One workspace's counted events, fed in log order."""
-
-    def __init__(self) -> None:
-        self.seq = 0  # the last event fed
-        self._series: dict[Key, Series] = {}  # fed: one look-up per occurrence
-        self._channels: dict[tuple[str, str, str], list[Series]] = {}  # read: every channel
-        # Per scope: the earliest and latest occurrence of anything (windows outside them,
-        # such as the last minutes of a queue nothing happened in lately, are all zeros).
-        self._span: dict[tuple[str, str], tuple[int, int]] = {}
-        self.activity = ActivityLog()
-        # Reservations of every worker, for figures over a set of workers.
-        self._reservation_times = array("q")
-        self._reservation_rows: list[tuple[str, str, str | None]] = []  # worker, kind, channel
-
-    # ------------------------------------------------------------------ feeding
-
-    def add(self, record: EventRecord) -> None:
-        if record.seq <= self.seq:
-            return  # already counted (a record seen both in the store and live)
-        self.seq = record.seq
-        kind = record.event_type
-        date = record.event_date
-        channel = record.task_channel
-        queue, workflow = record.task_queue_sid, record.workflow_sid
-        figure = RESERVATION_KINDS.get(kind)
-        if figure is not None:
-            if figure == ACCEPTED:
-                self._put_task(ACCEPTED, channel, date, _since(date, record.task_date_created),
-                               True, queue, workflow)
-                if queue and record.task_queue_entered_date is not None:
-                    self._put((QUEUE, queue, IN_QUEUE, channel), date,
-                              _since(date, record.task_queue_entered_date))
-            else:
-                self._put_task(figure, channel, date, 0, True, queue, workflow)
-            worker = record.worker_sid
-            if worker:
-                self._put((WORKER, worker, figure, channel), date, 0)
-                self._add_reservation(date, worker, figure, channel)
-        elif kind == "task.created":
-            self._put_task(CREATED, channel, date, 0, True, None, workflow)
-        elif kind == "task-queue.entered":
-            self._put_task(ENTERED, channel, date, 0, False, queue, None)
-        elif kind == "task.canceled":
-            self._put_task(CANCELED, channel, date, _since(date, record.task_date_created),
-                           True, queue, workflow)
-        elif kind in TASK_KINDS:
-            self._put_task(TASK_KINDS[kind], channel, date, 0, True, queue, workflow)
-        elif kind == "task-queue.moved":
-            self._put_task(MOVED, channel, date, 0, True, record.previous_task_queue_sid,
-                           workflow)
-        elif kind == "workflow.timeout":
-            self._put_task(TIMED_OUT, channel, date, 0, True, None, workflow)
-        elif kind == "worker.created" and record.worker_sid:
-            self.activity.add(date, record.worker_sid, None, record.activity_sid)
-        elif kind == "worker.activity.update" and record.worker_sid:
-            self.activity.add(date, record.worker_sid, record.previous_activity_sid,
-                              record.activity_sid)
-        elif kind == "worker.deleted" and record.worker_sid:
-            self.activity.add(date, record.worker_sid, record.activity_sid, None)
-
-    def _put_task(self, kind: str, channel: str | None, date: int, value: int,
-                  workspace: bool, queue: str | None, workflow: str | None) -> None:
-        if workspace:
-            self._put((WORKSPACE, "", kind, channel), date, value)
-        if queue:
-            self._put((QUEUE, queue, kind, channel), date, value)
-        if workflow:
-            self._put((WORKFLOW, workflow, kind, channel), date, value)
-
-    def _put(self, key: Key, date: int, value: int) -> None:
-        where = (key[0], key[1])
-        span = self._span.get(where)
-        if span is None:
-            self._span[where] = (date, date)
-        elif not span[0] <= date <= span[1]:
-            self._span[where] = (min(span[0], date), max(span[1], date))
-        series = self._series.get(key)
-        if series is None:
-            scope, sid, kind, _ = key
-            # Workers' own series only count: their waits are the queues' and workspace's.
-            series = self._series[key] = (
-                ValuedSeries() if kind in VALUED and scope != WORKER else Series())
-            self._channels.setdefault((scope, sid, kind), []).append(series)
-        series.add(date, value)
-        times = series.times
-        if not len(times) % TRIM_EVERY and worth_forgetting(times, date - KEEP_MS):
-            series.forget_before(date - KEEP_MS)
-
-    def _add_reservation(self, date: int, worker: str, kind: str, channel: str | None) -> None:
-        row = (worker, kind, channel)
-        times = self._reservation_times
-        if times and date < times[-1]:
-            at = bisect_right(times, date)
-            times.insert(at, date)
-            self._reservation_rows.insert(at, row)
-            return
-        times.append(date)
-        self._reservation_rows.append(row)
-        if not len(times) % TRIM_EVERY and worth_forgetting(times, date - KEEP_MS):
-            cut = bisect_left(times, date - KEEP_MS)
-            del times[:cut]
-            del self._reservation_rows[:cut]
-
-    # ------------------------------------------------------------------ reading
-
-    def quiet(self, scope: str, sid: str, window: Window) -> bool:
-        """True if nothing was counted for this scope during the window."""
-        span = self._span.get((scope, sid))
-        return span is None or span[1] < window.start or span[0] > window.end
-
-    def _selected(self, scope: str, sid: str, kind: str, channel: str | None
-                  ) -> Iterable[Series]:
-        if channel is None:
-            return self._channels.get((scope, sid, kind), ())
-        series = self._series.get((scope, sid, kind, channel))
-        return (series,) if series is not None else ()
-
-    def count(self, scope: str, sid: str, kind: str, window: Window,
-              channel: str | None = None) -> int:
-        return sum(s.count(window.start, window.end)
-                   for s in self._selected(scope, sid, kind, channel))
-
-    def summary(self, scope: str, sid: str, kind: str, window: Window,
-                channel: str | None = None) -> Summary:
-        result = EMPTY
-        for series in self._selected(scope, sid, kind, channel):
-            if isinstance(series, ValuedSeries):
-                result = result.merge(series.summary(window.start, window.end))
-        return result
-
-    def waits(self, scope: str, sid: str, kind: str, window: Window,
-              channel: str | None = None) -> list[int]:
-        """Every wait (ms) of the window, sorted."""
-        found: list[int] = []
-        for series in self._selected(scope, sid, kind, channel):
-            if isinstance(series, ValuedSeries):
-                found.extend(series.values_between(window.start, window.end))
-        found.sort()
-        return found
-
-    def reservations_of(self, workers: Set[str], window: Window, channel: str | None
-                        ) -> dict[str, int]:
-        """Reservations of some workers by outcome: per worker, or over the window's
-        reservations, whichever is fewer to look at."""
-        counts = dict.fromkeys(RESERVATION_FIGURES, 0)
-        times = self._reservation_times
-        i = bisect_right(times, window.start - 1)
-        j = bisect_right(times, window.end)
-        if (j - i) <= len(workers) * len(RESERVATION_FIGURES):
-            for worker, kind, used in self._reservation_rows[i:j]:
-                if worker in workers and (channel is None or used == channel):
-                    counts[kind] += 1
-            return counts
-        for worker in workers:
-            for kind in RESERVATION_FIGURES:
-                counts[kind] += self.count(WORKER, worker, kind, window, channel)
-        return counts
+def occurrences(record: EventRecord) -> Iterator[Occurrence]:
+    """What one counted event adds to which scopes. Workers' own figures only count: their
+    waits are the queues' and the workspace's."""
+    kind = record.event_type
+    queue, workflow = record.task_queue_sid, record.workflow_sid
+    figure = RESERVATION_KINDS.get(kind)
+    if figure is not None:
+        wait = _since(record.event_date, record.task_date_created) if figure == ACCEPTED else 0
+        yield from _task(figure, wait, True, queue, workflow)
+        if figure == ACCEPTED and queue and record.task_queue_entered_date is not None:
+            yield QUEUE, queue, IN_QUEUE, _since(record.event_date,
+                                                 record.task_queue_entered_date)
+        if record.worker_sid:
+            yield WORKER, record.worker_sid, figure, 0
+    elif kind == "task.created":
+        yield from _task(CREATED, 0, True, None, workflow)
+    elif kind == "task-queue.entered":
+        yield from _task(ENTERED, 0, False, queue, None)
+    elif kind == "task.canceled":
+        yield from _task(CANCELED, _since(record.event_date, record.task_date_created), True,
+                         queue, workflow)
+    elif kind in TASK_KINDS:
+        yield from _task(TASK_KINDS[kind], 0, True, queue, workflow)
+    elif kind == "task-queue.moved":
+        yield from _task(MOVED, 0, True, record.previous_task_queue_sid, workflow)
+    elif kind == "workflow.timeout":
+        yield from _task(TIMED_OUT, 0, True, None, workflow)
 
 
-_NOTHING = History()
+def _task(figure: str, wait: int, workspace: bool, queue: str | None, workflow: str | None
+          ) -> Iterator[Occurrence]:
+    if workspace:
+        yield WORKSPACE, "", figure, wait
+    if queue:
+        yield QUEUE, queue, figure, wait
+    if workflow:
+        yield WORKFLOW, workflow, figure, wait
+
+
+def feed_activity(log: ActivityLog, record: EventRecord) -> None:
+    """Workers' activity changes go to the activity log (kept in memory, ``activity.py``)."""
+    kind, worker = record.event_type, record.worker_sid
+    if not worker:
+        return
+    if kind == "worker.created":
+        log.add(record.event_date, worker, None, record.activity_sid)
+    elif kind == "worker.activity.update":
+        log.add(record.event_date, worker, record.previous_activity_sid, record.activity_sid)
+    elif kind == "worker.deleted":
+        log.add(record.event_date, worker, record.activity_sid, None)
 
 
 def _since(date: int, earlier: int | None) -> int:
@@ -253,74 +137,88 @@ def durations(summary: Summary) -> dict[str, int]:
             "max": seconds(summary.maximum), "total": seconds(summary.total)}
 
 
-def split_by_wait_time(canceled: list[int], accepted: list[int], thresholds: Iterable[int]
+Histogram = Sequence[tuple[int, int]]  # (wait in whole seconds rounded up, how many), sorted
+
+
+def split_by_wait_time(canceled: Histogram, accepted: Histogram, thresholds: Iterable[int]
                        ) -> dict[str, Any]:
     """Tasks canceled and reservations accepted at or below / above each threshold (s)."""
     split: dict[str, Any] = {}
+    canceled_below, canceled_all = _cumulated(canceled)
+    accepted_below, accepted_all = _cumulated(accepted)
     for threshold in thresholds:
-        limit = threshold * 1000
-        below_canceled = bisect_right(canceled, limit)
-        below_accepted = bisect_right(accepted, limit)
+        below_canceled = canceled_below(threshold)
+        below_accepted = accepted_below(threshold)
         split[str(threshold)] = {
-            "above": {"tasks_canceled": len(canceled) - below_canceled,
-                      "reservations_accepted": len(accepted) - below_accepted},
+            "above": {"tasks_canceled": canceled_all - below_canceled,
+                      "reservations_accepted": accepted_all - below_accepted},
             "below": {"tasks_canceled": below_canceled,
                       "reservations_accepted": below_accepted},
         }
     return split
 
 
-def task_flow(history: History, scope: str, sid: str, window: Window, channel: str | None,
+def _cumulated(histogram: Histogram) -> tuple[Any, int]:
+    """A function: how many waits are at or below a threshold; and how many in all."""
+    seconds_ = [second for second, _ in histogram]
+    running: list[int] = []
+    total = 0
+    for _, n in histogram:
+        total += n
+        running.append(total)
+
+    def below(threshold: int) -> int:
+        i = bisect_right(seconds_, threshold)
+        return running[i - 1] if i else 0
+
+    return below, total
+
+
+def task_flow(figures: Figures, scope: str, split: tuple[Histogram, Histogram] | None,
               thresholds: tuple[int, ...] | None) -> dict[str, Any]:
-    """The cumulative figures of the workspace, a workflow or a queue."""
-    if history.quiet(scope, sid, window):
-        history = _NOTHING  # the same figures, all zero, without looking anything up
+    """The cumulative figures of the workspace, a workflow or a queue, from its figures over
+    the window and, if ``thresholds``, the histograms of its canceled and accepted waits."""
 
     def count(kind: str) -> int:
-        return history.count(scope, sid, kind, window, channel)
+        return figures.get(kind, EMPTY).count
 
-    figures: dict[str, Any] = {}
+    result: dict[str, Any] = {}
     if scope == WORKSPACE:
-        figures[CREATED] = count(CREATED)
+        result[CREATED] = count(CREATED)
     elif scope == WORKFLOW:
-        figures[ENTERED] = count(CREATED)
+        result[ENTERED] = count(CREATED)
     else:
-        figures[ENTERED] = count(ENTERED)
+        result[ENTERED] = count(ENTERED)
     for kind in (CANCELED, COMPLETED, DELETED, MOVED):
-        figures[kind] = count(kind)
+        result[kind] = count(kind)
     if scope != QUEUE:
-        figures[TIMED_OUT] = count(TIMED_OUT)
+        result[TIMED_OUT] = count(TIMED_OUT)
     for kind in RESERVATION_FIGURES:
-        figures[kind] = count(kind)
-    accepted = history.summary(scope, sid, ACCEPTED, window, channel)
-    figures["avg_task_acceptance_time"] = durations(accepted)["avg"]
-    figures["wait_duration_until_accepted"] = durations(accepted)
-    figures["wait_duration_until_canceled"] = durations(
-        history.summary(scope, sid, CANCELED, window, channel))
+        result[kind] = count(kind)
+    accepted = figures.get(ACCEPTED, EMPTY)
+    result["avg_task_acceptance_time"] = durations(accepted)["avg"]
+    result["wait_duration_until_accepted"] = durations(accepted)
+    result["wait_duration_until_canceled"] = durations(figures.get(CANCELED, EMPTY))
     if scope == QUEUE:
-        figures["wait_duration_in_queue_until_accepted"] = durations(
-            history.summary(scope, sid, IN_QUEUE, window, channel))
-    figures["split_by_wait_time"] = None if thresholds is None else split_by_wait_time(
-        history.waits(scope, sid, CANCELED, window, channel),
-        history.waits(scope, sid, ACCEPTED, window, channel), thresholds)
-    return figures
+        result["wait_duration_in_queue_until_accepted"] = durations(
+            figures.get(IN_QUEUE, EMPTY))
+    result["split_by_wait_time"] = None if thresholds is None else split_by_wait_time(
+        *(split or ((), ())), thresholds)
+    return result
 
 
-def workers_flow(history: History, window: Window, channel: str | None,
+def workers_flow(reservations: Mapping[str, int], activity: ActivityLog, window: Window,
                  workers: Mapping[str, Worker], only: Set[str] | None,
                  activities: Iterable[tuple[str, str]],
                  counts: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """Reservations by outcome and time in each activity, of all workers or of ``only``.
+    """Reservations by outcome (of all workers or of ``only``, read beforehand) and time in
+    each activity.
 
     ``activities`` are the workspace's (SID, friendly name), listed in that order; ``counts``,
     if known, the current workers by activity.
     """
-    if only is None:
-        figures: dict[str, Any] = {kind: history.count(WORKSPACE, "", kind, window, channel)
-                                   for kind in RESERVATION_FIGURES}
-    else:
-        figures = dict(history.reservations_of(only, window, channel))
-    spent = history.activity.durations(window.start, window.end, workers, only, counts)
+    figures: dict[str, Any] = {kind: reservations.get(kind, 0) for kind in RESERVATION_FIGURES}
+    spent = activity.durations(window.start, window.end, workers, only, counts)
     figures["activity_durations"] = [
         {"sid": sid, "friendly_name": name, **durations(spent.get(sid, EMPTY))}
         for sid, name in activities

@@ -1,9 +1,10 @@
-"""SQL: a workspace's counted events since a moment, for rebuilding its statistics history.
+"""SQL: a workspace's counted events — since a moment (in log order), between two moments (the
+edges of a statistics window), or between two sequence numbers (folding old events into the
+rollups).
 
 The few event_data fields statistics need are extracted by the database (only for the event
-types that carry them), so the large event_data texts never leave it. Rows come in log order
-(the unique (workspace_sid, seq) index serves the scan; events before the retention period are
-pruned, so the scan is bounded by the log's length).
+types that carry them), so the large event_data texts never leave it. Each query is served by
+an index: (workspace_sid, seq) or (workspace_sid, event_date).
 """
 
 from __future__ import annotations
@@ -33,7 +34,16 @@ def _only(types: frozenset[str], value: Any) -> Any:
     return case((_events.c.event_type.in_(sorted(types)), value), else_=None)
 
 
-def history_query(workspace_sid: str, since: int, dialect: str) -> Any:
+def history_query(workspace_sid: str, since: int, dialect: str,
+                  types: frozenset[str] = records.COUNTED_TYPES) -> Any:
+    return _columns(dialect).where(
+        _events.c.workspace_sid == workspace_sid,
+        _events.c.event_date >= since,
+        _events.c.event_type.in_(sorted(types)),
+    ).order_by(_events.c.seq)
+
+
+def _columns(dialect: str) -> Any:
     return select(
         _events.c.seq, _events.c.event_type, _events.c.event_date, _events.c.task_sid,
         _events.c.worker_sid, _events.c.task_queue_sid, _events.c.workflow_sid,
@@ -43,17 +53,36 @@ def history_query(workspace_sid: str, since: int, dialect: str) -> Any:
         _only(records.PREVIOUS_QUEUE_FROM, _field("task_queue_previous_sid", dialect)),
         _only(records.ACTIVITY_FROM, _field("worker_activity_sid", dialect)),
         _only(records.PREVIOUS_ACTIVITY_FROM, _field("worker_previous_activity_sid", dialect)),
-    ).where(
-        _events.c.workspace_sid == workspace_sid,
-        _events.c.event_date >= since,
-        _events.c.event_type.in_(sorted(records.COUNTED_TYPES)),
-    ).order_by(_events.c.seq)
+    )
 
 
 def history_records(conn: Connection, workspace_sid: str, since: int,
-                    batch: int = 10_000) -> Iterator[EventRecord]:
-    """The workspace's counted events from ``since`` on, in log order, streamed."""
+                    batch: int = 10_000, types: frozenset[str] = records.COUNTED_TYPES
+                    ) -> Iterator[EventRecord]:
+    """The workspace's counted events (or those of ``types``) from ``since`` on, in log order,
+    streamed."""
     result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-        history_query(workspace_sid, since, conn.dialect.name))
+        history_query(workspace_sid, since, conn.dialect.name, types))
     for row in result:
         yield records.from_row(row)
+
+
+def records_between(conn: Connection, workspace_sid: str, start: int, end: int
+                    ) -> list[EventRecord]:
+    """The workspace's counted events with ``start <= event_date < end``."""
+    query = _columns(conn.dialect.name).where(
+        _events.c.workspace_sid == workspace_sid,
+        _events.c.event_date >= start, _events.c.event_date < end,
+        _events.c.event_type.in_(sorted(records.COUNTED_TYPES)))
+    return [records.from_row(row) for row in conn.execute(query)]
+
+
+def records_in_log(conn: Connection, workspace_sid: str, after: int, upto: int, since: int
+                   ) -> list[EventRecord]:
+    """The workspace's counted events with ``after < seq <= upto`` and ``event_date >= since``,
+    in log order."""
+    query = _columns(conn.dialect.name).where(
+        _events.c.workspace_sid == workspace_sid,
+        _events.c.seq > after, _events.c.seq <= upto, _events.c.event_date >= since,
+        _events.c.event_type.in_(sorted(records.COUNTED_TYPES))).order_by(_events.c.seq)
+    return [records.from_row(row) for row in conn.execute(query)]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from switchboard.routing.changes import Changes
+from switchboard.stats.rollups import Rollup, RollupWriter, writer_for
 from switchboard.store import tables
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ MIGRATION_LOCK = 0x5357_4D49  # an advisory lock key of our own ("SWMI")
 CONNECT_TIMEOUT = 10  # seconds; PostgreSQL's default is to wait for the operating system
 # The newest migration's revision (tests/integration/test_memory_schema.py checks it is
 # alembic's head).
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -80,6 +81,7 @@ class Store:
         self._keeper: Any = self.engine.raw_connection() if self.in_memory else None
         self._queue: queue.Queue[Queued | None] = queue.Queue()
         self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._rollups: RollupWriter | None = None
         self._writer: threading.Thread | None = None
         self.fence_check: FenceCheck | None = None
         # Told (on the writer thread) of each batch committed: seconds taken, writes in it.
@@ -237,6 +239,13 @@ class Store:
         """Write one (possibly merged) set of changes with one statement per table."""
         if changes.events:
             self._write_rows(conn, "event", changes.event_rows())
+            # The statistics rollups, in the same transaction: they always agree with the log.
+            rollup = Rollup()
+            rollup.add_events(changes.events)
+            if rollup:
+                if self._rollups is None:
+                    self._rollups = writer_for(conn)
+                self._rollups.write(conn, rollup)
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)

@@ -241,6 +241,48 @@ events = Table(
     Index("ix_events_workspace_date", "workspace_sid", "event_date"),
 )
 
+# Statistics rollups (``stats/rollups.py``): per workspace, scope (workspace, queue, workflow,
+# worker), figure, TaskChannel ('' for none) and minute (epoch ms of its start), how many
+# occurrences and, for wait figures, their total, least and greatest wait (ms). Written in the
+# transaction of the events they count.
+stat_minutes = Table(
+    "stat_minutes", metadata,
+    Column("workspace_sid", SID, primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("scope_sid", String(34), primary_key=True),  # '' for the workspace
+    Column("minute", BigInteger, primary_key=True),
+    Column("figure", String(32), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("minimum", BigInteger, nullable=False),
+    Column("maximum", BigInteger, nullable=False),
+)
+
+# Waits by whole second (rounded up) per minute, for ``SplitByWaitTime``: a wait of ``ms`` is
+# at or below ``t`` seconds exactly when ``second`` <= t.
+stat_waits = Table(
+    "stat_waits", metadata,
+    Column("workspace_sid", SID, primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("scope_sid", String(34), primary_key=True),
+    Column("minute", BigInteger, primary_key=True),
+    Column("figure", String(32), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("second", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+
+# Events stored without rollups (before migration 0008, or written around the store): those of
+# the workspace after ``done`` and up to ``seq`` are folded in, a batch at a time, then the row
+# goes.
+stat_backfill = Table(
+    "stat_backfill", metadata,
+    Column("workspace_sid", SID, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("done", BigInteger, nullable=False),
+)
+
 # How far callback delivery got in each workspace's event log (at-least-once: it may redo a
 # little after a crash, never skip).
 callback_cursors = Table(
@@ -279,4 +321,4 @@ ENTITY_TABLES: dict[str, Table] = {
 }
 WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
                       tasks, reservations, transfers, events, callback_cursors, callback_failures,
-                      workspace_leases)
+                      workspace_leases, stat_minutes, stat_waits, stat_backfill)

@@ -1,0 +1,143 @@
+"""Statistics rollups: what each minute of a workspace's log adds to each figure, kept in the store.
+
+Every counted event is an occurrence of one figure in a few scopes (``cumulative.occurrences``:
+the workspace, the task's queue and workflow, the reservation's worker), possibly with a wait
+(ms). Per (scope, figure, TaskChannel, minute) the store keeps how many occurred and, for waits,
+their total, least and greatest (``stat_minutes``), and for the waits ``SplitByWaitTime``
+splits, how many fell in each whole second rounded up (``stat_waits``): a wait is at or below
+``t`` seconds exactly when its rounded-up second is, so any thresholds are answered exactly.
+
+The rows are written by the store in the transaction that appends the events (one upsert per
+row a batch of commits touches, not per event), so they always agree with the log, in a
+cluster too (the same fenced transaction). Events written without them (stored before the
+rollups existed, or written straight into the database) are folded in once, a batch at a
+time, by ``backfill_step``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, delete, select, update
+
+from switchboard.routing.model import Event
+from switchboard.stats.cumulative import SPLIT_FIGURES, WORKER, occurrences
+from switchboard.stats.queries import records_in_log
+from switchboard.stats.records import COUNTED_TYPES, EventRecord, from_event
+from switchboard.store import tables
+
+MINUTE_MS = 60_000
+# (workspace, scope, scope SID, minute, figure, channel) -> [count, total, minimum, maximum]
+MinuteKey = tuple[str, str, str, int, str, str]
+WaitKey = tuple[str, str, str, int, str, str, int]
+
+
+class Rollup:
+    """Rows of ``stat_minutes`` and ``stat_waits`` summed over some events."""
+
+    __slots__ = ("minutes", "waits")
+
+    def __init__(self) -> None:
+        self.minutes: dict[MinuteKey, list[int]] = {}
+        self.waits: dict[WaitKey, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.minutes)
+
+    def add(self, workspace_sid: str, record: EventRecord) -> None:
+        minute = record.event_date - record.event_date % MINUTE_MS
+        channel = record.task_channel or ""
+        minutes, waits = self.minutes, self.waits
+        for scope, sid, figure, wait in occurrences(record):
+            key = (workspace_sid, scope, sid, minute, figure, channel)
+            row = minutes.get(key)
+            if row is None:
+                minutes[key] = [1, wait, wait, wait]
+            else:
+                row[0] += 1
+                row[1] += wait
+                if wait < row[2]:
+                    row[2] = wait
+                if wait > row[3]:
+                    row[3] = wait
+            if figure in SPLIT_FIGURES and scope != WORKER:
+                second = -(-wait // 1000)
+                wait_key = (workspace_sid, scope, sid, minute, figure, channel, second)
+                waits[wait_key] = waits.get(wait_key, 0) + 1
+
+    def add_events(self, events: Iterable[Event]) -> None:
+        for event in events:
+            if event.event_type in COUNTED_TYPES:
+                self.add(event.workspace_sid, from_event(event))
+
+
+class RollupWriter:
+    """Upserts a ``Rollup`` with one executemany per table, straight to the driver."""
+
+    def __init__(self, dialect: str, paramstyle: str) -> None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        least, greatest = ("min", "max") if dialect == "sqlite" else ("LEAST", "GREATEST")
+        m = "stat_minutes"
+        key = "workspace_sid, scope, scope_sid, minute, figure, channel"
+        self.minutes_sql = (
+            f"INSERT INTO {m} ({key}, count, total, minimum, maximum) "
+            f"VALUES ({', '.join([mark] * 10)}) ON CONFLICT ({key}) DO UPDATE SET "
+            f"count = {m}.count + excluded.count, total = {m}.total + excluded.total, "
+            f"minimum = {least}({m}.minimum, excluded.minimum), "
+            f"maximum = {greatest}({m}.maximum, excluded.maximum)")
+        self.waits_sql = (
+            f"INSERT INTO stat_waits ({key}, second, count) VALUES ({', '.join([mark] * 8)}) "
+            f"ON CONFLICT ({key}, second) DO UPDATE SET count = stat_waits.count + "
+            "excluded.count")
+
+    def write(self, conn: Connection, rollup: Rollup) -> None:
+        if rollup.minutes:
+            conn.exec_driver_sql(self.minutes_sql,
+                                 [(*key, *row) for key, row in rollup.minutes.items()])
+        if rollup.waits:
+            conn.exec_driver_sql(self.waits_sql,
+                                 [(*key, n) for key, n in rollup.waits.items()])
+
+
+def writer_for(conn: Connection) -> RollupWriter:
+    return RollupWriter(conn.dialect.name, conn.dialect.paramstyle)
+
+
+def pending_backfill(conn: Connection, workspace_sid: str) -> bool:
+    """True while some of the workspace's events are still to fold into the rollups."""
+    b = tables.stat_backfill
+    return conn.execute(select(b.c.seq).where(b.c.workspace_sid == workspace_sid)
+                        ).first() is not None
+
+
+def backfill_step(conn: Connection, workspace_sid: str, since: int, batch: int = 20_000
+                  ) -> bool:
+    """Fold the next ``batch`` events of the workspace's ``stat_backfill`` range (those from
+    ``since`` on: older ones are outside every window) into the rollups, in the caller's
+    transaction (the store's writer: one short write at a time). True once none are left."""
+    b = tables.stat_backfill
+    # Locked: two nodes folding the same batch would count it twice (SQLite has one writer).
+    row = conn.execute(select(b.c.seq, b.c.done).where(b.c.workspace_sid == workspace_sid)
+                       .with_for_update()).first()
+    if row is None:
+        return True
+    upto, done = int(row[0]), int(row[1])
+    step = min(upto, done + batch)
+    rollup = Rollup()
+    for record in records_in_log(conn, workspace_sid, done, step, since):
+        rollup.add(workspace_sid, record)
+    writer_for(conn).write(conn, rollup)
+    if step >= upto:
+        conn.execute(delete(b).where(b.c.workspace_sid == workspace_sid))
+        return True
+    conn.execute(update(b).where(b.c.workspace_sid == workspace_sid).values(done=step))
+    return False
+
+
+def prune(conn: Connection, before: int) -> int:
+    """Drop rollups of minutes that end before ``before``; returns how many rows went."""
+    removed = 0
+    for table in (tables.stat_minutes, tables.stat_waits):
+        result = conn.execute(delete(table).where(table.c.minute < before - MINUTE_MS))
+        removed += int(result.rowcount or 0)
+    return removed

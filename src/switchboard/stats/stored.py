@@ -1,0 +1,193 @@
+"""Cumulative figures of a window, read from the store: whole minutes from the rollups, the
+edges from the events.
+
+A window ``[start, end]`` (both inclusive, to the millisecond) is cut into the part before its
+first whole minute, its whole minutes, and the part after its last whole minute. The whole
+minutes are sums of ``stat_minutes`` / ``stat_waits`` rows (``rollups.py``); the two edges,
+less than a minute each, are folded from the events themselves (the ``(workspace_sid,
+event_date)`` index finds them). When no event is later than ``end`` — the usual "the last N
+minutes" window — the minute under way is all before ``end`` and is read from its rollup row
+too, so only the first edge reads events. Counts, totals, minimums and maximums merge exactly,
+and so do histograms by whole second, so every figure equals the one folded from the window's
+events one by one (the tests compare both).
+
+All reads of one request are one snapshot of the store (a transaction), so rollups and events
+agree with each other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterator, Sequence, Set
+from contextlib import contextmanager
+
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
+
+from switchboard.stats.cumulative import (
+    ACCEPTED,
+    CANCELED,
+    SPLIT_FIGURES,
+    WORKER,
+    WORKSPACE,
+    Histogram,
+    occurrences,
+)
+from switchboard.stats.queries import records_between
+from switchboard.stats.records import EventRecord
+from switchboard.stats.series import Summary
+from switchboard.stats.window import Window
+from switchboard.store import tables
+
+MINUTE_MS = 60_000
+MANY = 500  # SIDs beyond which rows are filtered here rather than by an IN (...) list
+_m = tables.stat_minutes
+_w = tables.stat_waits
+_e = tables.events
+
+
+class Cut:
+    """How a window is read: events in ``edges`` (half-open ranges), rollup minutes in
+    ``[first_minute, last_minute)`` (``last_minute`` None: no bound)."""
+
+    def __init__(self, window: Window, newest: int | None) -> None:
+        start, end = window.start, window.end
+        first_full = -(-start // MINUTE_MS) * MINUTE_MS
+        after_last = (end + 1) // MINUTE_MS * MINUTE_MS
+        self.edges: list[tuple[int, int]] = []
+        self.first_minute = first_full
+        self.last_minute: int | None = after_last
+        if newest is None or newest <= end:
+            # Nothing after the window's end: every minute from the first whole one is in it.
+            if start < first_full:
+                self.edges.append((start, min(first_full, end + 1)))
+            self.last_minute = None
+        elif first_full < after_last:
+            if start < first_full:
+                self.edges.append((start, first_full))
+            self.edges.append((after_last, end + 1))
+        else:
+            self.edges.append((start, end + 1))
+            self.last_minute = first_full  # no minute
+
+    def minutes(self, table: Table) -> list[ColumnElement[bool]]:
+        column = table.c.minute
+        where = [column >= self.first_minute]
+        if self.last_minute is not None:
+            where.append(column < self.last_minute)
+        return where
+
+
+class Reader:
+    """One request's reads of one workspace, in one snapshot of the store."""
+
+    def __init__(self, conn: Connection, workspace_sid: str, window: Window,
+                 channel: str | None) -> None:
+        self.conn = conn
+        self.workspace_sid = workspace_sid
+        self.window = window
+        self.channel = channel
+        newest = conn.execute(select(func.max(_e.c.event_date)).where(
+            _e.c.workspace_sid == workspace_sid)).scalar()
+        self.cut = Cut(window, None if newest is None else int(newest))
+        self._edge_records: list[EventRecord] | None = None
+
+    def _edges(self) -> list[EventRecord]:
+        if self._edge_records is None:
+            found: list[EventRecord] = []
+            for lo, hi in self.cut.edges:
+                found.extend(records_between(self.conn, self.workspace_sid, lo, hi))
+            if self.channel is not None:
+                found = [r for r in found if r.task_channel == self.channel]
+            self._edge_records = found
+        return self._edge_records
+
+    def _where(self, table: Table, scope: str, sids: Collection[str]
+               ) -> list[ColumnElement[bool]]:
+        c = table.c
+        where = [c.workspace_sid == self.workspace_sid, c.scope == scope,
+                 *self.cut.minutes(table)]
+        if len(sids) <= MANY:
+            where.append(c.scope_sid.in_(sorted(sids)) if len(sids) > 1
+                         else c.scope_sid == next(iter(sids)))
+        if self.channel is not None:
+            where.append(c.channel == self.channel)
+        return where
+
+    def figures(self, scope: str, sids: Collection[str]) -> dict[str, dict[str, Summary]]:
+        """Per SID of the scope: each figure's occurrences in the window."""
+        found: dict[str, dict[str, Summary]] = {sid: {} for sid in sids}
+        if not sids:
+            return found
+        rows = self.conn.execute(
+            select(_m.c.scope_sid, _m.c.figure, func.sum(_m.c.count), func.sum(_m.c.total),
+                   func.min(_m.c.minimum), func.max(_m.c.maximum))
+            .where(*self._where(_m, scope, sids))
+            .group_by(_m.c.scope_sid, _m.c.figure))
+        for sid, figure, count, total, least, most in rows:
+            mine = found.get(sid)
+            if mine is not None:
+                mine[figure] = Summary(int(count), int(total), int(least), int(most))
+        for record in self._edges():
+            for where, sid, figure, wait in occurrences(record):
+                if where == scope and sid in found:
+                    mine = found[sid]
+                    mine[figure] = mine.get(figure, Summary()).merge(
+                        Summary(1, wait, wait, wait))
+        return found
+
+    def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
+        """Histograms of the canceled and accepted waits (whole seconds, rounded up)."""
+        counts: dict[str, Counter[int]] = {CANCELED: Counter(), ACCEPTED: Counter()}
+        rows = self.conn.execute(
+            select(_w.c.figure, _w.c.second, func.sum(_w.c.count))
+            .where(*self._where(_w, scope, (sid,)), _w.c.figure.in_(sorted(SPLIT_FIGURES)))
+            .group_by(_w.c.figure, _w.c.second))
+        for figure, second, count in rows:
+            counts[figure][int(second)] += int(count)
+        for record in self._edges():
+            for where, found, figure, wait in occurrences(record):
+                if where == scope and found == sid and figure in SPLIT_FIGURES:
+                    counts[figure][-(-wait // 1000)] += 1
+        canceled, accepted = (sorted(counts[f].items()) for f in (CANCELED, ACCEPTED))
+        return canceled, accepted
+
+    def reservations(self, only: Set[str] | None) -> dict[str, int]:
+        """Reservations by outcome of every worker (None) or of some."""
+        if only is None:
+            return {figure: s.count for figure, s in self.figures(WORKSPACE, ("",))[""].items()}
+        totals: Counter[str] = Counter()
+        for figures in self.figures(WORKER, only).values():
+            for figure, summary in figures.items():
+                totals[figure] += summary.count
+        return dict(totals)
+
+
+@contextmanager
+def reading(engine: Engine, workspace_sid: str, window: Window, channel: str | None
+            ) -> Iterator[Reader]:
+    """A ``Reader`` over one snapshot: a repeatable-read transaction on PostgreSQL, a deferred
+    one (``BEGIN``: the snapshot is taken at the first read) on SQLite."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            yield Reader(conn, workspace_sid, window, channel)
+        finally:
+            conn.rollback()
+
+
+def brute_force(records: Sequence[EventRecord], scope: str, sid: str, window: Window,
+                channel: str | None) -> dict[str, Summary]:
+    """The figures of a window folded from its events one by one (for tests)."""
+    found: dict[str, Summary] = {}
+    for record in records:
+        if not window.start <= record.event_date <= window.end:
+            continue
+        if channel is not None and record.task_channel != channel:
+            continue
+        for where, found_sid, figure, wait in occurrences(record):
+            if where == scope and found_sid == sid:
+                found[figure] = found.get(figure, Summary()).merge(Summary(1, wait, wait, wait))
+    return found
