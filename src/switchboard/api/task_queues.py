@@ -130,6 +130,39 @@ async def fetch_task_queue(ctx: Context) -> dict[str, Any]:
     return render_task_queue(engine, engine.task_queue(ctx.path["Sid"]), ctx.base_url)
 
 
+@api.route("GET", BASE + "/{Sid}/EstimatedWaitTime", tag=TAG,
+           summary="How long a task created now would wait in this queue "
+                   "(a Switchboard extension: not in TaskRouter)", params=(
+    Param("TaskChannel", description="SID or unique name; default: default"),
+    Param("Priority", "integer", minimum=0, maximum=2_147_483_647,
+          description="The new task's priority; default 0"),
+))
+async def fetch_estimated_wait_time(ctx: Context) -> dict[str, Any]:
+    """Seconds until a task created now would be reserved, by the model of
+    docs/extensions.md; null when there is no basis for one."""
+    a = ctx.args
+    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    queue = engine.task_queue(ctx.path["Sid"])
+    found = engine.estimate_wait(queue.sid, ctx.runtime.clock.now_ms(),
+                                 task_channel=a["task_channel"], priority=a["priority"] or 0)
+    return {
+        "account_sid": queue.account_sid,
+        "workspace_sid": queue.workspace_sid,
+        "task_queue_sid": queue.sid,
+        "waiting_tasks": found.waiting_tasks,
+        "available_workers": found.available_workers,
+        "tasks_ahead": found.tasks_ahead,
+        "estimated_wait_time": seconds(found.wait_ms),
+        "url": workspace_url(ctx.base_url, queue.workspace_sid, "TaskQueues", queue.sid,
+                             "EstimatedWaitTime"),
+    }
+
+
+def seconds(ms: float | None) -> int | None:
+    """An estimate in whole seconds (rounded), or None."""
+    return None if ms is None else round(ms / 1000)
+
+
 @api.route("POST", BASE + "/{Sid}", tag=TAG, summary="Update a task queue",
            params=(Param("FriendlyName"), *QUEUE_PARAMS))
 async def update_task_queue(ctx: Context) -> dict[str, Any]:

@@ -199,7 +199,9 @@ async def fetch_queue_position(ctx: Context) -> dict[str, Any]:
     task is not waiting (reserved, assigned, finished). See docs/extensions.md."""
     engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
     task = engine.task(ctx.path["Sid"])
+    now = ctx.runtime.clock.now_ms()
     position = engine.queue_position(task.sid)
+    wait = engine.task_wait_estimate(task.sid, now) if position is not None else None
     ws = task.workspace_sid
     return {
         "account_sid": task.account_sid,
@@ -209,7 +211,7 @@ async def fetch_queue_position(ctx: Context) -> dict[str, Any]:
         "task_channel_sid": task.task_channel_sid,
         "position": position,
         "tasks_ahead": None if position is None else position - 1,
-        "estimated_wait_time": None,
+        "estimated_wait_time": None if wait is None else round(wait / 1000),
         "url": workspace_url(ctx.base_url, ws, "Tasks", task.sid, "QueuePosition"),
     }
 

@@ -62,6 +62,8 @@ collections it reads, the event log, the change recorder) when it is made.
 ``engine``
     the workspace aggregate: the workspace, its event log and change recorder, the parts, and
     every command entry point, each calling the parts in order
+``estimates``
+    wait-time estimates, simulated forward from the live indexes (an extension)
 ``loading``
     rebuilding every part from stored rows
 ``lifecycle``

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
+from switchboard.routing import estimates, loading, validate
 from switchboard.routing import events as event_data
-from switchboard.routing import loading, validate
 from switchboard.routing.changes import ChangeRecorder, Changes
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.events import EventLog
@@ -109,6 +109,18 @@ class WorkspaceEngine:
         self.fire_due = lifecycle.fire_due
         # An extension (docs/extensions.md): a waiting task's place in its queue, or None.
         self.queue_position = lifecycle.waiting.position
+
+    def estimate_wait(self, queue_sid: str, now: int, *, task_channel: str | None = None,
+                      priority: int = 0) -> estimates.QueueEstimate:
+        """An extension (docs/extensions.md): what a task created now in the queue would
+        wait. ``task_channel``: a SID or unique name, ``default`` if not given."""
+        queue = self.task_queue(queue_sid)
+        channel = self.task_channel(task_channel or "default", "TaskChannel")
+        return estimates.for_new_task(self.lifecycle, queue.sid, channel.sid, priority, now)
+
+    def task_wait_estimate(self, task_sid: str, now: int) -> float | None:
+        """An extension: ms until a waiting task would be reserved; None without a basis."""
+        return estimates.for_task(self.lifecycle, self.task(task_sid), now)
 
     @property
     def event_seq(self) -> int:

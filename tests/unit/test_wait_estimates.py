@@ -1,0 +1,144 @@
+"""Wait-time estimates (an extension, docs/extensions.md): the forward simulation of
+routing/estimates.py on small, exact cases. Accuracy on a simulated contact centre is measured
+by benchmarks/wait_estimates.py."""
+
+from __future__ import annotations
+
+from routing_helpers import World
+
+from switchboard.routing import estimates
+from switchboard.routing.model import Task, TaskQueue, Worker
+
+
+def learn(world: World, worker: Worker, seconds: float, count: int = 2) -> None:
+    """Teach the queue a handle time: ``count`` tasks taken by ``worker``, each held
+    ``seconds`` from reservation to completion."""
+    for _ in range(count):
+        task = world.task()
+        assert world.holder(task) == worker.friendly_name
+        world.accept(world.pending(task))
+        world.clock.advance(seconds)
+        world.complete(task)
+
+
+def busy(world: World, *names: str) -> list[Task]:
+    """One accepted task for each named worker (in that order)."""
+    tasks = []
+    for name in names:
+        task = world.task()
+        assert world.holder(task) == name
+        world.accept(world.pending(task))
+        tasks.append(task)
+    return tasks
+
+
+def estimate(world: World, queue: TaskQueue, priority: int = 0) -> estimates.QueueEstimate:
+    return world.engine.estimate_wait(queue.sid, world.now, priority=priority)
+
+
+def test_no_workers_no_basis() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    assert estimate(world, queue) == estimates.QueueEstimate(0, 0, 0, None)
+
+
+def test_a_free_worker_means_no_wait_even_without_history() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    world.worker("a")
+    assert estimate(world, queue) == estimates.QueueEstimate(0, 1, 0, 0)
+
+
+def test_every_worker_busy_and_no_handle_time_learnt_is_no_basis() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    world.worker("a")
+    busy(world, "a")
+    assert estimate(world, queue).wait_ms is None
+
+
+def test_fixed_handle_times_give_the_exact_wait() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    a, _ = world.workers("a", "b")
+    world.set_activity(world.named("b"), "Offline")
+    learn(world, a, 100)
+    world.set_activity(world.named("b"), "Available")
+    world.clock.advance(1)
+    busy(world, "a", "b")
+    world.clock.advance(30)  # both free in 70 s
+    waiting = [world.task() for _ in range(3)]
+    found = estimate(world, queue)
+    assert (found.waiting_tasks, found.available_workers, found.tasks_ahead) == (3, 0, 3)
+    # The three ahead start at 70, 70 and 170 s; the new task's slot frees at 170 s.
+    assert found.wait_ms == 170_000
+    assert [world.engine.task_wait_estimate(t.sid, world.now) for t in waiting] == [
+        70_000, 70_000, 170_000]
+    # Priority jumps the queue: 70 s.
+    assert estimate(world, queue, priority=5) == estimates.QueueEstimate(3, 0, 0, 70_000)
+
+
+def test_an_overdue_reservation_frees_by_the_conditional_residual() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    a = world.worker("a")
+    for seconds in (50, 100, 150):
+        learn(world, a, seconds, count=1)
+    busy(world, "a")
+    world.clock.advance(60)  # longer than 50: the mean left of 100 and 150 past 60 s is 65 s
+    assert estimate(world, queue).wait_ms == 65_000
+    world.clock.advance(100)  # longer than every sample: frees now
+    assert estimate(world, queue).wait_ms == 0
+
+
+def test_queues_sharing_a_worker_take_turns_in_the_router_order() -> None:
+    world = World()
+    sales = world.queue("sales", "skills HAS 'sales'")
+    support = world.queue("support", "skills HAS 'support'")
+    by_queue = world.workflow({"filters": [
+        {"filter_friendly_name": "s", "expression": "kind == 'sales'",
+         "targets": [{"queue": sales.sid}]}],
+        "default_filter": {"queue": support.sid}})
+    both = world.worker("both", skills=["sales", "support"])
+    for kind in ("sales", "support"):  # 100 s each
+        for _ in range(2):
+            task = world.task({"kind": kind}, workflow=by_queue)
+            world.accept(world.pending(task))
+            world.clock.advance(100)
+            world.complete(task)
+    held = world.task({"kind": "sales"}, workflow=by_queue)
+    world.accept(world.pending(held))  # both busy for 100 s
+    world.task({"kind": "support"}, workflow=by_queue)  # older: served first
+    world.clock.advance(1)
+    world.task({"kind": "sales"}, workflow=by_queue)
+    # A new sales task: behind the waiting support one (older) and sales one.
+    found = estimate(world, sales)
+    assert found.tasks_ahead == 1 and found.wait_ms == 299_000
+    # A support task: the older support task and sales task come first, the same.
+    assert estimate(world, support).wait_ms == 299_000
+    assert both.friendly_name == "both"
+
+
+def test_beyond_the_simulated_tasks_the_rest_is_extrapolated() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    workers = world.workers("a", "b", "c", "d")
+    for w in workers[1:]:
+        world.set_activity(w, "Offline")
+    learn(world, workers[0], 60)
+    for w in workers[1:]:
+        world.set_activity(w, "Available")
+    world.clock.advance(1)
+    busy(world, "a", "b", "c", "d")
+    for _ in range(2 * estimates.SIMULATED):
+        world.task()
+    # 1,000 ahead, four at a time every 60 s, the first batch at 60 s: the new one's slot is
+    # the 251st round, at 251 * 60 s.
+    wait = estimate(world, queue).wait_ms
+    assert wait is not None and abs(wait - 251 * 60_000) <= 0.01 * 251 * 60_000
