@@ -1,4 +1,5 @@
-"""Prunes events older than the retention period, a small batch at a time.
+"""Prunes events older than the retention period, a small batch at a time, and statistics
+rollups older than statistics reach.
 
 Each batch is its own short write, so pruning a large backlog never holds up commands.
 """
@@ -8,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from sqlalchemy import Connection, delete, select
 
 from switchboard.service.runtime import Runtime
+from switchboard.stats.rollups import prune
+from switchboard.stats.window import KEEP_MS
 from switchboard.store import tables
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,10 @@ async def prune_once(runtime: Runtime, retention_days: float) -> int:
         count = await asyncio.wrap_future(runtime.store.submit(batch))
         removed += count
         if count < BATCH:
+            # Statistics rollups are kept as long as statistics reach back, whatever the
+            # events' retention.
+            horizon = runtime.clock.now_ms() - KEEP_MS
+            await asyncio.wrap_future(runtime.store.submit(partial(prune, before=horizon)))
             return removed
         await asyncio.sleep(0)  # let commands through between batches
 

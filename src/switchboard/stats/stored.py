@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
 from switchboard.stats.cumulative import (
     ACCEPTED,
     CANCELED,
+    RESERVATION_FIGURES,
     SPLIT_FIGURES,
     WORKER,
     WORKSPACE,
@@ -154,7 +155,8 @@ class Reader:
     def reservations(self, only: Set[str] | None) -> dict[str, int]:
         """Reservations by outcome of every worker (None) or of some."""
         if only is None:
-            return {figure: s.count for figure, s in self.figures(WORKSPACE, ("",))[""].items()}
+            return {figure: s.count for figure, s in self.figures(WORKSPACE, ("",))[""].items()
+                    if figure in RESERVATION_FIGURES}
         totals: Counter[str] = Counter()
         for figures in self.figures(WORKER, only).values():
             for figure, summary in figures.items():
