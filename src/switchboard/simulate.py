@@ -57,8 +57,9 @@ ACTED_ON = CLOSED | {"reservation.created", "worker.activity.update"}
 LOOK_MS = 5000  # an ignored offer still pending at its deadline: look again this much later
 DELIVERY_SECONDS = 30.0  # how long a push the event log holds may take to arrive
 # On the system clock the server's clock and ours may differ a little: the event log is read
-# from this much before where it was last read (events already counted are skipped).
-LOG_OVERLAP_MS = 60_000
+# from this much before where it was last read (events already counted are skipped). An event
+# missed all the same only shortens a wait: its push is handled when it comes.
+LOG_OVERLAP_MS = 5_000
 TOKEN_TTL = 24 * 3600  # seconds; the longest an access token may live on Twilio
 CLIENT_VERSION = "2.1.1"  # the Worker SDK release whose protocol the streams speak
 OPENING_AT_ONCE = 50  # WebSockets opened concurrently
@@ -481,6 +482,7 @@ class Simulation:
         workers by name, each one's offers by task."""
         while pushed:
             offers = []
+            withdrawn = set()  # offers closed in the same batch that made them
             for worker_sid, kind, payload in pushed:
                 if kind == "worker.activity.update":
                     self.activity[worker_sid] = payload.get("activity_sid")
@@ -488,7 +490,9 @@ class Simulation:
                     if payload.get("task_sid") in self.task_index:
                         offers.append((worker_sid, payload))
                 elif kind in CLOSED:
+                    withdrawn.add(str(payload.get("sid")))
                     self._closed(worker_sid, kind, str(payload.get("sid")))
+            offers = [offer for offer in offers if str(offer[1]["sid"]) not in withdrawn]
             acted = False
             for sid in sorted(self.names, key=self.names.__getitem__):
                 if self.activity.get(sid) != self.available and sid not in self.busy:
