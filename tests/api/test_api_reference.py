@@ -158,6 +158,7 @@ def test_real_answers_match_their_schemas(client: TestClient) -> None:
         call("POST", base + "/ExpressionEvaluations", {"Subject": subject, "Expression": text},
              **w)  # extensions, as are Timers
     call("GET", base + "/Timers", **w)
+    call("GET", base + "/Tasks/{TaskSid}/Routing", TaskSid=task["sid"], **w)
     reservation = call("GET", base + "/Tasks/{TaskSid}/Reservations", TaskSid=task["sid"],
                        **w)["reservations"][0]
     call("GET", base + "/Workers/{WorkerSid}/Reservations", WorkerSid=worker["sid"], **w)

@@ -162,3 +162,63 @@ def test_another_account_gets_404_and_no_credentials_get_401(
     ):
         assert_error(response, 401, 20003)
     assert task["sid"]
+
+
+# ---------------------------------------------------------------------- Routing
+
+
+def test_routing_tells_a_cascading_tasks_path_and_its_decision(
+        client: TestClient, ws: Workspace) -> None:
+    one = ws.queue("One", TargetWorkers="team == 'one'")
+    two = ws.queue("Two", TargetWorkers="team == 'two'")
+    workflow = ws.create("Workflows", FriendlyName="Cascade", Configuration=json.dumps(
+        {"task_routing": {"filters": [
+            {"filter_friendly_name": "Never", "expression": "type == 'x'",
+             "targets": [{"queue": one["sid"]}]},
+            {"filter_friendly_name": "Sales", "expression": "type == 'sales'",
+             "targets": [{"queue": one["sid"], "timeout": 30},
+                         {"queue": two["sid"], "order_by": "worker.level DESC"}]}]}}))
+    ws.worker("alice", Attributes=json.dumps({"team": "one"}))  # Offline
+    available = ws.activity("Available")
+    ws.worker("bob", ActivitySid=available, Attributes=json.dumps({"team": "two", "level": 1}))
+    carol = ws.worker("carol", ActivitySid=available,
+                      Attributes=json.dumps({"team": "two", "level": 7}))
+    task = ws.create("Tasks", Attributes=json.dumps({"type": "sales"}),
+                     WorkflowSid=workflow["sid"])
+    waiting = ws.fetch("Tasks", task["sid"], "Routing")
+    assert waiting["decision"]["as_of"] == "now" and waiting["decision"]["worker_sid"] is None
+    assert waiting["decision"]["considered"]["excluded"] == {"not_available": 1}
+    ok(client.post("/dev/clock", data={"Advance": "30"}))
+    body = ws.fetch("Tasks", task["sid"], "Routing")
+    assert (body["task_sid"], body["workflow_sid"], body["workflow_friendly_name"],
+            body["assignment_status"], body["url"]) == (
+        task["sid"], workflow["sid"], "Cascade", "reserved",
+        ws.url("Tasks", task["sid"], "Routing"))
+    assert [(s["kind"], s["filter_name"], s["target_index"], s["task_queue_friendly_name"])
+            for s in body["steps"]] == [
+        ("created", None, None, None), ("workflow_entered", None, None, None),
+        ("filter_skipped", "Never", None, None), ("filter_matched", "Sales", None, None),
+        ("target_entered", "Sales", 0, "One"), ("target_timeout", "Sales", 0, "One"),
+        ("target_entered", "Sales", 1, "Two"), ("reserved", "Sales", 1, "Two")]
+    assert body["steps"][-1]["worker_friendly_name"] == "carol"
+    decision = body["decision"]
+    assert (decision["as_of"], decision["strategy"], decision["how"], decision["worker_sid"],
+            decision["order_by"]) == ("reservation", "order_by", "task_offered",
+                                      carol["sid"], "worker.level DESC")
+    assert [(c["friendly_name"], c["order_by"]) for c in decision["considered"]["top"]] == [
+        ("bob", [1])]
+
+
+def test_routing_of_unknown_or_foreign_tasks_is_404(
+        client: TestClient, runtime: Runtime, clock: ManualClock, ws: Workspace) -> None:
+    assert_error(client.get(ws.path("Tasks", "WT" + "0" * 32, "Routing")), 404, 20404)
+    runtime.accounts.create_account(clock.now_ms(), sid=OTHER_ACCOUNT_SID,
+                                    auth_token=OTHER_AUTH_TOKEN)
+    queue = ws.queue("Everyone", TargetWorkers="1==1")
+    ws.workflow("Everything", queue["sid"])
+    task = ws.create("Tasks", Attributes="{}")
+    other = (OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
+    assert_error(client.get(ws.path("Tasks", task["sid"], "Routing"), auth=other), 404, 20404)
+    direct = ws.create("Tasks", Attributes="{}", TaskQueueSid=queue["sid"])
+    steps = ws.fetch("Tasks", direct["sid"], "Routing")["steps"]
+    assert [s["kind"] for s in steps] == ["created", "queue_entered"]

@@ -90,6 +90,36 @@ INSIGHT: dict[str, Schema] = {
             "description": STRING})},
         "url": URL,
     }, description=_EXTENSION),
+    "TaskRouting": obj({
+        "account_sid": SID, "workspace_sid": SID, "task_sid": SID,
+        "workflow_sid": _nullable(SID), "workflow_friendly_name": _nullable(STRING),
+        "assignment_status": STRING, "task_queue_sid": _nullable(SID),
+        "steps": {"type": "array", "description": "The task's path, oldest first", "items": obj({
+            "time": DATE, "time_ms": _MS, "kind": STRING, "filter_name": _nullable(STRING),
+            "target_index": {**_nullable(INTEGER), "description": "0-based"},
+            "task_queue_sid": _nullable(SID), "task_queue_friendly_name": _nullable(STRING),
+            "expression": _nullable(STRING), "worker_sid": _nullable(SID),
+            "worker_friendly_name": _nullable(STRING), "reservation_sid": _nullable(SID),
+            "reason": STRING})},
+        "decision": _nullable(obj({
+            "as_of": {"type": "string", "enum": ["reservation", "now"]},
+            "time": _nullable(DATE), "time_ms": _nullable(_MS),
+            "strategy": STRING, "how": _nullable(STRING), "order_by": _nullable(STRING),
+            "reason": STRING, "task_queue_sid": _nullable(SID),
+            "task_queue_friendly_name": _nullable(STRING), "reservation_sid": _nullable(SID),
+            "worker_sid": _nullable(SID), "worker_friendly_name": _nullable(STRING),
+            "worker_idle_since": _nullable(DATE),
+            "considered": obj({
+                "as_of": STRING, "time": DATE, "members": INTEGER, "eligible": INTEGER,
+                "excluded": {"type": "object", "additionalProperties": INTEGER},
+                "top": {"type": "array", "items": obj({
+                    "rank": INTEGER, "sid": SID, "friendly_name": STRING, "idle_since": DATE,
+                    "order_by": {"type": "array", "items": _nullable(INTEGER), "description":
+                                 "order_by's values; null: not an integer, ranked last"}})},
+            }, description="The queue's members as they are now"),
+        })),
+        "url": URL,
+    }, description=_EXTENSION),
 }
 
 RESOURCES: dict[str, Schema] = {
@@ -318,6 +348,7 @@ RESPONSES: dict[str, Schema] = {
     "get_clock": ref("Clock"),
     "create_expression_evaluation": ref("ExpressionEvaluation"),
     "list_timers": ref("Timers"),
+    "fetch_task_routing": ref("TaskRouting"),
     "advance_clock": ref("Clock"),
     "create_test_account": ref("TestAccount"),
     "workspace_statistics": ref("WorkspaceStatistics"),

@@ -538,7 +538,7 @@ class TaskLifecycle:
                 self.waiting.discard(task)
                 others = self._candidates(task, now, exclude=worker.sid)
                 workers += others[:wanted - 1]
-            self._reserve(task, workers, now)
+            self._reserve(task, workers, now, "worker")
 
     def refresh_worker(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where the worker could take work after any change to it."""
@@ -655,12 +655,13 @@ class TaskLifecycle:
 
     # ================================================================== reservations
 
-    def _reserve(self, task: Task, workers: list[Worker], now: int) -> None:
+    def _reserve(self, task: Task, workers: list[Worker], now: int, via: str = "task") -> None:
         self.waiting.discard(task)
         task.assignment_count += 1
         if task.assignment_count > MAX_ASSIGNMENTS:
             self.cancel_task(task, now, MAX_ASSIGNMENTS_REASON)
             return
+        task.decision = (now, via, workers[0].sid, workers[0].idle_since)
         task.assignment_status = "reserved"
         self._bump(task, now)
         workflow = self.workflows.get(task.workflow_sid or "")

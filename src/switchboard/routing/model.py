@@ -205,6 +205,10 @@ class Task:
     # The transfer routing the task now (initiated, not yet ended): it, not the workflow or
     # RoutingTarget, says where the task goes.
     transfer: Transfer | None = derived()
+    # How its latest reservation came about, for explaining it (routing/explain.py): when,
+    # "task" (offered to the idle workers) or "worker" (a worker that became free took it),
+    # and the first worker chosen with its idle_since before reserving reset it. Not stored.
+    decision: tuple[int, str, str, int] | None = derived()
 
 
 @dataclass(slots=True)
