@@ -62,10 +62,6 @@ collections it reads, the event log, the change recorder) when it is made.
 ``explain``
     why a task went where it did: its path through its workflow and the choice of its worker
     (an extension)
-``evaluation``
-    an expression tried on a workspace's workers or tasks (an extension)
-``agenda``
-    the live timers, in the order they fire (an extension)
 ``engine``
     the workspace aggregate: the workspace, its event log and change recorder, the parts, and
     every command entry point, each calling the parts in order
