@@ -207,3 +207,29 @@ def test_a_rebuilt_engine_explains_from_the_state_now() -> None:
     task.decision = None  # what a rebuild from the store leaves
     decision = explain.decision(world.engine, task, world.now)
     assert decision is not None and decision.as_of == "now" and decision.how is None
+
+
+def test_a_rejection_then_the_next_worker_and_a_re_evaluation() -> None:
+    world = World()
+    log = Log(world)
+    q = world.queue("q")
+    world.workflow({"filters": [
+        {"filter_friendly_name": "VIP", "expression": "vip == true", "targets": [{"queue": q.sid}]},
+        {"filter_friendly_name": "Rest", "expression": "1==1", "targets": [{"queue": q.sid}]},
+    ]})
+    a, b = world.workers("a", "b")
+    a_offline = world.task({"vip": False})
+    world.reject(world.pending(a_offline), activity="Offline")
+    assert [(s.kind, s.worker_sid) for s in log.path(a_offline)][-3:] == [
+        ("reserved", a.sid), ("reservation_rejected", a.sid), ("reserved", b.sid)]
+    decision = explain.decision(world.engine, a_offline, world.now)
+    assert decision is not None and decision.worker == b and decision.how == "task_offered"
+    assert decision.excluded == {"not_available": 1}
+    world.set_activity(b, "Offline")  # b goes away: its reservation is rejected below
+    world.reject(world.pending(a_offline), activity="Offline")
+    world.update_task(a_offline, attributes={"vip": True})
+    steps = log.path(a_offline)
+    assert kinds(steps)[-4:] == [("reservation_rejected", "Rest", 0),
+                                 ("workflow_entered", None, None),
+                                 ("filter_matched", "VIP", None), ("target_entered", "VIP", 0)]
+    assert "again" in steps[-3].reason

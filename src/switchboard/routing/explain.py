@@ -141,11 +141,16 @@ def path(events: Iterable[TaskEvent], config: WorkflowConfig | None,
         if kind == "task.created":
             walk_.add(time, "created", _created(data, names))
         elif kind == "workflow.entered":
-            walk_.skipped(time)
+            again = walk_.filter_index is not None or any(
+                s.kind == "workflow_entered" for s in walk_.steps)
             walk_.start, walk_.filter_index, walk_.target = 0, None, None
+            walk_.target_open = False
             workflow = data.get("workflow_name") or data.get("workflow_sid")
-            walk_.add(time, "workflow_entered", f"Entered workflow {workflow}; its filters "
-                      "are tried in order and the first that matches wins")
+            walk_.add(time, "workflow_entered", (
+                f"Routed by workflow {workflow} again from its first filter (its attributes "
+                "changed, the workflow was updated with ReEvaluateTasks, or a transfer ended)"
+                if again else f"Entered workflow {workflow}") + "; its filters are tried in "
+                "order and the first that matches wins")
         elif kind == "workflow.target-matched":
             _target_matched(walk_, event, names)
         elif kind == "task-queue.timeout":
