@@ -76,7 +76,8 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         return answer
 
     async def session(request: Request) -> Response:
-        """Who is signed in, and the page's CSRF token (read-only: a GET needs no token)."""
+        """Who is signed in (nobody: ``account_sid`` null), and the page's CSRF token
+        (read-only: a GET needs no token)."""
         cookie = request.cookies.get(COOKIE)
         if "authorization" not in request.headers and cookie:
             account = sessions.account_of_cookie(cookie)
@@ -85,7 +86,9 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         try:
             return _json(_who(authenticate(runtime, request), None))
         except RoutingError:
-            return error_response(401, 20003, "Not signed in")
+            # Not a failed authentication (which the brake would count against the address):
+            # the page asks this before anyone has signed in.
+            return _json({"account_sid": None, "friendly_name": None, "csrf": None})
 
     async def sign_out(request: Request) -> Response:
         try:

@@ -1,0 +1,519 @@
+// The views. Each returns its node; the parts that change with the workspace are live regions
+// (ctx.live), refreshed when an event concerning them arrives; forms sit outside them, so
+// what the user is typing is never replaced.
+
+import { all, get, optional, post, ws as wsPath } from "./api.js";
+import { badge, duration, h, json, link, parseAttributes, section, table, toast } from "./ui.js";
+import { workflowDiagram } from "./workflow.js";
+
+const RESOURCE_ROUTES = { task: "tasks", worker: "workers", task_queue: "task-queues",
+                          workflow: "workflows" };
+
+function resourceLink(ws, type, sid, label = sid) {
+  if (!sid) return "–";
+  if (type === "reservation") return label;
+  const kind = RESOURCE_ROUTES[type];
+  return kind ? link(`/workspaces/${ws}/${kind}/${sid}`, label) : label;
+}
+
+const age = (iso, now = Date.now()) => (iso ? duration(now - Date.parse(iso)) : "–");
+
+function attrs(text) {
+  const value = parseAttributes(text);
+  return value === null ? text : value;
+}
+
+async function act(label, fn) {
+  try {
+    await fn();
+    toast(label);
+    return true;
+  } catch (error) {
+    toast(`${label} failed: ${error.message}`, "error");
+    return false;
+  }
+}
+
+// A JSON editor: a textarea that says at once whether its content parses.
+function jsonEditor(id, label, value, rows = 6) {
+  const area = h("textarea", { id, rows, spellcheck: "false", class: "code",
+    "aria-describedby": `${id}-status` }, value);
+  const status = h("p", { id: `${id}-status`, class: "hint", "aria-live": "polite" });
+  const check = () => {
+    try {
+      const parsed = JSON.parse(area.value || "{}");
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("must be a JSON object");
+      status.textContent = "Valid JSON";
+      status.className = "hint ok";
+      area.setCustomValidity("");
+      return true;
+    } catch (error) {
+      status.textContent = `Not valid JSON: ${error.message}`;
+      status.className = "hint error";
+      area.setCustomValidity("Not valid JSON");
+      return false;
+    }
+  };
+  area.addEventListener("input", check);
+  check();
+  return { node: h("div", { class: "field" }, h("label", { for: id }, label), area, status), area, check };
+}
+
+// ---------------------------------------------------------------- workspaces
+
+export async function workspaceList(ctx) {
+  return h("div", {}, h("h1", {}, "Workspaces"),
+    ctx.live(async () => {
+      const spaces = await all("/v1/Workspaces", "workspaces");
+      return table(["Name", "SID", "Created", "Default activity"], spaces.map((w) => [
+        link(`/workspaces/${w.sid}`, w.friendly_name), h("code", {}, w.sid), w.date_created,
+        w.default_activity_name || "–"]), "Workspaces");
+    }, () => false));
+}
+
+// ---------------------------------------------------------------- overview and queues
+
+async function queueCards(ws, queues) {
+  const stats = await Promise.all(queues.map((q) =>
+    get(wsPath(ws, "TaskQueues", q.sid, "RealTimeStatistics")).catch(() => null)));
+  return h("div", { class: "cards" }, queues.map((q, i) => {
+    const s = stats[i] || {};
+    const by = s.tasks_by_status || {};
+    return h("article", { class: "card queue", "data-queue": q.sid },
+      h("h3", {}, link(`/workspaces/${ws}/task-queues/${q.sid}`, q.friendly_name)),
+      h("dl", { class: "figures" },
+        figure("Waiting", by.pending ?? 0, "waiting"), figure("Reserved", by.reserved ?? 0),
+        figure("Assigned", by.assigned ?? 0), figure("Available workers", s.total_available_workers ?? "–"),
+        figure("Eligible workers", s.total_eligible_workers ?? "–"),
+        figure("Longest wait", s.longest_task_waiting_age != null ? duration(s.longest_task_waiting_age * 1000) : "–")),
+      h("p", { class: "muted small" }, h("code", {}, q.target_workers || "1==1")));
+  }));
+}
+
+function figure(label, value, key) {
+  return h("div", { class: "figure", "data-figure": key || null }, h("dt", {}, label), h("dd", {}, String(value)));
+}
+
+const touchesQueue = (sid) => (e) => !sid || e.task_queue_sid === sid || e.resource_type === "task_queue"
+  || e.resource_type === "worker" || e.event_type.startsWith("task.") || e.event_type.startsWith("reservation.");
+
+export async function overview(ctx) {
+  const { ws } = ctx;
+  const recent = h("ol", { class: "events compact", "aria-label": "Latest events" });
+  ctx.onEvent((e) => {
+    recent.prepend(eventItem(ws, e));
+    while (recent.children.length > 8) recent.lastChild.remove();
+  });
+  const events = await get(wsPath(ws, "Events"), { PageSize: "8", Minutes: "1440" }).catch(() => ({ events: [] }));
+  for (const e of events.events) recent.append(eventItem(ws, e));
+  return h("div", {}, h("h1", {}, ctx.workspace.friendly_name),
+    h("p", { class: "muted" }, h("code", {}, ws)),
+    section("Task queues", ctx.live(async () => queueCards(ws, await all(wsPath(ws, "TaskQueues"), "task_queues")),
+      touchesQueue(null), 250)),
+    h("div", { class: "two" },
+      section("Workers", ctx.live(async () => workerSummary(ws), (e) => e.event_type.startsWith("worker.")
+        || e.event_type.startsWith("reservation."))),
+      section("Latest events", recent, h("p", {}, link(`/workspaces/${ws}/events`, "All events")))));
+}
+
+async function workerSummary(ws) {
+  const workers = await all(wsPath(ws, "Workers"), "workers");
+  const byActivity = {};
+  for (const w of workers) byActivity[w.activity_name] = (byActivity[w.activity_name] || 0) + 1;
+  return h("div", {}, h("dl", { class: "figures" },
+    figure("Workers", workers.length), figure("Available", workers.filter((w) => w.available).length),
+    Object.entries(byActivity).map(([name, n]) => figure(name, n))),
+  h("p", {}, link(`/workspaces/${ws}/workers`, "All workers")));
+}
+
+export async function taskQueues(ctx) {
+  const { ws } = ctx;
+  return h("div", {}, h("h1", {}, "Task queues"),
+    ctx.live(async () => queueCards(ws, await all(wsPath(ws, "TaskQueues"), "task_queues")), touchesQueue(null), 250));
+}
+
+export async function queue(ctx) {
+  const { ws, sid } = ctx;
+  const q = await get(wsPath(ws, "TaskQueues", sid));
+  return h("div", {}, h("h1", {}, q.friendly_name),
+    h("p", { class: "muted" }, h("code", {}, sid), " · ", h("code", {}, q.target_workers || "1==1"),
+      " · order ", q.task_order, " · max reserved ", q.max_reserved_workers),
+    ctx.live(async () => queueCards(ws, [q]), touchesQueue(sid), 250),
+    section("Waiting tasks, in routing order", ctx.live(() => waitingTasks(ws, sid), touchesQueue(sid), 250)),
+    section("Eligible workers", ctx.live(async () => {
+      const workers = await all(wsPath(ws, "Workers"), "workers", { TaskQueueSid: sid });
+      return table(["Worker", "Activity", "Available"], workers.map((w) => [
+        link(`/workspaces/${ws}/workers/${w.sid}`, w.friendly_name), w.activity_name,
+        w.available ? badge("available", "available") : badge("unavailable", "muted")]), "Eligible workers");
+    }, (e) => e.event_type.startsWith("worker."))));
+}
+
+async function waitingTasks(ws, queueSid) {
+  const tasks = await all(wsPath(ws, "Tasks"), "tasks", { TaskQueueSid: queueSid, AssignmentStatus: "pending" });
+  const [positions, estimate] = await Promise.all([
+    Promise.all(tasks.map((t) => optional("GET", wsPath(ws, "Tasks", t.sid, "QueuePosition")).catch(() => null))),
+    optional("GET", wsPath(ws, "TaskQueues", queueSid, "EstimatedWaitTime")).catch(() => null),
+  ]);
+  const rows = tasks.map((t, i) => ({ t, p: positions[i] }));
+  rows.sort((a, b) => ((a.p && a.p.position) ?? 1e9) - ((b.p && b.p.position) ?? 1e9)
+    || b.t.priority - a.t.priority || Date.parse(a.t.date_created) - Date.parse(b.t.date_created));
+  const estimateText = (p) => {
+    const seconds = (p && p.estimated_wait_time) ?? null;
+    return seconds === null || seconds === undefined ? (estimate ? estimateOf(estimate) : "–") : duration(seconds * 1000);
+  };
+  return h("div", {},
+    estimate ? h("p", { class: "muted" }, "Estimated wait for a new task: ", estimateOf(estimate)) : null,
+    table(["#", "Task", "Priority", "Channel", "Age", "Estimated wait"], rows.map(({ t, p }) => [
+      p && p.position != null ? String(p.position) : "–",
+      link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), String(t.priority), t.task_channel_unique_name,
+      age(t.date_created), estimateText(p)]), "Waiting tasks"));
+}
+
+function estimateOf(answer) {
+  for (const key of ["estimated_wait_time", "estimated_wait_seconds", "seconds", "estimate"]) {
+    const value = answer[key];
+    if (typeof value === "number") return duration(value * 1000);
+    if (value && typeof value === "object") return estimateOf(value);
+  }
+  return "–";
+}
+
+// ---------------------------------------------------------------- workers
+
+export async function workers(ctx) {
+  const { ws } = ctx;
+  return h("div", {}, h("h1", {}, "Workers"), ctx.live(async () => {
+    const list = await all(wsPath(ws, "Workers"), "workers");
+    const reservations = await Promise.all(list.map((w) =>
+      all(wsPath(ws, "Workers", w.sid, "Reservations"), "reservations", { ReservationStatus: "pending" })
+        .then((p) => p.length).catch(() => 0)));
+    return table(["Worker", "Activity", "Available", "Attributes", "Pending reservations"], list.map((w, i) => [
+      link(`/workspaces/${ws}/workers/${w.sid}`, w.friendly_name), w.activity_name,
+      w.available ? badge("available", "available") : badge("unavailable", "muted"),
+      h("code", { class: "clip" }, w.attributes), String(reservations[i])]), "Workers");
+  }, (e) => e.event_type.startsWith("worker.") || e.event_type.startsWith("reservation.")));
+}
+
+function reservationActions(ws, r, viaWorker = true) {
+  const path = viaWorker ? wsPath(ws, "Workers", r.worker_sid, "Reservations", r.sid)
+    : wsPath(ws, "Tasks", r.task_sid, "Reservations", r.sid);
+  const button = (label, status) => h("button", { type: "button", onclick: () =>
+    act(`Reservation ${status}`, () => post(path, { ReservationStatus: status })) }, label);
+  if (r.reservation_status === "pending") return [button("Accept", "accepted"), " ", button("Reject", "rejected")];
+  if (r.reservation_status === "accepted" || r.reservation_status === "wrapping") return button("Complete", "completed");
+  return "";
+}
+
+export async function worker(ctx) {
+  const { ws, sid } = ctx;
+  const w = await get(wsPath(ws, "Workers", sid));
+  const activities = await all(wsPath(ws, "Activities"), "activities");
+  const select = h("select", { id: "activity" }, activities.map((a) =>
+    h("option", { value: a.sid, selected: a.sid === w.activity_sid }, `${a.friendly_name}${a.available ? " (available)" : ""}`)));
+  const editor = jsonEditor("worker-attributes", "Attributes", JSON.stringify(attrs(w.attributes), null, 2), 8);
+  const form = h("form", { class: "card", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!editor.check()) return;
+    await act("Worker updated", () => post(wsPath(ws, "Workers", sid),
+      { ActivitySid: select.value, Attributes: JSON.stringify(JSON.parse(editor.area.value || "{}")) }));
+  } }, h("h2", {}, "Change"), h("div", { class: "field" }, h("label", { for: "activity" }, "Activity"), select),
+  editor.node, h("button", { type: "submit", class: "primary" }, "Save"));
+  const mine = (e) => e.worker_sid === sid || e.resource_sid === sid;
+  return h("div", {}, h("h1", {}, w.friendly_name), h("p", { class: "muted" }, h("code", {}, sid)),
+    h("div", { class: "two" },
+      section("Now", ctx.live(async () => {
+        const now = await get(wsPath(ws, "Workers", sid));
+        if (select.value !== now.activity_sid && document.activeElement !== select) select.value = now.activity_sid;
+        return h("dl", { class: "figures" }, figure("Activity", now.activity_name, "activity"),
+          figure("Available", now.available ? "yes" : "no"), figure("In this activity", age(now.date_status_changed)));
+      }, mine)),
+      form),
+    section("Channels", ctx.live(async () => {
+      const channels = await all(wsPath(ws, "Workers", sid, "Channels"), "channels");
+      return table(["Channel", "Capacity", "Assigned", "Available capacity", "Available"], channels.map((c) => [
+        c.task_channel_unique_name, String(c.configured_capacity), String(c.assigned_tasks),
+        `${c.available_capacity_percentage}%`, c.available ? "yes" : "no"]), "Channels");
+    }, mine)),
+    section("Reservations", ctx.live(async () => {
+      const list = await all(wsPath(ws, "Workers", sid, "Reservations"), "reservations");
+      return table(["Reservation", "Task", "Status", "Created", "Actions"], list.map((r) => [
+        h("code", {}, r.sid), link(`/workspaces/${ws}/tasks/${r.task_sid}`, r.task_sid),
+        badge(r.reservation_status), age(r.date_created), reservationActions(ws, r)]), "Reservations");
+    }, mine)),
+    section("Attributes", ctx.live(async () => json(attrs((await get(wsPath(ws, "Workers", sid))).attributes)), mine)));
+}
+
+// ---------------------------------------------------------------- tasks
+
+export async function tasks(ctx) {
+  const { ws } = ctx;
+  const workflows = await all(wsPath(ws, "Workflows"), "workflows");
+  const channels = await all(wsPath(ws, "TaskChannels"), "channels");
+  const editor = jsonEditor("task-attributes", "Attributes (JSON)", '{\n  "type": "support"\n}', 6);
+  const field = (id, label, control) => h("div", { class: "field" }, h("label", { for: id }, label), control);
+  const workflow = h("select", { id: "task-workflow" }, workflows.map((w) => h("option", { value: w.sid }, w.friendly_name)));
+  const channel = h("select", { id: "task-channel" }, channels.map((c) => h("option", { value: c.unique_name }, c.unique_name)));
+  const priority = h("input", { id: "task-priority", type: "number", min: 0, value: 0 });
+  const timeout = h("input", { id: "task-timeout", type: "number", min: 1, placeholder: "86400" });
+  const form = h("form", { class: "card", onsubmit: async (event) => {
+    event.preventDefault();
+    if (!editor.check()) { editor.area.focus(); return; }
+    await act("Task created", () => post(wsPath(ws, "Tasks"), {
+      Attributes: JSON.stringify(JSON.parse(editor.area.value || "{}")), WorkflowSid: workflow.value,
+      TaskChannel: channel.value, Priority: priority.value, Timeout: timeout.value }));
+  } }, h("h2", {}, "Create a task"), editor.node,
+  h("div", { class: "row" }, field("task-workflow", "Workflow", workflow), field("task-channel", "Channel", channel),
+    field("task-priority", "Priority", priority), field("task-timeout", "Timeout (s)", timeout)),
+  h("button", { type: "submit", class: "primary" }, "Create task"));
+  return h("div", {}, h("h1", {}, "Tasks"), ctx.live(async () => {
+    const list = await all(wsPath(ws, "Tasks"), "tasks", { Ordering: "DateCreated:desc" }, 500);
+    return table(["Task", "Status", "Queue", "Priority", "Age", "Attributes"], list.map((t) => [
+      link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), badge(t.assignment_status),
+      resourceLink(ws, "task_queue", t.task_queue_sid, t.task_queue_friendly_name || t.task_queue_sid),
+      String(t.priority), age(t.date_created), h("code", { class: "clip" }, t.attributes)]), "Tasks");
+  }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation.")), form);
+}
+
+export async function task(ctx) {
+  const { ws, sid } = ctx;
+  await get(wsPath(ws, "Tasks", sid));
+  const mine = (e) => e.task_sid === sid || e.resource_sid === sid;
+  const taskAction = (label, form) => h("button", { type: "button", onclick: () =>
+    act(label, () => post(wsPath(ws, "Tasks", sid), form)) }, label);
+  return h("div", {}, h("h1", {}, "Task ", h("code", {}, sid)),
+    ctx.live(async () => {
+      const t = await get(wsPath(ws, "Tasks", sid));
+      const position = t.assignment_status === "pending"
+        ? await optional("GET", wsPath(ws, "Tasks", sid, "QueuePosition")).catch(() => null) : null;
+      const open = ["pending", "reserved", "assigned", "wrapping"].includes(t.assignment_status);
+      return h("div", { class: "two" },
+        section("Status", h("dl", { class: "figures" },
+          figure("Status", t.assignment_status, "status"),
+          figure("Queue", t.task_queue_friendly_name || "–"), figure("Priority", t.priority),
+          figure("Channel", t.task_channel_unique_name), figure("Age", age(t.date_created)),
+          position && position.position != null ? figure("Position in queue", position.position, "position") : null,
+          position && position.estimated_wait_time != null ? figure("Estimated wait", duration(position.estimated_wait_time * 1000)) : null),
+        h("p", {}, "Workflow: ", resourceLink(ws, "workflow", t.workflow_sid, t.workflow_friendly_name || t.workflow_sid),
+          " · Queue: ", resourceLink(ws, "task_queue", t.task_queue_sid, t.task_queue_friendly_name || "–")),
+        open ? h("p", { class: "actions" },
+          t.assignment_status === "assigned" || t.assignment_status === "wrapping"
+            ? taskAction("Complete task", { AssignmentStatus: "completed", Reason: "completed from the console" }) : null, " ",
+          taskAction("Cancel task", { AssignmentStatus: "canceled", Reason: "canceled from the console" })) : null),
+        section("Attributes", json(attrs(t.attributes))));
+    }, mine),
+    section("Reservations", ctx.live(async () => {
+      const list = await all(wsPath(ws, "Tasks", sid, "Reservations"), "reservations");
+      return table(["Reservation", "Worker", "Status", "Created", "Act as the worker"], list.map((r) => [
+        h("code", {}, r.sid), resourceLink(ws, "worker", r.worker_sid, r.worker_name),
+        badge(r.reservation_status), age(r.date_created), reservationActions(ws, r)]), "Reservations");
+    }, mine)),
+    section("Why did it go there?", ctx.live(() => routingView(ws, sid), mine, 300)));
+}
+
+// The task's path through its workflow (the Routing extension), as a timeline.
+async function routingView(ws, sid) {
+  const routing = await optional("GET", wsPath(ws, "Tasks", sid, "Routing"));
+  if (routing === null) return h("p", { class: "muted unavailable" }, "Routing explanations are not available on this server.");
+  const steps = routing.steps || [];
+  const items = steps.map((step) => h("li", { class: `step step-${String(step.kind || step.type || step.outcome || "").replace(/[^a-z_-]/gi, "")}` },
+    h("div", { class: "step-head" },
+      h("strong", {}, step.title || [step.kind || step.type, step.outcome || step.result].filter(Boolean).join(" · ") || "Step"),
+      step.at || step.date || step.time ? h("time", {}, step.at || step.date || step.time) : null),
+    step.description || step.reason || step.message ? h("p", {}, step.description || step.reason || step.message) : null,
+    stepDetails(ws, step)));
+  const decision = routing.decision;
+  return h("div", { class: "routing" },
+    items.length ? h("ol", { class: "timeline" }, items) : h("p", { class: "muted" }, "No routing steps yet."),
+    decision ? h("div", { class: "decision" }, h("h3", {}, "The decision"), decisionView(ws, decision)) : null);
+}
+
+function stepDetails(ws, step) {
+  const skip = new Set(["kind", "type", "outcome", "result", "title", "at", "date", "time", "description", "reason", "message"]);
+  const rows = Object.entries(step).filter(([key, value]) => !skip.has(key) && value !== null && value !== undefined);
+  if (!rows.length) return null;
+  return h("dl", { class: "details" }, rows.map(([key, value]) => [h("dt", {}, key.replace(/_/g, " ")),
+    h("dd", {}, detailValue(ws, key, value))]));
+}
+
+function detailValue(ws, key, value) {
+  if (typeof value === "string" && /^W[QKW][0-9a-f]{32}$/.test(value)) {
+    return resourceLink(ws, { WQ: "task_queue", WK: "worker", WW: "workflow" }[value.slice(0, 2)], value);
+  }
+  if (typeof value === "object") return h("code", { class: "clip" }, JSON.stringify(value));
+  return String(value);
+}
+
+function decisionView(ws, decision) {
+  const considered = decision.considered || decision.workers || decision.candidates || [];
+  const rest = Object.fromEntries(Object.entries(decision).filter(([k]) => !["considered", "workers", "candidates"].includes(k)));
+  return h("div", {}, stepDetails(ws, rest),
+    Array.isArray(considered) && considered.length ? table(
+      Object.keys(considered[0]).map((k) => k.replace(/_/g, " ")),
+      considered.map((c) => Object.entries(c).map(([k, v]) => detailValue(ws, k, v))), "Workers considered") : null);
+}
+
+// ---------------------------------------------------------------- workflows
+
+export async function workflows(ctx) {
+  const { ws } = ctx;
+  const list = await all(wsPath(ws, "Workflows"), "workflows");
+  return h("div", {}, h("h1", {}, "Workflows"), table(["Workflow", "SID", "Reservation timeout"], list.map((w) => [
+    link(`/workspaces/${ws}/workflows/${w.sid}`, w.friendly_name), h("code", {}, w.sid), `${w.task_reservation_timeout} s`]), "Workflows"));
+}
+
+export async function workflow(ctx) {
+  const { ws, sid } = ctx;
+  const w = await get(wsPath(ws, "Workflows", sid));
+  const queues = await all(wsPath(ws, "TaskQueues"), "task_queues");
+  const names = Object.fromEntries(queues.map((q) => [q.sid, q.friendly_name]));
+  return h("div", {}, h("h1", {}, w.friendly_name), h("p", { class: "muted" }, h("code", {}, sid),
+    ` · reservation timeout ${w.task_reservation_timeout} s`),
+  section("Filters and targets", workflowDiagram(ws, JSON.parse(w.configuration || "{}"), names)),
+  h("details", { class: "card" }, h("summary", {}, "Configuration JSON"), json(JSON.parse(w.configuration || "{}"))));
+}
+
+// ---------------------------------------------------------------- events
+
+function eventItem(ws, e) {
+  const date = e.event_date || (e.event_date_ms ? new Date(e.event_date_ms).toISOString() : "");
+  const related = [["task", e.task_sid || (e.event_data && e.event_data.task_sid)],
+    ["worker", e.worker_sid || (e.event_data && e.event_data.worker_sid)],
+    ["task_queue", e.task_queue_sid || (e.event_data && e.event_data.task_queue_sid)],
+    ["workflow", e.workflow_sid || (e.event_data && e.event_data.workflow_sid)]]
+    .filter(([, sid]) => sid);
+  return h("li", { class: "event", "data-event-type": e.event_type },
+    h("time", { datetime: date }, date.replace("T", " ").replace(/\.\d+Z$|Z$/, "")),
+    h("span", { class: "etype" }, e.event_type),
+    h("span", { class: "edesc" }, e.description || ""),
+    h("span", { class: "erefs" }, related.map(([type, sid]) => [resourceLink(ws, type, sid, `${type.replace("_", " ")} ${sid.slice(0, 8)}…`), " "])));
+}
+
+const FILTER_BY_PREFIX = { WT: "TaskSid", WK: "WorkerSid", WQ: "TaskQueueSid", WW: "WorkflowSid", WR: "ReservationSid" };
+
+export async function events(ctx) {
+  const { ws } = ctx;
+  const params = new URLSearchParams(location.search);
+  const type = h("input", { id: "event-type", name: "type", list: "event-types", value: params.get("type") || "", placeholder: "e.g. reservation.created" });
+  const resource = h("input", { id: "event-resource", name: "resource", value: params.get("resource") || "", placeholder: "WT…, WK…, WQ…, WW… or WR…", spellcheck: "false" });
+  const types = ["task.created", "task.updated", "task.canceled", "task.completed", "task.wrapup", "task.deleted",
+    "task.system-deleted", "task-queue.entered", "task-queue.moved", "task-queue.timeout",
+    "reservation.created", "reservation.accepted", "reservation.rejected", "reservation.timeout",
+    "reservation.canceled", "reservation.rescinded", "reservation.completed", "reservation.wrapup",
+    "worker.activity.update", "worker.attributes.update", "worker.capacity.update", "worker.channel.availability.update",
+    "workflow.target-matched", "workflow.entered", "workflow.timeout", "workflow.skipped"];
+  const list = h("ol", { class: "events", "aria-label": "Events, newest first" });
+  const matches = (e) => (!type.value || e.event_type === type.value) && (!resource.value ||
+    [e.resource_sid, e.task_sid, e.worker_sid, e.task_queue_sid, e.workflow_sid, e.reservation_sid].includes(resource.value));
+  const load = async () => {
+    const query = { PageSize: "100", Minutes: "43200" };
+    if (type.value) query.EventType = type.value;
+    const key = FILTER_BY_PREFIX[resource.value.slice(0, 2)];
+    if (resource.value && key) query[key] = resource.value;
+    const page = await get(wsPath(ws, "Events"), query);
+    list.replaceChildren(...page.events.map((e) => eventItem(ws, e)));
+    if (!page.events.length) list.append(h("li", { class: "muted" }, "No events"));
+  };
+  ctx.onEvent((e) => {
+    if (!matches(e)) return;
+    const empty = list.querySelector("li.muted");
+    if (empty) empty.remove();
+    list.prepend(eventItem(ws, e));
+  });
+  const form = h("form", { class: "filters", role: "search", onsubmit: async (event) => {
+    event.preventDefault();
+    const q = new URLSearchParams();
+    if (type.value) q.set("type", type.value);
+    if (resource.value) q.set("resource", resource.value.trim());
+    history.replaceState(null, "", `${location.pathname}${q.toString() ? "?" + q : ""}`);
+    await load().catch((error) => toast(error.message, "error"));
+  } }, h("div", { class: "field" }, h("label", { for: "event-type" }, "Event type"), type,
+    h("datalist", { id: "event-types" }, types.map((t) => h("option", { value: t })))),
+  h("div", { class: "field" }, h("label", { for: "event-resource" }, "Resource SID"), resource),
+  h("button", { type: "submit" }, "Filter"));
+  await load();
+  return h("div", {}, h("h1", {}, "Events"), form, section("Newest first (live)", list));
+}
+
+// ---------------------------------------------------------------- the expression playground
+
+export async function playground(ctx) {
+  const { ws } = ctx;
+  const expression = h("input", { id: "expression", class: "code", spellcheck: "false", autocomplete: "off",
+    value: 'skills HAS "support"', "aria-describedby": "expression-status" });
+  const subject = h("select", { id: "subject" }, h("option", { value: "Workers" }, "Workers"), h("option", { value: "Tasks" }, "Tasks"));
+  const taskAttributes = jsonEditor("playground-task", "Task attributes (for task. references)", '{\n  "type": "support"\n}', 4);
+  const status = h("div", { id: "expression-status", "aria-live": "polite" });
+  const marker = h("pre", { class: "marker", "aria-hidden": "true" });
+  const results = h("div", { id: "playground-results" });
+  let timer = null;
+  let asked = 0;
+  const evaluate = async () => {
+    const mine = ++asked;
+    const answer = await optional("POST", wsPath(ws, "ExpressionEvaluations"), {
+      Expression: expression.value, Subject: subject.value,
+      TaskAttributes: taskAttributes.check() ? taskAttributes.area.value : undefined,
+    }).catch((error) => ({ valid: false, error: { message: error.message } }));
+    if (mine !== asked) return;
+    marker.textContent = "";
+    if (answer === null) {
+      status.replaceChildren(h("p", { class: "muted unavailable" }, "Expression evaluation is not available on this server."));
+      results.replaceChildren();
+      return;
+    }
+    if (!answer.valid) {
+      const err = answer.error || {};
+      expression.setAttribute("aria-invalid", "true");
+      status.replaceChildren(h("p", { class: "error" }, err.message || "Does not parse",
+        err.line != null ? ` (line ${err.line}, column ${err.column})` : ""));
+      if (typeof err.position === "number") marker.textContent = `${expression.value}\n${" ".repeat(err.position)}^`;
+      results.replaceChildren();
+      return;
+    }
+    expression.removeAttribute("aria-invalid");
+    status.replaceChildren(h("p", { class: "ok" }, `Valid · ${answer.count} match${answer.count === 1 ? "" : "es"}`));
+    const kind = subject.value === "Workers" ? "worker" : "task";
+    results.replaceChildren(table(["SID", "Name"], (answer.matches || []).map((m) => [
+      resourceLink(ws, kind, m.sid), m.friendly_name || "–"]), "Matches"));
+  };
+  const later = () => { clearTimeout(timer); timer = setTimeout(evaluate, 250); };
+  for (const el of [expression, subject, taskAttributes.area]) el.addEventListener("input", later);
+  subject.addEventListener("change", later);
+  evaluate();
+  return h("div", {}, h("h1", {}, "Expression playground"),
+    h("p", { class: "muted" }, "Type a TargetWorkers or workflow filter expression: the matching workers or tasks show as you type."),
+    h("div", { class: "card" },
+      h("div", { class: "field" }, h("label", { for: "expression" }, "Expression"), expression, marker, status),
+      h("div", { class: "row" }, h("div", { class: "field" }, h("label", { for: "subject" }, "Match against"), subject)),
+      taskAttributes.node),
+    section("Matches", results));
+}
+
+// ---------------------------------------------------------------- the manual clock
+
+export async function clock(ctx) {
+  const { ws } = ctx;
+  const seconds = h("input", { id: "advance", type: "number", min: 0, step: "any", value: 30 });
+  const now = h("p", { class: "clock-now" });
+  const showNow = async () => {
+    const c = await get("/dev/clock");
+    now.replaceChildren("Server time: ", h("time", { datetime: c.now }, c.now));
+  };
+  const form = h("form", { class: "card row", onsubmit: async (event) => {
+    event.preventDefault();
+    const ok = await act(`Clock moved ${seconds.value} s`, () => post("/dev/clock", { Advance: seconds.value }));
+    if (ok) await showNow();
+  } }, h("div", { class: "field" }, h("label", { for: "advance" }, "Move the clock forward by (seconds)"), seconds),
+  h("button", { type: "submit", class: "primary" }, "Move the clock"));
+  await showNow();
+  return h("div", {}, h("h1", {}, "Clock"), now, form,
+    section("Pending timers", ctx.live(async () => {
+      const answer = await optional("GET", wsPath(ws, "Timers"));
+      if (answer === null) return h("p", { class: "muted unavailable" }, "The list of pending timers is not available on this server.");
+      return table(["Due", "In", "Kind", "What", "Task", "Worker"], answer.timers.map((t) => [
+        t.due_at, duration(t.due_in_ms ?? (t.due_ms - answer.now_ms)), t.kind, t.description || "",
+        resourceLink(ws, "task", t.task_sid), resourceLink(ws, "worker", t.worker_sid)]), "Pending timers");
+    }, () => true, 200)));
+}
+
+export const VIEWS = { overview, "task-queues": taskQueues, queue, workers, worker, tasks, task,
+                       workflows, workflow, events, playground, clock };
