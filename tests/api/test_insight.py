@@ -201,6 +201,8 @@ def test_routing_tells_a_cascading_tasks_path_and_its_decision(
         ("target_entered", "Sales", 0, "One"), ("target_timeout", "Sales", 0, "One"),
         ("target_entered", "Sales", 1, "Two"), ("reserved", "Sales", 1, "Two")]
     assert body["steps"][-1]["worker_friendly_name"] == "carol"
+    assert "Reserved for worker carol" in body["steps"][-1]["reason"]
+    assert "queue Two" in body["steps"][-2]["reason"]
     decision = body["decision"]
     assert (decision["as_of"], decision["strategy"], decision["how"], decision["worker_sid"],
             decision["order_by"]) == ("reservation", "order_by", "task_offered",

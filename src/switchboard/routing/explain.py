@@ -134,7 +134,7 @@ def path(events: Iterable[TaskEvent], config: WorkflowConfig | None,
          names: Mapping[str, str] | None = None) -> list[Step]:
     """The task's steps, in order, from its events (oldest first) and the workflow
     configuration it routes by. ``names``: friendly names by SID, for the sentences."""
-    names = names or {}
+    names = {} if names is None else names
     walk_ = _Walk(config)
     for event in events:
         kind, time, data = event.event_type, event.date, event.data
