@@ -1,7 +1,7 @@
-"""Cumulative statistics read from the store (per-minute rollups plus the events at a window's
-edges) equal brute force folded from the stored events one by one, for windows starting and
-ending anywhere in a minute, after events folded in late (``stat_backfill``) and across a
-restart, on SQLite and PostgreSQL."""
+"""Cumulative statistics read from the store (rollups per minute, hour and day plus the events
+at a window's edges) equal brute force folded from the stored events one by one, for windows
+starting and ending anywhere in a minute, an hour or a day, after events folded in late
+(``stat_backfill``) and across a restart, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from tests.conftest import ACCOUNT_SID, START_MS, make_runtime
 from tests.integration.test_statistics_store import run_scenario
 
 MINUTE = 60_000
+DAY = 86_400_000
 BASE = START_MS - START_MS % MINUTE  # a minute's start
 QUEUES = ("WQ" + "1" * 32, "WQ" + "2" * 32)
 WORKFLOW_SID = "WW" + "1" * 32
@@ -55,10 +56,12 @@ def event(workspace_sid: str, seq: int, kind: str, date: int, queue: int, worker
 
 
 occurrence = st.tuples(
-    st.integers(0, 4 * MINUTE),  # date after BASE
+    st.one_of(st.integers(0, 4 * MINUTE), st.integers(0, 3 * DAY)),  # date after BASE
     st.sampled_from(KINDS), st.integers(0, 1), st.integers(0, 1),
     st.sampled_from([None, "default", "chat"]), st.integers(0, 40_000))
-window = st.tuples(st.integers(-MINUTE, 5 * MINUTE), st.integers(0, 4 * MINUTE))
+window = st.tuples(  # (start after BASE, length)
+    st.one_of(st.integers(-MINUTE, 5 * MINUTE), st.integers(-DAY, 3 * DAY)),
+    st.one_of(st.integers(0, 4 * MINUTE), st.integers(0, 4 * DAY)))
 
 
 def stored(store: Store, workspace_sid: str) -> list[EventRecord]:
@@ -211,18 +214,22 @@ def test_the_same_answers_after_a_restart(database_url: str) -> None:
     assert before[1]  # time in activities
 
 
-def test_rollups_of_minutes_before_the_horizon_are_pruned(store: Store) -> None:
+def test_rollups_of_periods_before_the_horizon_are_pruned(store: Store) -> None:
     workspace_sid = f"WS{next(_workspaces):032d}"
     events = [event(workspace_sid, seq, "reservation.accepted", BASE + seq * MINUTE, 0, 0,
                     None, 1_500) for seq in range(1, 6)]
     store.submit_changes(Changes(events=events)).result()
 
-    def minutes() -> list[int]:
+    def periods(table: Any) -> list[tuple[int, int]]:
         with store.engine.connect() as conn:
-            return sorted({int(m) for (m,) in conn.execute(
-                select(tables.stat_minutes.c.minute).where(
-                    tables.stat_minutes.c.workspace_sid == workspace_sid))})
+            return sorted({(int(span) // MINUTE, (int(start) - BASE) // MINUTE)
+                           for span, start in conn.execute(
+                select(table.c.span, table.c.period_start).where(
+                    table.c.workspace_sid == workspace_sid))})
 
-    assert minutes() == [BASE + n * MINUTE for n in range(1, 6)]
+    hour_and_day = [(60, 0), (1440, 0)]
+    for table in (tables.stat_rollups, tables.stat_waits):
+        assert periods(table) == [(1, n) for n in range(1, 6)] + hour_and_day
     store.submit(lambda conn: prune(conn, BASE + 3 * MINUTE + 1)).result()
-    assert minutes() == [BASE + n * MINUTE for n in range(3, 6)]  # the minute under way stays
+    for table in (tables.stat_rollups, tables.stat_waits):  # the minute under way stays
+        assert periods(table) == [(1, n) for n in range(3, 6)] + hour_and_day

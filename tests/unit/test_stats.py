@@ -13,6 +13,7 @@ from switchboard.routing.model import Worker
 from switchboard.stats.activity import ActivityLog, Method
 from switchboard.stats.cumulative import ACCEPTED, CANCELED, QUEUE, split_by_wait_time, task_flow
 from switchboard.stats.series import Summary
+from switchboard.stats.stored import periods
 from switchboard.stats.window import (
     MINUTE_MS,
     RETENTION_MS,
@@ -24,6 +25,28 @@ from switchboard.stats.window import (
 NOW = 1_767_225_600_000
 
 # ---------------------------------------------------------------------- summaries
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.integers(0, 5 * 1440), length=st.one_of(st.none(), st.integers(0, 5 * 1440)))
+def test_periods_tile_whole_minutes_with_the_fewest_minutes_hours_and_days(
+        first: int, length: int | None) -> None:
+    start = first * MINUTE_MS
+    end = None if length is None else start + length * MINUTE_MS
+    ranges = periods(start, end)
+    at = start
+    for span, lo, hi in ranges:  # in order, each a run of whole periods, no gap, no overlap
+        assert lo == at and lo % span == 0
+        if hi is None:
+            assert end is None and (span, lo) == ranges[-1][:2]
+            return
+        assert hi > lo and hi % span == 0
+        at = hi
+    assert end is not None and at == end
+    # At most: minutes up to an hour, hours up to a day, days, hours, minutes.
+    assert len(ranges) <= 5
+    assert sum((hi - lo) // span for span, lo, hi in ranges if hi is not None) <= (
+        59 + 23 + 5 + 23 + 59)
 
 
 def test_summary_merge() -> None:

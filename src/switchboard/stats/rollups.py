@@ -1,11 +1,14 @@
-"""Statistics rollups: what each minute of a workspace's log adds to each figure, kept in the store.
+"""Statistics rollups: what each minute, hour and day of a workspace's log adds to each figure,
+kept in the store.
 
 Every counted event is an occurrence of one figure in a few scopes (``cumulative.occurrences``:
 the workspace, the task's queue and workflow, the reservation's worker), possibly with a wait
-(ms). Per (scope, figure, TaskChannel, minute) the store keeps how many occurred and, for waits,
-their total, least and greatest (``stat_minutes``), and for the waits ``SplitByWaitTime``
-splits, how many fell in each whole second rounded up (``stat_waits``): a wait is at or below
-``t`` seconds exactly when its rounded-up second is, so any thresholds are answered exactly.
+(ms). Per (scope, figure, TaskChannel, period) the store keeps how many occurred and, for
+waits, their total, least and greatest (``stat_rollups``), and for the waits
+``SplitByWaitTime`` splits, how many fell in each whole second rounded up (``stat_waits``): a
+wait is at or below ``t`` seconds exactly when its rounded-up second is, so any thresholds are
+answered exactly. Periods are minutes, hours and days (UTC), each event counted in the three
+that hold it, so a 30-day window reads a few hundred periods, not 43,200 minutes.
 
 The rows are written by the store in the transaction that appends the events (one upsert per
 row a batch of commits touches, not per event), so they always agree with the log, in a
@@ -27,43 +30,49 @@ from switchboard.stats.records import COUNTED_TYPES, EventRecord, from_event
 from switchboard.store import tables
 
 MINUTE_MS = 60_000
-# (workspace, scope, scope SID, minute, figure, channel) -> [count, total, minimum, maximum]
-MinuteKey = tuple[str, str, str, int, str, str]
-WaitKey = tuple[str, str, str, int, str, str, int]
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+SPANS = (MINUTE_MS, HOUR_MS, DAY_MS)
+# (workspace, scope, scope SID, span, period start, figure, channel)
+# -> [count, total, minimum, maximum]
+PeriodKey = tuple[str, str, str, int, int, str, str]
+WaitKey = tuple[str, str, str, int, int, str, str, int]  # ... and the wait's second
 
 
 class Rollup:
-    """Rows of ``stat_minutes`` and ``stat_waits`` summed over some events."""
+    """Rows of ``stat_rollups`` and ``stat_waits`` summed over some events."""
 
-    __slots__ = ("minutes", "waits")
+    __slots__ = ("periods", "waits")
 
     def __init__(self) -> None:
-        self.minutes: dict[MinuteKey, list[int]] = {}
+        self.periods: dict[PeriodKey, list[int]] = {}
         self.waits: dict[WaitKey, int] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.minutes)
+        return bool(self.periods)
 
     def add(self, workspace_sid: str, record: EventRecord) -> None:
-        minute = record.event_date - record.event_date % MINUTE_MS
+        date = record.event_date
         channel = record.task_channel or ""
-        minutes, waits = self.minutes, self.waits
+        periods, waits = self.periods, self.waits
         for scope, sid, figure, wait in occurrences(record):
-            key = (workspace_sid, scope, sid, minute, figure, channel)
-            row = minutes.get(key)
-            if row is None:
-                minutes[key] = [1, wait, wait, wait]
-            else:
-                row[0] += 1
-                row[1] += wait
-                if wait < row[2]:
-                    row[2] = wait
-                if wait > row[3]:
-                    row[3] = wait
-            if figure in SPLIT_FIGURES and scope != WORKER:
-                second = -(-wait // 1000)
-                wait_key = (workspace_sid, scope, sid, minute, figure, channel, second)
-                waits[wait_key] = waits.get(wait_key, 0) + 1
+            split = figure in SPLIT_FIGURES and scope != WORKER
+            for span in SPANS:
+                start = date - date % span
+                key = (workspace_sid, scope, sid, span, start, figure, channel)
+                row = periods.get(key)
+                if row is None:
+                    periods[key] = [1, wait, wait, wait]
+                else:
+                    row[0] += 1
+                    row[1] += wait
+                    if wait < row[2]:
+                        row[2] = wait
+                    if wait > row[3]:
+                        row[3] = wait
+                if split:
+                    wait_key = (*key, -(-wait // 1000))
+                    waits[wait_key] = waits.get(wait_key, 0) + 1
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
@@ -72,28 +81,29 @@ class Rollup:
 
 
 class RollupWriter:
-    """Upserts a ``Rollup`` with one executemany per table, straight to the driver."""
+    """Upserts a ``Rollup`` with one executemany per table, straight to the driver (its rows
+    are plain values already)."""
 
     def __init__(self, dialect: str, paramstyle: str) -> None:
         mark = "?" if paramstyle == "qmark" else "%s"
         least, greatest = ("min", "max") if dialect == "sqlite" else ("LEAST", "GREATEST")
-        m = "stat_minutes"
-        key = "workspace_sid, scope, scope_sid, minute, figure, channel"
-        self.minutes_sql = (
+        m = "stat_rollups"
+        key = "workspace_sid, scope, scope_sid, span, period_start, figure, channel"
+        self.periods_sql = (
             f"INSERT INTO {m} ({key}, count, total, minimum, maximum) "
-            f"VALUES ({', '.join([mark] * 10)}) ON CONFLICT ({key}) DO UPDATE SET "
+            f"VALUES ({', '.join([mark] * 11)}) ON CONFLICT ({key}) DO UPDATE SET "
             f"count = {m}.count + excluded.count, total = {m}.total + excluded.total, "
             f"minimum = {least}({m}.minimum, excluded.minimum), "
             f"maximum = {greatest}({m}.maximum, excluded.maximum)")
         self.waits_sql = (
-            f"INSERT INTO stat_waits ({key}, second, count) VALUES ({', '.join([mark] * 8)}) "
+            f"INSERT INTO stat_waits ({key}, second, count) VALUES ({', '.join([mark] * 9)}) "
             f"ON CONFLICT ({key}, second) DO UPDATE SET count = stat_waits.count + "
             "excluded.count")
 
     def write(self, conn: Connection, rollup: Rollup) -> None:
-        if rollup.minutes:
-            conn.exec_driver_sql(self.minutes_sql,
-                                 [(*key, *row) for key, row in rollup.minutes.items()])
+        if rollup.periods:
+            conn.exec_driver_sql(self.periods_sql,
+                                 [(*key, *row) for key, row in rollup.periods.items()])
         if rollup.waits:
             conn.exec_driver_sql(self.waits_sql,
                                  [(*key, n) for key, n in rollup.waits.items()])
@@ -135,9 +145,10 @@ def backfill_step(conn: Connection, workspace_sid: str, since: int, batch: int =
 
 
 def prune(conn: Connection, before: int) -> int:
-    """Drop rollups of minutes that end before ``before``; returns how many rows went."""
+    """Drop rollups of periods that end before ``before``; returns how many rows went."""
     removed = 0
-    for table in (tables.stat_minutes, tables.stat_waits):
-        result = conn.execute(delete(table).where(table.c.minute < before - MINUTE_MS))
+    for table in (tables.stat_rollups, tables.stat_waits):
+        result = conn.execute(delete(table).where(
+            table.c.period_start + table.c.span < before))
         removed += int(result.rowcount or 0)
     return removed

@@ -1,15 +1,17 @@
-"""Cumulative figures of a window, read from the store: whole minutes from the rollups, the
-edges from the events.
+"""Cumulative figures of a window, read from the store: whole minutes, hours and days from the
+rollups, the edges from the events.
 
 A window ``[start, end]`` (both inclusive, to the millisecond) is cut into the part before its
 first whole minute, its whole minutes, and the part after its last whole minute. The whole
-minutes are sums of ``stat_minutes`` / ``stat_waits`` rows (``rollups.py``); the two edges,
-less than a minute each, are folded from the events themselves (the ``(workspace_sid,
-event_date)`` index finds them). When no event is later than ``end`` — the usual "the last N
-minutes" window — the minute under way is all before ``end`` and is read from its rollup row
-too, so only the first edge reads events. Counts, totals, minimums and maximums merge exactly,
-and so do histograms by whole second, so every figure equals the one folded from the window's
-events one by one (the tests compare both).
+minutes are tiled with the fewest minutes, hours and days (``periods``) and read as sums of
+``stat_rollups`` / ``stat_waits`` rows (``rollups.py``): a 30-day window reads at most 29 days,
+46 hours and 118 minutes. The two edges, less than a minute each, are folded from the events
+themselves (the ``(workspace_sid, event_date)`` index finds them). When no event is later than
+``end`` — the usual "the last N minutes" window — every period from the first whole minute on
+is all before ``end`` and is read from its rollup rows, so only the first edge reads events.
+Counts, totals, minimums and maximums merge exactly, and so do histograms by whole second, so
+every figure equals the one folded from the window's events one by one (the tests compare
+both). Nothing of the history is kept in memory.
 
 All reads of one request are one snapshot of the store (a transaction), so rollups and events
 agree with each other.
@@ -21,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Sequence, Set
 from contextlib import contextmanager
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, false, func, or_, select
 
 from switchboard.stats.cumulative import (
     ACCEPTED,
@@ -35,47 +37,80 @@ from switchboard.stats.cumulative import (
 )
 from switchboard.stats.queries import records_between
 from switchboard.stats.records import EventRecord
+from switchboard.stats.rollups import MINUTE_MS, SPANS
 from switchboard.stats.series import Summary
 from switchboard.stats.window import Window
 from switchboard.store import tables
 
-MINUTE_MS = 60_000
 MANY = 500  # SIDs beyond which rows are filtered here rather than by an IN (...) list
-_m = tables.stat_minutes
+_r = tables.stat_rollups
 _w = tables.stat_waits
 _e = tables.events
+Range = tuple[int, int, int | None]  # (span, first period start, end of the last; None: all)
+
+
+def _up(time: int, span: int) -> int:
+    return -(-time // span) * span
+
+
+def _down(time: int, span: int) -> int:
+    return time // span * span
+
+
+def periods(first: int, end: int | None) -> list[Range]:
+    """The fewest minutes, hours and days (``(span, from, to)`` ranges of period starts) that
+    tile ``[first, end)`` (both whole minutes; ``end`` None: no end): smaller periods up to the
+    first whole larger one, the larger ones, smaller ones again after the last."""
+    found: list[Range] = []
+    level = 0
+    while level + 1 < len(SPANS):  # climbing: while a whole larger period fits
+        larger = SPANS[level + 1]
+        edge = _up(first, larger)
+        if end is not None and edge + larger > end:
+            break
+        if first < edge:
+            found.append((SPANS[level], first, edge))
+        first = edge
+        level += 1
+    if end is None:
+        found.append((SPANS[level], first, None))
+        return found
+    for span in SPANS[level::-1]:  # descending
+        last = _down(end, span)
+        if first < last:
+            found.append((span, first, last))
+            first = last
+    return found
 
 
 class Cut:
-    """How a window is read: events in ``edges`` (half-open ranges), rollup minutes in
-    ``[first_minute, last_minute)`` (``last_minute`` None: no bound)."""
+    """How a window is read: events in ``edges`` (half-open ranges), rollups in ``ranges``."""
 
     def __init__(self, window: Window, newest: int | None) -> None:
         start, end = window.start, window.end
-        first_full = -(-start // MINUTE_MS) * MINUTE_MS
-        after_last = (end + 1) // MINUTE_MS * MINUTE_MS
+        first_full = _up(start, MINUTE_MS)
+        after_last = _down(end + 1, MINUTE_MS)
         self.edges: list[tuple[int, int]] = []
-        self.first_minute = first_full
-        self.last_minute: int | None = after_last
+        self.ranges: list[Range] = []
         if newest is None or newest <= end:
-            # Nothing after the window's end: every minute from the first whole one is in it.
+            # Nothing after the window's end: every period from the first whole minute is in it.
             if start < first_full:
                 self.edges.append((start, min(first_full, end + 1)))
-            self.last_minute = None
+            self.ranges = periods(first_full, None)
         elif first_full < after_last:
             if start < first_full:
                 self.edges.append((start, first_full))
             self.edges.append((after_last, end + 1))
+            self.ranges = periods(first_full, after_last)
         else:
             self.edges.append((start, end + 1))
-            self.last_minute = first_full  # no minute
 
-    def minutes(self, table: Table) -> list[ColumnElement[bool]]:
-        column = table.c.minute
-        where = [column >= self.first_minute]
-        if self.last_minute is not None:
-            where.append(column < self.last_minute)
-        return where
+    def where(self, table: Table) -> ColumnElement[bool]:
+        c = table.c
+        ranges = [and_(c.span == span, c.period_start >= lo,
+                       *(() if hi is None else (c.period_start < hi,)))
+                  for span, lo, hi in self.ranges]
+        return or_(*ranges) if ranges else false()
 
 
 class Reader:
@@ -105,8 +140,7 @@ class Reader:
     def _where(self, table: Table, scope: str, sids: Collection[str]
                ) -> list[ColumnElement[bool]]:
         c = table.c
-        where = [c.workspace_sid == self.workspace_sid, c.scope == scope,
-                 *self.cut.minutes(table)]
+        where = [c.workspace_sid == self.workspace_sid, c.scope == scope, self.cut.where(table)]
         if len(sids) <= MANY:
             where.append(c.scope_sid.in_(sorted(sids)) if len(sids) > 1
                          else c.scope_sid == next(iter(sids)))
@@ -120,10 +154,10 @@ class Reader:
         if not sids:
             return found
         rows = self.conn.execute(
-            select(_m.c.scope_sid, _m.c.figure, func.sum(_m.c.count), func.sum(_m.c.total),
-                   func.min(_m.c.minimum), func.max(_m.c.maximum))
-            .where(*self._where(_m, scope, sids))
-            .group_by(_m.c.scope_sid, _m.c.figure))
+            select(_r.c.scope_sid, _r.c.figure, func.sum(_r.c.count), func.sum(_r.c.total),
+                   func.min(_r.c.minimum), func.max(_r.c.maximum))
+            .where(*self._where(_r, scope, sids))
+            .group_by(_r.c.scope_sid, _r.c.figure))
         for sid, figure, count, total, least, most in rows:
             mine = found.get(sid)
             if mine is not None:

@@ -242,35 +242,39 @@ events = Table(
 )
 
 # Statistics rollups (``stats/rollups.py``): per workspace, scope (workspace, queue, workflow,
-# worker), figure, TaskChannel ('' for none) and minute (epoch ms of its start), how many
-# occurrences and, for wait figures, their total, least and greatest wait (ms). Written in the
-# transaction of the events they count.
-stat_minutes = Table(
-    "stat_minutes", metadata,
+# worker), figure, TaskChannel ('' for none) and period (a minute, an hour or a day: its
+# ``span`` and ``period_start``, epoch ms), how many occurrences and, for wait figures, their
+# total, least and greatest wait (ms). Written in the transaction of the events they count.
+stat_rollups = Table(
+    "stat_rollups", metadata,
     Column("workspace_sid", SID, primary_key=True),
     Column("scope", String(16), primary_key=True),
     Column("scope_sid", String(34), primary_key=True),  # '' for the workspace
-    Column("minute", BigInteger, primary_key=True),
+    Column("span", BigInteger, primary_key=True),
+    Column("period_start", BigInteger, primary_key=True),
     Column("figure", String(32), primary_key=True),
     Column("channel", String(64), primary_key=True),
     Column("count", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
     Column("minimum", BigInteger, nullable=False),
     Column("maximum", BigInteger, nullable=False),
+    sqlite_with_rowid=False,  # rows in key order: a window's rows are read in one run
 )
 
-# Waits by whole second (rounded up) per minute, for ``SplitByWaitTime``: a wait of ``ms`` is
+# Waits by whole second (rounded up) per period, for ``SplitByWaitTime``: a wait of ``ms`` is
 # at or below ``t`` seconds exactly when ``second`` <= t.
 stat_waits = Table(
     "stat_waits", metadata,
     Column("workspace_sid", SID, primary_key=True),
     Column("scope", String(16), primary_key=True),
     Column("scope_sid", String(34), primary_key=True),
-    Column("minute", BigInteger, primary_key=True),
+    Column("span", BigInteger, primary_key=True),
+    Column("period_start", BigInteger, primary_key=True),
     Column("figure", String(32), primary_key=True),
     Column("channel", String(64), primary_key=True),
     Column("second", BigInteger, primary_key=True),
     Column("count", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Events stored without rollups (before migration 0008, or written around the store): those of
@@ -321,4 +325,4 @@ ENTITY_TABLES: dict[str, Table] = {
 }
 WORKSPACE_CHILDREN = (activities, task_channels, workers, worker_channels, task_queues, workflows,
                       tasks, reservations, transfers, events, callback_cursors, callback_failures,
-                      workspace_leases, stat_minutes, stat_waits, stat_backfill)
+                      workspace_leases, stat_rollups, stat_waits, stat_backfill)

@@ -1,4 +1,5 @@
-"""Statistics rollups: per-minute counts and wait summaries, and the events still to fold in.
+"""Statistics rollups: counts and wait summaries per minute, hour and day, and the events
+still to fold in.
 
 Revision ID: 0008
 Revises: 0007
@@ -21,23 +22,26 @@ def _key() -> list[sa.Column[object]]:
     return [sa.Column("workspace_sid", SID, primary_key=True),
             sa.Column("scope", sa.String(16), primary_key=True),
             sa.Column("scope_sid", sa.String(34), primary_key=True),
-            sa.Column("minute", sa.BigInteger, primary_key=True),
+            sa.Column("span", sa.BigInteger, primary_key=True),
+            sa.Column("period_start", sa.BigInteger, primary_key=True),
             sa.Column("figure", sa.String(32), primary_key=True),
             sa.Column("channel", sa.String(64), primary_key=True)]
 
 
 def upgrade() -> None:
     op.create_table(
-        "stat_minutes", *_key(),
+        "stat_rollups", *_key(),
         sa.Column("count", sa.BigInteger, nullable=False),
         sa.Column("total", sa.BigInteger, nullable=False),
         sa.Column("minimum", sa.BigInteger, nullable=False),
         sa.Column("maximum", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "stat_waits", *_key(),
         sa.Column("second", sa.BigInteger, primary_key=True),
         sa.Column("count", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "stat_backfill",
@@ -53,4 +57,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("stat_backfill")
     op.drop_table("stat_waits")
-    op.drop_table("stat_minutes")
+    op.drop_table("stat_rollups")
