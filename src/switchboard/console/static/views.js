@@ -16,7 +16,8 @@ function resourceLink(ws, type, sid, label = sid) {
   return kind ? link(`/workspaces/${ws}/${kind}/${sid}`, label) : label;
 }
 
-const age = (iso, now = Date.now()) => (iso ? duration(now - Date.parse(iso)) : "–");
+// A server date's time of day (the server's clock may be a manual one: no age on the browser's).
+const clockTime = (iso) => (iso ? iso.replace(/^.*T/, "").replace(/(\.\d+)?Z$/, "") : "–");
 
 function attrs(text) {
   const value = parseAttributes(text);
@@ -159,23 +160,19 @@ async function waitingTasks(ws, queueSid) {
     || b.t.priority - a.t.priority || Date.parse(a.t.date_created) - Date.parse(b.t.date_created));
   const estimateText = (p) => {
     const seconds = (p && p.estimated_wait_time) ?? null;
-    return seconds === null || seconds === undefined ? (estimate ? estimateOf(estimate) : "–") : duration(seconds * 1000);
+    return seconds === null || seconds === undefined ? "–" : duration(seconds * 1000);
   };
   return h("div", {},
     estimate ? h("p", { class: "muted" }, "Estimated wait for a new task: ", estimateOf(estimate)) : null,
     table(["#", "Task", "Priority", "Channel", "Age", "Estimated wait"], rows.map(({ t, p }) => [
       p && p.position != null ? String(p.position) : "–",
       link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), String(t.priority), t.task_channel_unique_name,
-      age(t.date_created), estimateText(p)]), "Waiting tasks"));
+      duration(t.age * 1000), estimateText(p)]), "Waiting tasks"));
 }
 
 function estimateOf(answer) {
-  for (const key of ["estimated_wait_time", "estimated_wait_seconds", "seconds", "estimate"]) {
-    const value = answer[key];
-    if (typeof value === "number") return duration(value * 1000);
-    if (value && typeof value === "object") return estimateOf(value);
-  }
-  return "–";
+  const value = answer.estimated_wait_time;
+  return typeof value === "number" ? duration(value * 1000) : "not known yet (no completed tasks to learn from)";
 }
 
 // ---------------------------------------------------------------- workers
@@ -225,7 +222,7 @@ export async function worker(ctx) {
         const now = await get(wsPath(ws, "Workers", sid));
         if (select.value !== now.activity_sid && document.activeElement !== select) select.value = now.activity_sid;
         return h("dl", { class: "figures" }, figure("Activity", now.activity_name, "activity"),
-          figure("Available", now.available ? "yes" : "no"), figure("In this activity", age(now.date_status_changed)));
+          figure("Available", now.available ? "yes" : "no"), figure("Since", clockTime(now.date_status_changed)));
       }, mine)),
       form),
     section("Channels", ctx.live(async () => {
@@ -236,9 +233,9 @@ export async function worker(ctx) {
     }, mine)),
     section("Reservations", ctx.live(async () => {
       const list = await all(wsPath(ws, "Workers", sid, "Reservations"), "reservations");
-      return table(["Reservation", "Task", "Status", "Created", "Actions"], list.map((r) => [
+      return table(["Reservation", "Task", "Status", "Created at", "Actions"], list.map((r) => [
         h("code", {}, r.sid), link(`/workspaces/${ws}/tasks/${r.task_sid}`, r.task_sid),
-        badge(r.reservation_status), age(r.date_created), reservationActions(ws, r)]), "Reservations");
+        badge(r.reservation_status), clockTime(r.date_created), reservationActions(ws, r)]), "Reservations");
     }, mine)),
     section("Attributes", ctx.live(async () => json(attrs((await get(wsPath(ws, "Workers", sid))).attributes)), mine)));
 }
@@ -270,7 +267,7 @@ export async function tasks(ctx) {
     return table(["Task", "Status", "Queue", "Priority", "Age", "Attributes"], list.map((t) => [
       link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), badge(t.assignment_status),
       resourceLink(ws, "task_queue", t.task_queue_sid, t.task_queue_friendly_name || t.task_queue_sid),
-      String(t.priority), age(t.date_created), h("code", { class: "clip" }, t.attributes)]), "Tasks");
+      String(t.priority), duration(t.age * 1000), h("code", { class: "clip" }, t.attributes)]), "Tasks");
   }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation.")), form);
 }
 
@@ -290,7 +287,7 @@ export async function task(ctx) {
         section("Status", h("dl", { class: "figures" },
           figure("Status", t.assignment_status, "status"),
           figure("Queue", t.task_queue_friendly_name || "–"), figure("Priority", t.priority),
-          figure("Channel", t.task_channel_unique_name), figure("Age", age(t.date_created)),
+          figure("Channel", t.task_channel_unique_name), figure("Age", duration(t.age * 1000)),
           position && position.position != null ? figure("Position in queue", position.position, "position") : null,
           position && position.estimated_wait_time != null ? figure("Estimated wait", duration(position.estimated_wait_time * 1000)) : null),
         h("p", {}, "Workflow: ", resourceLink(ws, "workflow", t.workflow_sid, t.workflow_friendly_name || t.workflow_sid),
@@ -303,53 +300,77 @@ export async function task(ctx) {
     }, mine),
     section("Reservations", ctx.live(async () => {
       const list = await all(wsPath(ws, "Tasks", sid, "Reservations"), "reservations");
-      return table(["Reservation", "Worker", "Status", "Created", "Act as the worker"], list.map((r) => [
+      return table(["Reservation", "Worker", "Status", "Created at", "Act as the worker"], list.map((r) => [
         h("code", {}, r.sid), resourceLink(ws, "worker", r.worker_sid, r.worker_name),
-        badge(r.reservation_status), age(r.date_created), reservationActions(ws, r)]), "Reservations");
+        badge(r.reservation_status), clockTime(r.date_created), reservationActions(ws, r)]), "Reservations");
     }, mine)),
     section("Why did it go there?", ctx.live(() => routingView(ws, sid), mine, 300)));
 }
 
 // The task's path through its workflow (the Routing extension), as a timeline.
+const STEP_LABELS = {
+  created: "Created", workflow_entered: "Entered the workflow", filter_matched: "Filter matched",
+  filter_skipped: "Filter did not match", filter_not_matched: "Filter did not match",
+  default_filter: "Default filter", target_entered: "Target entered", target_skipped: "Target skipped",
+  target_timeout: "Target timed out", target_left: "Target left", reserved: "Reserved",
+  accepted: "Accepted", rejected: "Rejected", timeout: "Reservation timed out",
+  canceled: "Canceled", completed: "Completed", rerouted: "Routed again",
+};
+const STEP_TONE = { target_timeout: "warn", target_skipped: "warn", filter_skipped: "muted",
+  filter_not_matched: "muted", timeout: "warn", rejected: "warn", canceled: "bad",
+  reserved: "ok", accepted: "ok", completed: "ok", filter_matched: "ok" };
+
 async function routingView(ws, sid) {
   const routing = await optional("GET", wsPath(ws, "Tasks", sid, "Routing"));
   if (routing === null) return h("p", { class: "muted unavailable" }, "Routing explanations are not available on this server.");
   const steps = routing.steps || [];
-  const items = steps.map((step) => h("li", { class: `step step-${String(step.kind || step.type || step.outcome || "").replace(/[^a-z_-]/gi, "")}` },
+  const items = steps.map((step) => h("li", { class: `step tone-${STEP_TONE[step.kind] || "plain"}`, "data-kind": step.kind },
     h("div", { class: "step-head" },
-      h("strong", {}, step.title || [step.kind || step.type, step.outcome || step.result].filter(Boolean).join(" · ") || "Step"),
-      step.at || step.date || step.time ? h("time", {}, step.at || step.date || step.time) : null),
-    step.description || step.reason || step.message ? h("p", {}, step.description || step.reason || step.message) : null,
-    stepDetails(ws, step)));
+      h("strong", {}, STEP_LABELS[step.kind] || String(step.kind || "Step").replace(/_/g, " "),
+        step.filter_name ? h("span", { class: "muted" }, ` · ${step.filter_name}`) : null,
+),
+      h("time", { datetime: step.time }, clockTime(step.time))),
+    step.reason ? h("p", {}, step.reason) : null,
+    stepFacts(ws, step)));
   const decision = routing.decision;
   return h("div", { class: "routing" },
     items.length ? h("ol", { class: "timeline" }, items) : h("p", { class: "muted" }, "No routing steps yet."),
-    decision ? h("div", { class: "decision" }, h("h3", {}, "The decision"), decisionView(ws, decision)) : null);
+    decision ? decisionView(ws, decision) : null);
 }
 
-function stepDetails(ws, step) {
-  const skip = new Set(["kind", "type", "outcome", "result", "title", "at", "date", "time", "description", "reason", "message"]);
-  const rows = Object.entries(step).filter(([key, value]) => !skip.has(key) && value !== null && value !== undefined);
-  if (!rows.length) return null;
-  return h("dl", { class: "details" }, rows.map(([key, value]) => [h("dt", {}, key.replace(/_/g, " ")),
-    h("dd", {}, detailValue(ws, key, value))]));
+function stepFacts(ws, step) {
+  const facts = [];
+  if (step.task_queue_sid) facts.push(["Queue", resourceLink(ws, "task_queue", step.task_queue_sid, step.task_queue_friendly_name || step.task_queue_sid)]);
+  if (step.expression) facts.push(["Expression", h("code", {}, step.expression)]);
+  if (step.worker_sid) facts.push(["Worker", resourceLink(ws, "worker", step.worker_sid, step.worker_friendly_name || step.worker_sid)]);
+  if (step.reservation_sid) facts.push(["Reservation", h("code", {}, step.reservation_sid)]);
+  return facts.length ? h("dl", { class: "details" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null;
 }
 
-function detailValue(ws, key, value) {
-  if (typeof value === "string" && /^W[QKW][0-9a-f]{32}$/.test(value)) {
-    return resourceLink(ws, { WQ: "task_queue", WK: "worker", WW: "workflow" }[value.slice(0, 2)], value);
+function decisionView(ws, d) {
+  const facts = [];
+  if (d.strategy) facts.push(["Selection", d.strategy.replace(/_/g, " ")]);
+  if (d.order_by) facts.push(["Order by", h("code", {}, d.order_by)]);
+  if (d.task_queue_sid) facts.push(["Queue", resourceLink(ws, "task_queue", d.task_queue_sid, d.task_queue_friendly_name || d.task_queue_sid)]);
+  if (d.worker_idle_since) facts.push(["Idle since", d.worker_idle_since]);
+  if (d.time) facts.push(["Decided at", d.time]);
+  const c = d.considered;
+  let considered = null;
+  if (c && typeof c === "object") {
+    const excluded = Object.entries(c.excluded || {}).map(([why, n]) => `${n} ${why.replace(/_/g, " ")}`).join(", ");
+    const top = Array.isArray(c.top) ? c.top : [];
+    considered = h("div", { class: "considered" },
+      h("p", {}, `Workers considered ${c.as_of === "now" ? "now" : "then"}: ${c.members ?? "?"} in the queue, ${c.eligible ?? "?"} eligible`,
+        excluded ? `; excluded: ${excluded}` : "", "."),
+      top.length ? table(Object.keys(top[0]).map((k) => k.replace(/_/g, " ")), top.map((row) =>
+        Object.entries(row).map(([k, v]) => (k === "worker_sid" || k === "sid") ? resourceLink(ws, "worker", v)
+          : typeof v === "object" && v !== null ? h("code", {}, JSON.stringify(v)) : String(v ?? "–"))), "Workers considered") : null);
   }
-  if (typeof value === "object") return h("code", { class: "clip" }, JSON.stringify(value));
-  return String(value);
-}
-
-function decisionView(ws, decision) {
-  const considered = decision.considered || decision.workers || decision.candidates || [];
-  const rest = Object.fromEntries(Object.entries(decision).filter(([k]) => !["considered", "workers", "candidates"].includes(k)));
-  return h("div", {}, stepDetails(ws, rest),
-    Array.isArray(considered) && considered.length ? table(
-      Object.keys(considered[0]).map((k) => k.replace(/_/g, " ")),
-      considered.map((c) => Object.entries(c).map(([k, v]) => detailValue(ws, k, v))), "Workers considered") : null);
+  return h("div", { class: "decision" },
+    h("h3", {}, d.worker_sid ? ["Chosen: ", resourceLink(ws, "worker", d.worker_sid, d.worker_friendly_name || d.worker_sid)] : "No worker chosen yet"),
+    d.reason ? h("p", {}, d.reason) : null,
+    facts.length ? h("dl", { class: "details" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])) : null,
+    considered);
 }
 
 // ---------------------------------------------------------------- workflows
