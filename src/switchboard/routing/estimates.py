@@ -5,22 +5,29 @@ The model simulates the router forward from now, from the live indexes:
 
 * **Slots.** Every worker of the queue, and of the queues that share workers with it, has
   ``configured_capacity`` slots on the task's channel (one slot in a single-tasking workspace).
-  A slot held by an open reservation frees at the reservation's start plus its expected
-  remaining time: the mean, over the latest handle times of the reservation's queue, of
-  ``d - elapsed`` for the samples ``d`` longer than what it has lasted so far (a reservation
-  outlasting every sample frees now). Other slots are free now. An idle worker counts if its
-  activity is available; a busy one whatever its activity (it is working on the queue).
+  A slot held by an open reservation frees after the time it has left; other slots are free
+  now. An idle worker counts if its activity is available; a busy one whatever its activity
+  (it is working on the queue).
 * **Handle time** is a reservation's life from its creation to its completion (offer,
   conversation and wrap-up, everything that holds the worker's capacity), learnt per queue
   from the latest completed reservations (``history.HandleTimes``).
 * **Order.** The waiting tasks of those queues on that channel are taken in the order the
   router serves them (each queue's order; between queues, the one a worker in several applies,
   ``PrioritizeQueueOrder`` then the queue keys), and each is given the earliest free slot of a
-  worker of its queue, which is then busy for that queue's mean handle time. The estimate is
-  when the task in question would get its slot.
-* **Bounded work.** At most ``SIMULATED`` tasks are simulated; beyond them, the queue's tasks
-  still ahead are served at the rate the simulation showed. The cost is O(W + N log W) for W
-  workers of the queues involved and N simulated tasks, whatever the number waiting.
+  worker of its queue, which is then busy for a handle time of that queue. The wait is when
+  the task in question would get its slot.
+* **Chance.** Durations are drawn from the queue's own samples: a reservation held for
+  ``elapsed`` so far gets a sample longer than ``elapsed``, less ``elapsed`` (the empirical
+  conditional residual; past every sample it frees now), a task started in the simulation any
+  sample. The simulation runs up to ``RUNS`` times and the estimate is the median wait. Using the
+  expected duration of each slot instead would be biased: the first of many busy workers to
+  finish does so much sooner than any one of them is expected to. The draws are seeded by the
+  queue, the time and the place asked about, so the same question gets the same answer.
+* **Bounded work.** Each run simulates at most ``SIMULATED`` tasks; beyond them, the queue's
+  tasks still ahead are served at the rate the run showed. The cost is
+  O(R x W log W + S log W) for W workers of the queues involved, R runs and S tasks
+  simulated over all runs (``STEPS``, or ``MIN_RUNS x SIMULATED``), whatever the number
+  waiting.
 
 Not modelled: target expressions and ``order_by`` (which of the queue's workers a task may
 have), tasks for one known worker, tasks yet to arrive with a higher priority, rejections and
@@ -33,6 +40,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+import random
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +49,10 @@ from typing import Any
 from switchboard.routing.lifecycle import TaskLifecycle
 from switchboard.routing.model import RESERVATION_OPEN, Task
 
-SIMULATED = 500  # tasks simulated at most; the rest of those ahead is extrapolated
+SIMULATED = 200  # tasks simulated at most per run; the rest of those ahead is extrapolated
+RUNS = 25  # simulations per estimate (at most); the estimate is their median
+MIN_RUNS = 5
+STEPS = 2_000  # tasks simulated over all runs, beyond MIN_RUNS runs
 
 
 @dataclass(frozen=True)
@@ -96,61 +108,41 @@ class _Model:
         for worker_sid in own:
             queues.update(lifecycle.membership.worker_queues.get(worker_sid, ()))
         self.queues = queues
-        # worker sid -> the free times of its slots on the channel (ms), and its queues here
-        self.slots: dict[str, list[float]] = {}
+        # worker sid -> (open reservations, free slots, capacity) on the channel; its queues
+        self.held: dict[str, tuple[list[tuple[str | None, int]], int, int]] = {}
         self.worker_queues: dict[str, list[str]] = {}
         for q in queues:
             for worker_sid in members.get(q, ()):
-                if worker_sid not in self.slots:
-                    found = self._slots_of(worker_sid)
+                if worker_sid not in self.held:
+                    found = self._held_of(worker_sid)
                     if found is None:
                         continue
-                    self.slots[worker_sid] = found
+                    self.held[worker_sid] = found
                     self.worker_queues[worker_sid] = []
                 self.worker_queues[worker_sid].append(q)
-        self.own = [w for w in own if w in self.slots]
+        self.own = [w for w in own if w in self.held]
 
-    def _slots_of(self, worker_sid: str) -> list[float] | None:
-        """When each of the worker's slots on the channel frees, or None if it has none."""
+    def _held_of(self, worker_sid: str) -> tuple[list[tuple[str | None, int]], int, int] | None:
+        """The worker's open reservations on the channel (queue, ms held so far), its free
+        slots and its capacity there; None if it has no slot there."""
         lc = self.lc
-        channels = lc.worker_channels.get(worker_sid, {})
         multi = lc.workspace.multi_task_enabled
-        wc = channels.get(self.channel_sid)
+        wc = lc.worker_channels.get(worker_sid, {}).get(self.channel_sid)
         if wc is None or (multi and (not wc.available or wc.configured_capacity <= 0)):
             return None
-        held = [r for r in lc.worker_reservations.get(worker_sid, {}).values()
+        now = self.now
+        held = [(r.task_queue_sid, now - r.date_created)
+                for r in lc.worker_reservations.get(worker_sid, {}).values()
                 if r.reservation_status in RESERVATION_OPEN
                 and (not multi or r.task_channel_sid == self.channel_sid)]
         activity = lc.activities.get(lc.workers[worker_sid].activity_sid)
         if not held and (activity is None or not activity.available):
             return None
         capacity = wc.configured_capacity if multi else 1
-        now = self.now
-        frees = [now + self._left(r.task_queue_sid, now - r.date_created) for r in held]
-        frees += [now] * max(0, capacity - len(frees))
-        frees.sort()
-        return frees[-max(capacity, 1):]  # over capacity (IgnoreCapacity): the last to free
-
-    def _left(self, queue_sid: str | None, elapsed: int) -> float:
-        times = self.lc.handle_times
-        left = times.residual(queue_sid, elapsed) if queue_sid else None
-        if left is None:
-            mean = self._mean(queue_sid)
-            left = max(0.0, mean - elapsed) if mean is not None else math.inf
-        return left
-
-    def _mean(self, queue_sid: str | None) -> float | None:
-        """The queue's mean handle time, else this queue's, else the workspace's latest."""
-        times = self.lc.handle_times
-        for q in (queue_sid, self.queue_sid):
-            if q is not None and (mean := times.mean(q)) is not None:
-                return mean
-        return None
+        return held, max(0, capacity - len(held)), capacity
 
     def available_workers(self) -> int:
-        now = self.now
-        return sum(1 for w in self.own if self.slots[w][0] <= now
-                   and self._available(w))
+        return sum(1 for w in self.own if self.held[w][1] and self._available(w))
 
     def _available(self, worker_sid: str) -> bool:
         lc = self.lc
@@ -171,64 +163,108 @@ class _Model:
         return heapq.merge(*streams)
 
     def wait(self, key: tuple[Any, ...], ahead: int) -> float | None:
-        """ms until the task with ``key`` in the queue (``ahead`` of it there) has a slot."""
+        """ms until the task with ``key`` in the queue (``ahead`` of it there) has a slot:
+        the median of ``RUNS`` simulations."""
         if not self.own:
             return None
-        now = self.now
         lifo = self.lc.task_queues[self.queue_sid].task_order == "LIFO"
         fifo_first = self.lc.workspace.prioritize_queue_order == "FIFO"
         target = (int(lifo == fifo_first), *key)
-        version: dict[str, int] = dict.fromkeys(self.slots, 0)
+        ahead_of = list(itertools.islice(
+            itertools.takewhile(lambda entry: entry[0] < target, self._ordered()), SIMULATED))
+        rng = random.Random(f"{self.queue_sid}:{self.now}:{ahead}")
+        # What every run draws from, prepared once: per worker, for each open reservation,
+        # the samples longer than it has lasted (sorted samples from ``first``) and how long
+        # it has lasted; per queue, its samples.
+        workers = []
+        for worker_sid, (held, free, capacity) in self.held.items():
+            tails = []
+            for q, elapsed in held:
+                samples = self._samples(q)
+                first = bisect_right(samples, elapsed)
+                tails.append((samples, first, len(samples) - first, elapsed))
+            workers.append((worker_sid, tails, free, capacity, self.worker_queues[worker_sid]))
+        durations = {q: self._samples(q) for q in self.queues}
+        # Many tasks ahead vary less (their durations average out): fewer runs of more steps.
+        runs = max(MIN_RUNS, min(RUNS, STEPS // max(1, len(ahead_of)))) | 1
+        waits = sorted(self._run(workers, durations, ahead_of, ahead, rng)
+                       for _ in range(runs))
+        wait = waits[runs // 2]
+        return None if math.isinf(wait) else wait
+
+    def _run(self, workers: list[tuple[str, list[tuple[list[int], int, int, int]], int, int,
+                                       list[str]]],
+             durations: dict[str, list[int]], ahead_of: list[tuple[tuple[Any, ...], str]],
+             ahead: int, rng: random.Random) -> float:
+        """One simulation: ms until the task has a slot."""
+        now = self.now
+        draw = rng.random
+        slots: dict[str, list[float]] = {}
         heaps: dict[str, list[tuple[float, int, str]]] = {q: [] for q in self.queues}
-        for worker_sid, queues in self.worker_queues.items():
+        for worker_sid, tails, free, capacity, queues in workers:
+            frees: list[float] = [float(now)] * free
+            for samples, first, longer, elapsed in tails:
+                if not samples:
+                    frees.append(math.inf)  # nothing learnt: no basis
+                elif not longer:
+                    frees.append(float(now))  # outlasted every sample: due now
+                else:
+                    frees.append(now + samples[first + int(draw() * longer)] - elapsed)
+            if tails:
+                frees.sort()
+                del frees[:-capacity]
+            slots[worker_sid] = frees
             for q in queues:
-                heaps[q].append((self.slots[worker_sid][0], 0, worker_sid))
+                heaps[q].append((frees[0], 0, worker_sid))
         for heap in heaps.values():
             heapq.heapify(heap)
+        version: dict[str, int] = dict.fromkeys(slots, 0)
 
         def earliest(q: str) -> tuple[float, str] | None:
             heap = heaps[q]
             while heap:
-                free, v, worker_sid = heap[0]
+                free_at, v, worker_sid = heap[0]
                 if v == version[worker_sid]:
-                    return free, worker_sid
+                    return free_at, worker_sid
                 heapq.heappop(heap)
             return None
 
         served = 0  # of this queue, before the task
         last = float(now)
-        for rank, q in itertools.islice(self._ordered(), SIMULATED):
-            if rank >= target:
-                break
+        for _, q in ahead_of:
             slot = earliest(q)
             if slot is None:
                 continue  # nobody here serves that queue
-            free, worker_sid = slot
-            start = max(free, now)
-            mean = self._mean(q)
-            slots = self.slots[worker_sid]
-            heapq.heapreplace(slots, start + (mean if mean is not None else math.inf))
+            free_at, worker_sid = slot
+            start = max(free_at, now)
+            samples = durations[q]
+            mine = slots[worker_sid]
+            heapq.heapreplace(mine, start + samples[int(draw() * len(samples))]
+                              if samples else math.inf)
             version[worker_sid] += 1
             for wq in self.worker_queues[worker_sid]:
-                heapq.heappush(heaps[wq], (slots[0], version[worker_sid], worker_sid))
+                heapq.heappush(heaps[wq], (mine[0], version[worker_sid], worker_sid))
             if q == self.queue_sid:
                 served += 1
                 last = start
         slot = earliest(self.queue_sid)
         if slot is None:
-            return None
+            return math.inf
         left = ahead - served
         if left <= 0:
-            wait = max(slot[0], now) - now
-        else:  # the simulation stopped early: the rest at the rate it served this queue
-            mean = self._mean(self.queue_sid)
-            if served and last > now:
-                wait = (last - now) * (1 + left / served)
-            elif mean is not None:
-                wait = max(slot[0], now) - now + left * mean / max(1, len(self.own))
-            else:
-                return None
-        return None if math.isinf(wait) else wait
+            return max(slot[0], now) - now
+        # The run stopped early: the rest at the rate it served this queue.
+        if served and last > now:
+            return (last - now) * (1 + left / served)
+        mean = self.lc.handle_times.mean(self.queue_sid)
+        if mean is None:
+            return math.inf
+        return max(slot[0], now) - now + left * mean / len(self.own)
+
+    def _samples(self, queue_sid: str | None) -> list[int]:
+        """The queue's handle times, else those of the queue estimated for."""
+        times = self.lc.handle_times
+        return (times.sorted(queue_sid) if queue_sid else []) or times.sorted(self.queue_sid)
 
 
 def _ranked(entries: Iterable[tuple[Any, ...]], kind: int, queue_sid: str

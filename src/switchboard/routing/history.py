@@ -63,7 +63,7 @@ class HandleTimes:
         self.samples = samples
         self._times: dict[str, deque[int]] = {}
         self._sums: dict[str, int] = {}
-        self._sorted: dict[str, tuple[list[int], list[int]]] = {}  # cache: sorted, suffix sums
+        self._sorted: dict[str, list[int]] = {}  # cache: the samples in order
 
     def record(self, queue_sid: str, duration_ms: int) -> None:
         times = self._times.get(queue_sid)
@@ -81,26 +81,22 @@ class HandleTimes:
         times = self._times.get(queue_sid)
         return self._sums[queue_sid] / len(times) if times else None
 
+    def sorted(self, queue_sid: str) -> list[int]:
+        """The queue's samples, shortest first (empty with none); cached until the next."""
+        ordered = self._sorted.get(queue_sid)
+        if ordered is None:
+            ordered = self._sorted[queue_sid] = sorted(self._times.get(queue_sid, ()))
+        return ordered
+
     def residual(self, queue_sid: str, elapsed_ms: int) -> float | None:
         """The expected time left of a reservation held ``elapsed_ms`` so far: the mean of
         ``d - elapsed`` over the samples ``d`` longer than ``elapsed`` (the conditional
         residual). 0 when it has lasted longer than every sample; None with no sample."""
-        times = self._times.get(queue_sid)
-        if not times:
+        ordered = self.sorted(queue_sid)
+        if not ordered:
             return None
-        cached = self._sorted.get(queue_sid)
-        if cached is None:
-            ordered = sorted(times)
-            suffix = [0] * (len(ordered) + 1)
-            for i in range(len(ordered) - 1, -1, -1):
-                suffix[i] = suffix[i + 1] + ordered[i]
-            cached = self._sorted[queue_sid] = (ordered, suffix)
-        ordered, suffix = cached
-        first = bisect_right(ordered, elapsed_ms)
-        longer = len(ordered) - first
-        if not longer:
-            return 0.0
-        return suffix[first] / longer - elapsed_ms
+        longer = ordered[bisect_right(ordered, elapsed_ms):]
+        return sum(longer) / len(longer) - elapsed_ms if longer else 0.0
 
 
 def replay(history: Iterable[tuple[str, int, str | None, str | None, str | None]],
