@@ -28,6 +28,12 @@ def test_sign_in_and_a_wrong_token_is_refused(page: Any, taskrouter: TaskRouter)
     assert cookie["path"] == "/"
     # The page's script cannot read the session cookie.
     assert "switchboard_console" not in page.evaluate("document.cookie")
+    # The browser's cookie alone does not authenticate a change: the CSRF header must come too.
+    url = f"{taskrouter.url}/v1/Workspaces"
+    assert page.request.post(url, form={"FriendlyName": "forged"}).status == 401
+    csrf = page.evaluate("fetch('/console/api/session').then(r => r.json()).then(j => j.csrf)")
+    assert page.request.post(url, form={"FriendlyName": "mine"},
+                             headers={"X-Switchboard-Csrf": csrf}).status == 201
 
 
 def test_a_workspace_built_through_the_sdk(page: Any, taskrouter: TaskRouter) -> None:

@@ -79,7 +79,9 @@ def test_without_the_csrf_header_the_cookie_is_not_enough(browser: TestClient) -
 def test_rotating_the_token_ends_the_session(browser: TestClient, runtime: Runtime) -> None:
     csrf = sign_in(browser)
     runtime.accounts.rotate_auth_token(ACCOUNT_SID, START_MS)
-    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == 401
+    reply = browser.get("/v1/Workspaces", headers={CSRF: csrf})
+    assert reply.status_code == 401
+    assert "www-authenticate" not in reply.headers  # no password prompt in the browser
     assert browser.get("/console/api/session").json()["account_sid"] is None
 
 
@@ -102,6 +104,11 @@ def test_sign_out_clears_the_cookie(browser: TestClient) -> None:
 def test_basic_credentials_still_work(client: TestClient) -> None:
     assert client.get("/console/api/session").json()["account_sid"] == ACCOUNT_SID
     assert client.get("/v1/Workspaces").status_code == 200
+    assert client.get("/console/workspaces").status_code == 200
+    # Basic credentials are read as they are, never as a session, CSRF header or not.
+    assert client.get("/v1/Workspaces", headers={CSRF: "anything"}).status_code == 200
+    reply = client.get("/v1/Workspaces", auth=(ACCOUNT_SID, "wrong"))
+    assert reply.status_code == 401 and "www-authenticate" in reply.headers
 
 
 def test_the_stream_of_another_accounts_workspace_is_not_found(

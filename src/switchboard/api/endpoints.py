@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from switchboard.api.errors import Unauthorized, routing_error_response
+from switchboard.api.errors import SessionEnded, Unauthorized, routing_error_response
 from switchboard.api.params import Param, check_text, parse
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
@@ -145,11 +145,13 @@ def authenticate(runtime: Runtime, request: Request) -> Account:
     if header is None:
         # The console's session: its cookie and, on every method, its CSRF header.
         sessions: ConsoleSessions | None = getattr(request.app.state, "console_sessions", None)
-        if sessions is not None:
-            session = sessions.account(request.cookies.get(COOKIE),
-                                       request.headers.get(CSRF_HEADER))
+        csrf = request.headers.get(CSRF_HEADER)
+        if sessions is not None and csrf is not None:
+            session = sessions.account(request.cookies.get(COOKIE), csrf)
             if session is not None:
                 return session
+            raise SessionEnded("Authenticate: the console session has ended or is not valid; "
+                               "sign in again")
         header = ""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() == "basic":

@@ -34,6 +34,11 @@ class Unauthorized(RoutingError):
     status = 401
 
 
+class SessionEnded(Unauthorized):
+    """A console request (it sends the CSRF header) whose session is no longer valid: answered
+    without a Basic challenge, which would make the browser prompt for a password."""
+
+
 # Marks an answer given because the workspace is held by another node of the cluster: the
 # cluster's router (``cluster/forwarding.py``) forwards the request instead of sending it.
 NOT_HERE_HEADER = "X-Switchboard-Not-Here"
@@ -41,7 +46,7 @@ NOT_HERE_HEADER = "X-Switchboard-Not-Here"
 
 def routing_error_response(exc: RoutingError) -> Response:
     headers = {"WWW-Authenticate": 'Basic realm="Twilio API"'} if isinstance(
-        exc, Unauthorized) else None
+        exc, Unauthorized) and not isinstance(exc, SessionEnded) else None
     if isinstance(exc, NotHere):
         headers = {NOT_HERE_HEADER: "1"}
     return error_response(exc.status, exc.code, exc.message, headers)
