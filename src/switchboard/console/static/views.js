@@ -181,20 +181,26 @@ export async function workers(ctx) {
   const { ws } = ctx;
   return h("div", {}, h("h1", {}, "Workers"), ctx.live(async () => {
     const list = await all(wsPath(ws, "Workers"), "workers");
-    const reservations = await Promise.all(list.map((w) =>
-      all(wsPath(ws, "Workers", w.sid, "Reservations"), "reservations", { ReservationStatus: "pending" })
-        .then((p) => p.length).catch(() => 0)));
-    return table(["Worker", "Activity", "Available", "Attributes", "Pending reservations"], list.map((w, i) => [
+    const [reservations, channels] = await Promise.all([
+      Promise.all(list.map((w) => all(wsPath(ws, "Workers", w.sid, "Reservations"), "reservations")
+        .then((rs) => rs.filter((r) => ["pending", "accepted", "wrapping"].includes(r.reservation_status)))
+        .catch(() => []))),
+      Promise.all(list.map((w) => all(wsPath(ws, "Workers", w.sid, "Channels"), "channels").catch(() => []))),
+    ]);
+    const capacity = (cs) => cs.filter((c) => c.configured_capacity > 0).map((c) =>
+      `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`).join(" · ") || "–";
+    const open = (rs) => (rs.length ? rs.map((r) => `${r.reservation_status}`).join(", ") : "–");
+    return table(["Worker", "Activity", "Available", "Channels (in use/capacity)", "Open reservations", "Attributes"], list.map((w, i) => [
       link(`/workspaces/${ws}/workers/${w.sid}`, w.friendly_name), w.activity_name,
       w.available ? badge("available", "available") : badge("unavailable", "muted"),
-      h("code", { class: "clip" }, w.attributes), String(reservations[i])]), "Workers");
+      capacity(channels[i]), open(reservations[i]), h("code", { class: "clip" }, w.attributes)]), "Workers");
   }, (e) => e.event_type.startsWith("worker.") || e.event_type.startsWith("reservation.")));
 }
 
 function reservationActions(ws, r, viaWorker = true) {
   const path = viaWorker ? wsPath(ws, "Workers", r.worker_sid, "Reservations", r.sid)
     : wsPath(ws, "Tasks", r.task_sid, "Reservations", r.sid);
-  const button = (label, status) => h("button", { type: "button", onclick: () =>
+  const button = (label, status) => h("button", { type: "button", "aria-label": `${label} reservation ${r.sid}`, onclick: () =>
     act(`Reservation ${status}`, () => post(path, { ReservationStatus: status })) }, label);
   if (r.reservation_status === "pending") return [button("Accept", "accepted"), " ", button("Reject", "rejected")];
   if (r.reservation_status === "accepted" || r.reservation_status === "wrapping") return button("Complete", "completed");
