@@ -140,6 +140,8 @@ def test_real_answers_match_their_schemas(client: TestClient) -> None:
          WorkerSid=worker["sid"], Sid=wc["sid"], **w)
     queue = call("GET", base + "/TaskQueues", **w)["task_queues"][0]
     call("GET", base + "/TaskQueues/{Sid}", Sid=queue["sid"], **w)
+    call("GET", base + "/TaskQueues/{Sid}/EstimatedWaitTime", Sid=queue["sid"],
+         **w)  # an extension
     call("POST", base + "/TaskQueues/{Sid}", {"TaskOrder": "FIFO"}, Sid=queue["sid"], **w)
     other = call("POST", base + "/TaskQueues", {"FriendlyName": "Other",
                                                 "TargetWorkers": "a == 2"}, **w)

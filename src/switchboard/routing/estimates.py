@@ -52,7 +52,7 @@ from switchboard.routing.model import RESERVATION_OPEN, Task
 SIMULATED = 200  # tasks simulated at most per run; the rest of those ahead is extrapolated
 RUNS = 25  # simulations per estimate (at most); the estimate is their median
 MIN_RUNS = 5
-STEPS = 2_000  # tasks simulated over all runs, beyond MIN_RUNS runs
+STEPS = 1_000  # tasks simulated over all runs, beyond MIN_RUNS runs
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,326 @@
+"""Wait-time estimates (an extension): how close the estimate a caller hears when its task is
+created comes to the wait it then has; and how each worker selection strategy spreads work.
+
+In process, on the routing engine with a simulated clock (no server, no sleeping):
+
+* **Contact centre.** Three queues on one channel sharing workers by skill (sales: 8 sales-only
+  and 6 sales+support workers; support: 8 support-only, the 6 shared and 4 support+billing;
+  billing: 4 billing-only and the 4 support+billing). Poisson arrivals (seeded), handle times
+  lognormal (sales, mean 300 s, sigma 0.5; billing, mean 420 s, sigma 0.4) and exponential
+  (support, mean 240 s); every offer is accepted at once and completed after its handle time.
+  A peak: the first half of the tasks arrive at 110 % of capacity (queues build), the rest at
+  85 % (they drain); and, apart, a steady 95 % (shorter waits, harder to foretell).
+  Before each task is created the estimate for its queue is taken
+  (``engine.estimate_wait``, what ``GET TaskQueues/{Sid}/EstimatedWaitTime`` answers); its
+  actual wait is from its creation to its reservation.
+* **Error** is ``|estimate - actual| / actual`` over the tasks that waited at least
+  ``--min-wait`` seconds (a wait of a few seconds makes any relative error meaningless); its
+  median is the figure the issue asks to be at most 20 %. The naive model on the same tasks:
+  tasks ahead x the queue's mean handle time / the queue's workers.
+* **Deterministic.** 10 workers, a fixed handle time of 300 s, every worker busy and a task
+  every 20 s (more than they can take): every estimate should be within 10 % of the wait.
+* **Fairness.** The contact centre at a lighter load (70 %), once per ``worker_selection``
+  strategy: reservations accepted per worker (min, median, max, and the spread max - min
+  among the 8 sales-only workers, who share the same work).
+
+    python benchmarks/wait_estimates.py [--seed 1] [--tasks 4000] [--min-wait 30]
+
+Figures on the reference machine (Intel Xeon, 2 cores, Python 3.12), ``--seed 1``:
+
+    FIGURES
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from common import machine
+
+from switchboard.routing.engine import WorkspaceEngine
+from switchboard.routing.model import Reservation
+from switchboard.routing.sids import counter_sids
+
+ACCOUNT = "AC" + "0" * 32
+T0 = 1_767_225_600_000
+SECOND = 1000
+
+
+@dataclass
+class Centre:
+    """A workspace driven by a simulated clock: arrivals and completions as timed events."""
+
+    engine: WorkspaceEngine
+    queues: dict[str, str]  # name -> queue sid
+    workflow_sid: str
+    handle: dict[str, Any]  # queue name -> draw of a handle time in seconds
+    now: int = T0
+    rng: random.Random = field(default_factory=random.Random)
+    completions: list[tuple[int, int, str]] = field(default_factory=list)  # (at, n, task sid)
+    reserved_at: dict[str, int] = field(default_factory=dict)  # task sid -> when
+    accepted: dict[str, int] = field(default_factory=dict)  # worker name -> accepts
+    _n: int = 0
+
+    def settle(self) -> None:
+        """Accept every reservation the last commands made; schedule their completions."""
+        while True:
+            created = [e.resource_sid for e in self.engine.take_changes().events
+                       if e.event_type == "reservation.created"]
+            if not created:
+                return
+            for reservation_sid in created:
+                reservation: Reservation = self.engine.reservation(reservation_sid)
+                if reservation.reservation_status != "pending":
+                    continue
+                task = self.engine.task(reservation.task_sid)
+                self.reserved_at.setdefault(task.sid, self.now)
+                self.engine.update_reservation(reservation.sid, self.now, status="accepted")
+                worker = self.engine.workers[reservation.worker_sid].friendly_name
+                self.accepted[worker] = self.accepted.get(worker, 0) + 1
+                self._n += 1
+                seconds = task.parsed_attributes["handle"]
+                heapq.heappush(self.completions,
+                               (self.now + round(seconds * SECOND), self._n, task.sid))
+
+    def advance_to(self, at: int) -> None:
+        """Complete every task due by ``at``, in time order."""
+        while self.completions and self.completions[0][0] <= at:
+            done, _, sid = heapq.heappop(self.completions)
+            self.now = max(self.now, done)
+            self.engine.update_task(sid, self.now, assignment_status="completed", reason="done")
+            self.settle()
+        self.now = max(self.now, at)
+
+    def create(self, queue: str) -> str:
+        seconds = self.handle[queue](self.rng)
+        task = self.engine.create_task(
+            self.now, attributes=json.dumps({"queue": queue, "handle": seconds}),
+            workflow_sid=self.workflow_sid, timeout=86_400)
+        self.settle()
+        return task.sid
+
+
+def build(groups: dict[str, tuple[int, list[str]]], queues: list[str],
+          handle: dict[str, Any], seed: int, strategy: str = "longest_idle") -> Centre:
+    engine = WorkspaceEngine.create(account_sid=ACCOUNT, friendly_name="centre", now=T0,
+                                    sids=counter_sids())
+    available = next(a.sid for a in engine.activities.values() if a.available)
+    sids = {q: engine.create_task_queue(q, T0, target_workers=f"skills HAS '{q}'").sid
+            for q in queues}
+    routing = {"filters": [
+        {"filter_friendly_name": q, "expression": f"queue == '{q}'",
+         "targets": [{"queue": sid, "worker_selection": strategy}]}
+        for q, sid in sids.items()]}
+    workflow = engine.create_workflow("by queue", json.dumps({"task_routing": routing}), T0)
+    for group, (count, skills) in groups.items():
+        for i in range(count):
+            engine.create_worker(f"{group}{i}", T0, activity_sid=available,
+                                 attributes=json.dumps({"skills": skills}))
+    engine.take_changes()
+    return Centre(engine, sids, workflow.sid, handle, rng=random.Random(seed))
+
+
+CENTRE_GROUPS = {
+    "sales": (8, ["sales"]),
+    "shared": (6, ["sales", "support"]),
+    "support": (8, ["support"]),
+    "sb": (4, ["support", "billing"]),
+    "billing": (4, ["billing"]),
+}
+CENTRE_QUEUES = ["sales", "support", "billing"]
+
+
+def lognormal(mean: float, sigma: float) -> Any:
+    mu = math.log(mean) - sigma * sigma / 2
+    return lambda rng: rng.lognormvariate(mu, sigma)
+
+
+CENTRE_HANDLE = {
+    "sales": lognormal(300, 0.5),
+    "support": lambda rng: rng.expovariate(1 / 240),
+    "billing": lognormal(420, 0.4),
+}
+# Arrivals per second at 100 % load, per queue: capacity shared out by the queues' demand.
+CENTRE_RATE = {"sales": 11 / 300, "support": 13 / 240, "billing": 6 / 420}
+
+
+@dataclass
+class Sample:
+    queue: str
+    estimate: float | None  # seconds
+    naive: float | None
+    actual: float
+    ahead: int
+
+
+PEAK = (1.1, 0.85)
+STEADY = (0.95, 0.95)
+
+
+def contact_centre(seed: int, tasks: int, load: tuple[float, float] = PEAK,
+                   strategy: str = "longest_idle") -> tuple[list[Sample], Centre, float]:
+    """Run the centre; the samples of every task, the centre and the CPU seconds spent in
+    estimates."""
+    centre = build(CENTRE_GROUPS, CENTRE_QUEUES, CENTRE_HANDLE, seed, strategy)
+    engine = centre.engine
+    arrivals = random.Random(seed * 7919 + 1)
+    members = {q: len(engine.queue_members[sid]) for q, sid in centre.queues.items()}
+    records: dict[str, tuple[str, float | None, float | None, int, int]] = {}
+    estimating = 0.0
+    t = float(T0)
+    total_rate = sum(CENTRE_RATE.values())
+    for n in range(tasks):
+        # Over capacity for the first half of the tasks, under it after.
+        factor = load[0] if n < tasks // 2 else load[1]
+        t += arrivals.expovariate(total_rate * factor) * SECOND
+        pick = arrivals.random() * total_rate
+        queue = CENTRE_QUEUES[-1]
+        for name, rate in CENTRE_RATE.items():
+            if pick < rate:
+                queue = name
+                break
+            pick -= rate
+        centre.advance_to(round(t))
+        sid = centre.queues[queue]
+        started = time.process_time()
+        found = engine.estimate_wait(sid, centre.now)
+        estimating += time.process_time() - started
+        mean = engine.lifecycle.handle_times.mean(sid)
+        naive = None if mean is None else found.tasks_ahead * mean / members[queue] / SECOND
+        estimate = None if found.wait_ms is None else found.wait_ms / SECOND
+        task_sid = centre.create(queue)
+        records[task_sid] = (queue, estimate, naive, found.tasks_ahead, centre.now)
+    centre.advance_to(centre.now + 86_400 * SECOND)
+    samples = [Sample(q, est, naive, (centre.reserved_at[sid] - created) / SECOND, ahead)
+               for sid, (q, est, naive, ahead, created) in records.items()
+               if sid in centre.reserved_at]
+    return samples, centre, estimating
+
+
+def deterministic(seed: int) -> list[Sample]:
+    """10 workers, 300 s each task, every worker busy, a task every 20 s."""
+    centre = build({"w": (10, ["q"])}, ["q"], {"q": lambda rng: 300.0}, seed)
+    engine = centre.engine
+    sid = centre.queues["q"]
+    samples = []
+    for i in range(10):  # warm-up: each worker starts one task, 30 s apart
+        centre.advance_to(T0 + i * 30 * SECOND)
+        centre.create("q")
+    records = {}
+    for i in range(200):
+        centre.advance_to(T0 + (300 + i * 20) * SECOND)
+        found = engine.estimate_wait(sid, centre.now)
+        task_sid = centre.create("q")
+        records[task_sid] = (found.wait_ms, found.tasks_ahead, centre.now)
+    centre.advance_to(centre.now + 86_400 * SECOND)
+    for task_sid, (wait, ahead, created) in records.items():
+        actual = (centre.reserved_at[task_sid] - created) / SECOND
+        samples.append(Sample("q", None if wait is None else wait / SECOND,
+                              None, actual, ahead))
+    return samples
+
+
+def scale(waiting: int, workers: int) -> dict[str, float]:
+    """CPU ms of one estimate with ``waiting`` tasks queued and ``workers`` busy."""
+    centre = build({"w": (workers, ["q"])}, ["q"], {"q": lognormal(300, 0.5)}, 1)
+    engine = centre.engine
+    for _ in range(workers):  # teach it handle times, then keep every worker busy
+        centre.create("q")
+    centre.advance_to(centre.now + 3600 * SECOND)
+    centre.completions.clear()
+    for _ in range(workers + waiting):
+        centre.create("q")
+    sid = centre.queues["q"]
+    last = max(engine.tasks.values(), key=lambda t: t.seq)
+    figures = {}
+    for name, call in (("new task", lambda: engine.estimate_wait(sid, centre.now)),
+                       ("last waiting task",
+                        lambda: engine.task_wait_estimate(last.sid, centre.now))):
+        started = time.process_time()
+        for _ in range(20):
+            call()
+        figures[name] = (time.process_time() - started) / 20 * 1000
+    return figures
+
+
+def relative_errors(samples: list[Sample], min_wait: float, naive: bool = False) -> list[float]:
+    errors = []
+    for s in samples:
+        if s.actual < min_wait:
+            continue
+        guess = s.naive if naive else s.estimate
+        errors.append(math.inf if guess is None else abs(guess - s.actual) / s.actual)
+    return errors
+
+
+def summary(errors: list[float]) -> str:
+    if not errors:
+        return "no samples"
+    finite = sorted(errors)
+    within = sum(1 for e in errors if e <= 0.2) / len(errors)
+    return (f"median {statistics.median(finite):.1%}, p75 {finite[len(finite) * 3 // 4]:.1%}, "
+            f"within 20 %: {within:.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tasks", type=int, default=4000)
+    parser.add_argument("--min-wait", type=float, default=30.0)
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+
+    for name, load in (("peak", PEAK), ("steady 95 %", STEADY)):
+        started = time.perf_counter()
+        samples, _, estimating = contact_centre(args.seed, args.tasks, load)
+        elapsed = time.perf_counter() - started
+        waited = [s for s in samples if s.actual >= args.min_wait]
+        print(f"contact centre, {name}: {len(samples)} tasks, {len(waited)} waited >= "
+              f"{args.min_wait:g} s (median wait {statistics.median(s.actual for s in waited):.0f}"
+              f" s, max {max(s.actual for s in waited):.0f} s); {elapsed:.1f} s to run, "
+              f"{estimating / len(samples) * 1e6:.0f} µs of CPU per estimate")
+        ours = relative_errors(samples, args.min_wait)
+        naive = relative_errors(samples, args.min_wait, naive=True)
+        print(f"  estimate  |est - actual| / actual: {summary(ours)}")
+        print(f"  naive     |est - actual| / actual: {summary(naive)}")
+        for queue in CENTRE_QUEUES:
+            mine = [s for s in waited if s.queue == queue]
+            print(f"    {queue:<8} {len(mine):>5} tasks: estimate "
+                  f"{summary(relative_errors(mine, args.min_wait))}; naive "
+                  f"{summary(relative_errors(mine, args.min_wait, naive=True))}")
+        no_basis = sum(1 for s in samples if s.estimate is None)
+        print(f"  no estimate (no basis yet): {no_basis} tasks")
+
+    fixed = deterministic(args.seed)
+    errors = relative_errors(fixed, 1.0)
+    worst = max(errors)
+    print(f"deterministic (fixed 300 s, every worker busy): {len(errors)} tasks, "
+          f"{summary(errors)}, worst {worst:.1%}, "
+          f"within 10 %: {sum(1 for e in errors if e <= 0.1) / len(errors):.0%}")
+
+    for waiting, workers in ((1_000, 100), (100_000, 1_000)):
+        cost = scale(waiting, workers)
+        print(f"cost with {waiting:,} waiting, {workers:,} workers busy: "
+              + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cost.items()) + " of CPU")
+
+    print("fairness at 70 % load: reservations accepted per worker")
+    for strategy in ("longest_idle", "round_robin", "least_occupied", "fewest_accepted",
+                     "random"):
+        _, run, _ = contact_centre(args.seed, args.tasks, load=(0.7, 0.7), strategy=strategy)
+        counts = sorted(run.accepted.get(w.friendly_name, 0)
+                        for w in run.engine.workers.values())
+        sales = [run.accepted.get(f"sales{i}", 0) for i in range(8)]
+        print(f"  {strategy:<16} min {counts[0]:>4}  median {statistics.median(counts):>5.0f}  "
+              f"max {counts[-1]:>4}   sales-only spread {max(sales) - min(sales):>3} "
+              f"(stdev {statistics.pstdev(sales):.1f})")
+
+
+if __name__ == "__main__":
+    main()
