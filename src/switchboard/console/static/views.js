@@ -122,8 +122,8 @@ async function workerSummary(ws) {
   const byActivity = {};
   for (const w of workers) byActivity[w.activity_name] = (byActivity[w.activity_name] || 0) + 1;
   return h("div", {}, h("dl", { class: "figures" },
-    figure("Workers", workers.length), figure("Available", workers.filter((w) => w.available).length),
-    Object.entries(byActivity).map(([name, n]) => figure(name, n))),
+    figure("Workers", workers.length), figure("In an available activity", workers.filter((w) => w.available).length)),
+  h("p", { class: "muted" }, "By activity: ", Object.entries(byActivity).map(([name, n]) => `${name} ${n}`).join(" · ") || "–"),
   h("p", {}, link(`/workspaces/${ws}/workers`, "All workers")));
 }
 
