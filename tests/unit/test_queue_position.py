@@ -76,3 +76,89 @@ def test_positions_are_per_channel() -> None:
     default = world.task()
     assert world.engine.queue_position(voice.sid) == 1
     assert world.engine.queue_position(default.sid) == 1
+
+
+def test_a_target_timeout_moves_the_task_and_its_position_to_the_next_queue() -> None:
+    world = World()
+    first = world.queue("first", "tier == 1")
+    second = world.queue("second", "tier == 2")
+    cascade = world.workflow({"default_filter": {"queue": first.sid}, "filters": [
+        {"filter_friendly_name": "all", "expression": "1==1", "targets": [
+            {"queue": first.sid, "timeout": 10}, {"queue": second.sid}]}]})
+    direct = world.workflow({"default_filter": {"queue": second.sid}}, "direct")
+    a = world.task(workflow=cascade)
+    world.clock.advance(1)
+    b = world.task(workflow=cascade)
+    world.clock.advance(1)
+    c = world.task(workflow=direct)  # waits in the second queue from the start
+    assert [world.engine.queue_position(t.sid) for t in (a, b, c)] == [1, 2, 1]
+    world.advance(10)  # a and b time out of the first queue; older, they go before c
+    assert all(t.task_queue_sid == second.sid for t in (a, b, c))
+    assert [world.engine.queue_position(t.sid) for t in (a, b, c)] == [1, 2, 3]
+    # The router serves them in that order.
+    world.worker("w", tier=2)
+    served = []
+    for _ in range(3):
+        task = next(t for t in (a, b, c) if world.holder(t) == "w")
+        served.append(task.sid)
+        world.accept(world.pending(task))
+        world.complete(task)
+    assert served == [a.sid, b.sid, c.sid]
+
+
+def test_positions_are_per_queue_and_prioritize_queue_order_decides_between_queues() -> None:
+    for prioritized in ("FIFO", "LIFO"):
+        world = World(prioritize_queue_order=prioritized)
+        fifo = world.queue("fifo", "1==1")
+        lifo = world.queue("lifo", "1==1", task_order="LIFO")
+        to_fifo = world.workflow({"default_filter": {"queue": fifo.sid}}, "f")
+        to_lifo = world.workflow({"default_filter": {"queue": lifo.sid}}, "l")
+        made = []
+        for _ in range(2):
+            made.append(world.task(workflow=to_fifo))
+            world.clock.advance(1)
+            made.append(world.task(workflow=to_lifo))
+            world.clock.advance(1)
+        f1, l1, f2, l2 = made
+        # Each queue in its own order: FIFO oldest first, LIFO newest first.
+        assert [world.engine.queue_position(t.sid) for t in made] == [1, 2, 2, 1]
+        world.worker("w")
+        served = []
+        for _ in range(4):
+            task = next(t for t in made if world.holder(t) == "w")
+            served.append(task)
+            world.accept(world.pending(task))
+            world.complete(task)
+        # A worker in both drains the prioritized kind first, each queue in position order.
+        expected = [f1, f2, l2, l1] if prioritized == "FIFO" else [l2, l1, f1, f2]
+        assert served == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["create", "cancel", "serve", "reject"]),
+                              st.integers(0, 3), st.integers(0, 50)), min_size=1, max_size=30))
+def test_position_is_the_brute_force_rank_with_workers_taking_and_rejecting(
+        ops: list[tuple[str, int, int]]) -> None:
+    """With a worker taking, completing and rejecting tasks (rejected ones come back)."""
+    world = World()
+    queue_and_workflow(world)
+    worker = world.worker("w", capacity={"default": 2})
+    world.set_activity(worker, "Offline")
+    tasks: list[Task] = []
+    for kind, a, b in ops:
+        if kind == "create":
+            tasks.append(world.task(priority=a, virtual_start_time=world.now - b * SECOND))
+        else:
+            live = [t for t in tasks if t.assignment_status == "pending"]
+            held = [t for t in tasks if world.holder(t) == "w"]
+            if kind == "cancel" and live:
+                world.cancel(live[b % len(live)])
+            elif kind == "serve":
+                world.set_activity(worker, "Available")  # takes up to two, in queue order
+                world.set_activity(worker, "Offline")
+            elif kind == "reject" and held:
+                world.reject(world.pending(held[b % len(held)]), activity="Offline")
+        world.clock.advance(1)
+        expected = brute_force(tasks, lifo=False)
+        assert [world.engine.queue_position(t.sid) for t in tasks] == [
+            expected.index(t.sid) + 1 if t.sid in expected else None for t in tasks]

@@ -4,6 +4,10 @@ by benchmarks/wait_estimates.py."""
 
 from __future__ import annotations
 
+import heapq
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from routing_helpers import World
 
 from switchboard.routing import estimates
@@ -161,3 +165,36 @@ def test_beyond_the_simulated_tasks_the_rest_is_extrapolated() -> None:
     exact = (2 * estimates.SIMULATED // 4 + 1) * 60_000
     wait = estimate(world, queue).wait_ms
     assert wait is not None and abs(wait - exact) <= 0.02 * exact
+
+
+@settings(max_examples=40, deadline=None)
+@given(handle=st.integers(10, 300),
+       started=st.lists(st.integers(0, 9), min_size=1, max_size=4),
+       priorities=st.lists(st.integers(0, 3), max_size=25),
+       new_priority=st.integers(0, 3))
+def test_with_fixed_handle_times_the_estimate_is_the_brute_force_schedule(
+        handle: int, started: list[int], priorities: list[int], new_priority: int) -> None:
+    """Every worker busy, every task taking ``handle`` s: the estimate is exact."""
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    workers = [world.worker(f"w{i}", "Offline") for i in range(len(started))]
+    world.set_activity(workers[0], "Available")
+    learn(world, workers[0], handle, count=1)
+    world.set_activity(workers[0], "Offline")
+    free_at = []
+    for worker, gap in zip(workers, started, strict=True):
+        world.set_activity(worker, "Available")
+        busy(world, worker.friendly_name)
+        free_at.append(world.now + handle * 1000)
+        world.clock.advance(gap)
+    for priority in priorities:
+        world.task(priority=priority)
+        world.clock.advance(1)
+    # Brute force: the tasks ahead (higher priority, or as high and older) each take the
+    # earliest free worker for ``handle`` s; the new task gets the next.
+    heapq.heapify(free_at)
+    for _ in range(sum(1 for p in priorities if p >= new_priority)):
+        heapq.heappush(free_at, max(heapq.heappop(free_at), world.now) + handle * 1000)
+    found = estimate(world, queue, priority=new_priority)
+    assert found.wait_ms == max(free_at[0] - world.now, 0)
