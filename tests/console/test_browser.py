@@ -13,6 +13,18 @@ from tests.console.conftest import build_workspace, sign_in
 LIVE_TIMEOUT_MS = 10_000
 
 
+def test_sign_in_with_the_keyboard_alone(page: Any, taskrouter: TaskRouter) -> None:
+    page.goto(f"{taskrouter.url}/console/")
+    username = page.get_by_label("Account SID or API key SID")
+    username.wait_for()
+    assert page.evaluate("document.activeElement.id") == "username"  # focused on arrival
+    page.keyboard.type(taskrouter.account_sid)
+    page.keyboard.press("Tab")
+    page.keyboard.type(taskrouter.auth_token)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Workspaces").wait_for()
+
+
 def test_sign_in_and_a_wrong_token_is_refused(page: Any, taskrouter: TaskRouter) -> None:
     page.goto(f"{taskrouter.url}/console/")
     page.get_by_label("Account SID or API key SID").fill(taskrouter.account_sid)
@@ -135,6 +147,10 @@ def test_the_manual_clock_moves_a_reservation_to_timeout(
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks/{task.sid}")
     page.locator("td .badge-pending").wait_for()
     page.get_by_role("link", name="Clock").click()
+    timers = page.locator("section:has(h2:text('Pending timers')) tbody tr")
+    timers.filter(has_text="reservation_timeout").first.wait_for()
+    assert timers.filter(has_text="reservation_timeout").first.get_by_role(
+        "link", name=task.sid).count() == 1
     page.get_by_label("Move the clock forward by (seconds)").fill("61")
     page.get_by_role("button", name="Move the clock").click()
     page.get_by_text("Clock moved 61 s").wait_for()
@@ -199,3 +215,37 @@ def test_why_a_task_went_where_it_went(page: Any, taskrouter: TaskRouter) -> Non
     decision = page.locator(".decision")
     decision.get_by_role("link", name="Bob").wait_for()
     assert "idle longest" in decision.inner_text()
+
+
+def test_the_event_log_filters_and_links_to_its_resources(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    bob = built.workers["Bob"]
+    built.client.workers(bob).update(activity_sid=built.idle_sid)
+    task = built.client.tasks.create(attributes='{"type": "sales"}',
+                                     workflow_sid=built.workflow_sid)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/events")
+    page.get_by_label("Event type").fill("reservation.created")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.locator("li.event")
+    page.wait_for_function("() => [...document.querySelectorAll('li.event')].every("
+                           "e => e.dataset.eventType === 'reservation.created')")
+    assert rows.count() == 1
+    # A new event of that type arrives live; others are left out.
+    built.client.workers(built.workers["Alice"]).update(activity_sid=built.idle_sid)
+    second = built.client.tasks.create(attributes='{"type": "support", "language": "en"}',
+                                       workflow_sid=built.workflow_sid)
+    page.locator("li.event").nth(1).wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert set(rows.evaluate_all("els => els.map(e => e.dataset.eventType)")) == {
+        "reservation.created"}
+    page.get_by_label("Event type").fill("")
+    page.get_by_label("Resource SID").fill(task.sid)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_function("() => document.querySelectorAll('li.event').length > 2")
+    # Every event shown concerns that task, and links to it.
+    assert rows.evaluate_all(f"els => els.every(e => e.querySelector("
+                             f"'a[href$=\"/tasks/{task.sid}\"]'))") is True
+    assert rows.evaluate_all(f"els => els.some(e => e.querySelector("
+                             f"'a[href$=\"/tasks/{second.sid}\"]'))") is False
+    rows.first.get_by_role("link", name="worker WK").click()
+    page.get_by_role("heading", name="Bob").wait_for()
