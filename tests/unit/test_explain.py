@@ -227,6 +227,9 @@ def test_a_rejection_then_the_next_worker_and_a_re_evaluation() -> None:
     assert decision.excluded == {"not_available": 1}
     world.set_activity(b, "Offline")  # b goes away: its reservation is rejected below
     world.reject(world.pending(a_offline), activity="Offline")
+    waiting = explain.decision(world.engine, a_offline, world.now)
+    assert waiting is not None and (waiting.worker, waiting.as_of) == (None, "now")
+    assert waiting.excluded == {"not_available": 2}
     world.update_task(a_offline, attributes={"vip": True})
     steps = log.path(a_offline)
     assert kinds(steps)[-4:] == [("reservation_rejected", "Rest", 0),

@@ -348,14 +348,16 @@ class Decision:
 
 
 def decision(engine: WorkspaceEngine, task: Task, now: int) -> Decision | None:
-    """How the task's latest reservation was decided, or why it waits; None when it was never
-    reserved and waits no more."""
+    """How the task's latest reservation was decided, or while it waits why nobody has it;
+    None when it was never reserved and waits no more."""
     reservations = engine.task_reservations.get(task.sid) or []
     latest = reservations[-1] if reservations else None
     noted = task.decision
     if noted is not None:  # the first worker of the latest reservations made together
         latest = next((r for r in reversed(reservations) if r.date_created == noted[0]
                        and r.worker_sid == noted[2]), latest)
+    if task.assignment_status == "pending":
+        latest = None  # waiting again: why nobody has it now, not an offer that ended
     target = task.target
     strategy = _strategy(task, target)
     if latest is None and task.assignment_status != "pending":
