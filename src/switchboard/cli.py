@@ -181,6 +181,10 @@ def credentials(data_dir: Path, database_url: str | None) -> Iterator[AccountReg
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
               envvar="SWITCHBOARD_LOG_FORMAT", show_default=True,
               help="json: one object per line (time, level, logger, message, context).")
+@click.option("--console-secret", envvar="SWITCHBOARD_CONSOLE_SECRET",
+              help="The key that signs web console sessions; give every node of a cluster "
+              "the same one. Default: a new key at each start (restarting signs everyone "
+              "out).")
 @click.option("--access-log/--no-access-log", default=True, envvar="SWITCHBOARD_ACCESS_LOG",
               show_default=True, help="One log line per HTTP request.")
 @click.option("--rate-limits", type=click.Choice(["off", "twilio"]), default="off",
@@ -194,7 +198,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
           cors_origins: str, max_body_bytes: int, header_timeout: float, body_timeout: float,
           keep_alive_timeout: float, max_connections: int, node_id: str | None,
           advertise_url: str | None, lease_seconds: float, metrics_port: int | None,
-          log_format: str, access_log: bool, rate_limits: str) -> None:
+          console_secret: str | None, log_format: str, access_log: bool,
+          rate_limits: str) -> None:
     """Start the server. On PostgreSQL, every server sharing the database is a node of one
     cluster."""
     from switchboard import serving
@@ -250,7 +255,8 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     app: Any = create_app(runtime, public_url, services=services,
                           cors_origins=[o.strip() for o in cors_origins.split(",")
                                         if o.strip()],
-                          max_body_bytes=max_body_bytes, ops=ops)
+                          max_body_bytes=max_body_bytes, ops=ops,
+                          console_secret=console_secret)
     if node is not None:
         from switchboard.cluster.forwarding import ClusterRouter
 

@@ -118,3 +118,15 @@ def test_the_stream_of_another_accounts_workspace_is_not_found(
     reply = client.get(f"/console/api/workspaces/{ws}/stream", auth=(other.sid,
                                                                      other.auth_token))
     assert reply.status_code == 404
+
+
+def test_nodes_sharing_a_console_secret_accept_each_others_sessions(runtime: Runtime) -> None:
+    one = create_app(runtime, console_secret="shared")
+    other = create_app(runtime, console_secret="shared")
+    stranger = create_app(runtime)
+    with TestClient(one, base_url="http://testserver") as first:
+        csrf = sign_in(first)
+        cookies = {COOKIE: first.cookies[COOKIE]}
+    for app, status in ((other, 200), (stranger, 401)):
+        with TestClient(app, base_url="http://testserver", cookies=cookies) as client:
+            assert client.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == status

@@ -86,7 +86,7 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
                services: Sequence[BackgroundService] = (),
                cors_origins: Sequence[str] = (),
                max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-               ops: Ops | None = None) -> Starlette:
+               ops: Ops | None = None, console_secret: str | None = None) -> Starlette:
     endpoints = [e for module in MODULES for e in module.api.endpoints]
     document = openapi_document(endpoints)
     public_url = public_url.rstrip("/") if public_url else None
@@ -103,7 +103,8 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
         routes += module.api.routes(runtime, public_url)
     bridge = EventBridge(runtime, public_url)
     routes += bridge.routes()
-    sessions = ConsoleSessions(runtime.accounts)
+    sessions = ConsoleSessions(runtime.accounts,
+                               console_secret.encode() if console_secret else None)
     routes += console.routes(runtime, sessions, ConsoleFeed(runtime))
 
     @contextlib.asynccontextmanager
