@@ -198,3 +198,20 @@ def test_with_fixed_handle_times_the_estimate_is_the_brute_force_schedule(
         heapq.heappush(free_at, max(heapq.heappop(free_at), world.now) + handle * 1000)
     found = estimate(world, queue, priority=new_priority)
     assert found.wait_ms == max(free_at[0] - world.now, 0)
+
+
+def test_a_task_waiting_for_one_known_worker_has_a_position_but_no_estimate() -> None:
+    world = World()
+    queue = world.queue()
+    world.workflow(queue)
+    a = world.worker("a")
+    learn(world, a, 100)
+    b = world.worker("b")
+    busy(world, "a", "b")
+    world.set_activity(a, "Offline")  # busy and away: a task for a alone waits
+    for_a = world.task(routing_target=a.sid, ignore_capacity=False)
+    in_queue = world.task()
+    assert world.engine.queue_position(for_a.sid) == 1
+    assert world.engine.task_wait_estimate(for_a.sid, world.now) is None
+    assert world.engine.task_wait_estimate(in_queue.sid, world.now) == 100_000
+    assert b.friendly_name == "b"

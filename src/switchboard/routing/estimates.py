@@ -82,13 +82,10 @@ def for_new_task(lifecycle: TaskLifecycle, queue_sid: str, channel_sid: str, pri
 
 def for_task(lifecycle: TaskLifecycle, task: Task, now: int) -> float | None:
     """A task waiting in its queue: ms until it would be reserved, or None."""
+    key = lifecycle.waiting.queue_key(task.sid)
     position = lifecycle.waiting.position(task.sid)
-    if position is None or task.task_queue_sid is None:
-        return None
-    entries = lifecycle.waiting.pending.get((task.task_queue_sid, task.task_channel_sid))
-    if entries is None:
-        return None  # waiting for one known worker: not modelled
-    key = entries[position - 1]
+    if key is None or position is None or task.task_queue_sid is None:
+        return None  # not waiting, or waiting for one known worker: not modelled
     model = _Model(lifecycle, task.task_queue_sid, task.task_channel_sid, now)
     return model.wait(key, position - 1)
 

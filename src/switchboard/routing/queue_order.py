@@ -100,6 +100,12 @@ class WaitingTasks:
         index: dict[Any, SortedList] = self.known if isinstance(slot, str) else self.pending
         return int(index[slot].index(key)) + 1
 
+    def queue_key(self, task_sid: str) -> tuple[Any, ...] | None:
+        """A task's key in its queue's order; None unless it waits in a queue (not waiting,
+        or waiting for one known worker)."""
+        entry = self._task_slot.get(task_sid)
+        return None if entry is None or isinstance(entry[0], str) else entry[1]
+
     def reorder_queue(self, queue_sid: str) -> None:
         """The queue's task order changed: re-key its waiting tasks in the new order."""
         for slot in [slot for slot in self.pending if slot[0] == queue_sid]:
