@@ -249,3 +249,20 @@ def test_the_event_log_filters_and_links_to_its_resources(
                              f"'a[href$=\"/tasks/{second.sid}\"]'))") is False
     rows.first.get_by_role("link", name="worker WK").click()
     page.get_by_role("heading", name="Bob").wait_for()
+
+
+def test_reject_a_reservation_and_cancel_the_task(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    alice = built.workers["Alice"]
+    built.client.workers(alice).update(activity_sid=built.idle_sid)
+    task = built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
+                                     workflow_sid=built.workflow_sid)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks/{task.sid}")
+    page.get_by_role("button", name="Reject").click()
+    page.locator("td .badge-rejected").wait_for(timeout=LIVE_TIMEOUT_MS)
+    (reservation,) = built.client.tasks(task.sid).reservations.list()
+    assert reservation.reservation_status == "rejected"
+    page.get_by_role("button", name="Cancel task").click()
+    page.locator('[data-figure="status"] dd').filter(has_text="canceled").wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    assert built.client.tasks(task.sid).fetch().assignment_status == "canceled"
