@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator, Sequence, Set
 from contextlib import contextmanager
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, select
 
 from switchboard.stats.cumulative import (
     ACCEPTED,
@@ -105,12 +105,13 @@ class Cut:
         else:
             self.edges.append((start, end + 1))
 
-    def where(self, table: Table) -> ColumnElement[bool]:
+    def each(self, table: Table) -> list[ColumnElement[bool]]:
+        """A condition per range: each a run of the key, once the scope's SID is fixed (one
+        OR of them all would read every period of the scope)."""
         c = table.c
-        ranges = [and_(c.span == span, c.period_start >= lo,
-                       *(() if hi is None else (c.period_start < hi,)))
-                  for span, lo, hi in self.ranges]
-        return or_(*ranges) if ranges else false()
+        return [and_(c.span == span, c.period_start >= lo,
+                     *(() if hi is None else (c.period_start < hi,)))
+                for span, lo, hi in self.ranges]
 
 
 class Reader:
@@ -140,7 +141,7 @@ class Reader:
     def _where(self, table: Table, scope: str, sids: Collection[str]
                ) -> list[ColumnElement[bool]]:
         c = table.c
-        where = [c.workspace_sid == self.workspace_sid, c.scope == scope, self.cut.where(table)]
+        where = [c.workspace_sid == self.workspace_sid, c.scope == scope]
         if len(sids) <= MANY:
             where.append(c.scope_sid.in_(sorted(sids)) if len(sids) > 1
                          else c.scope_sid == next(iter(sids)))
@@ -153,18 +154,20 @@ class Reader:
         found: dict[str, dict[str, Summary]] = {sid: {} for sid in sids}
         if not sids:
             return found
-        rows = self.conn.execute(
-            select(_r.c.scope_sid, _r.c.figure, func.sum(_r.c.count), func.sum(_r.c.total),
-                   func.min(_r.c.minimum), func.max(_r.c.maximum))
-            .where(*self._where(_r, scope, sids))
-            .group_by(_r.c.scope_sid, _r.c.figure))
-        for sid, figure, count, total, least, most in rows:
-            mine = found.get(sid)
-            if mine is not None:
-                mine[figure] = Summary(int(count), int(total), int(least), int(most))
+        where = self._where(_r, scope, sids)
+        for period in self.cut.each(_r):
+            rows = self.conn.execute(
+                select(_r.c.scope_sid, _r.c.figure, func.sum(_r.c.count), func.sum(_r.c.total),
+                       func.min(_r.c.minimum), func.max(_r.c.maximum))
+                .where(*where, period).group_by(_r.c.scope_sid, _r.c.figure))
+            for sid, figure, count, total, least, most in rows:
+                mine = found.get(sid)
+                if mine is not None:
+                    mine[figure] = mine.get(figure, Summary()).merge(
+                        Summary(int(count), int(total), int(least), int(most)))
         for record in self._edges():
-            for where, sid, figure, wait in occurrences(record):
-                if where == scope and sid in found:
+            for kind, sid, figure, wait in occurrences(record):
+                if kind == scope and sid in found:
                     mine = found[sid]
                     mine[figure] = mine.get(figure, Summary()).merge(
                         Summary(1, wait, wait, wait))
@@ -173,15 +176,17 @@ class Reader:
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
         """Histograms of the canceled and accepted waits (whole seconds, rounded up)."""
         counts: dict[str, Counter[int]] = {CANCELED: Counter(), ACCEPTED: Counter()}
-        rows = self.conn.execute(
-            select(_w.c.figure, _w.c.second, func.sum(_w.c.count))
-            .where(*self._where(_w, scope, (sid,)), _w.c.figure.in_(sorted(SPLIT_FIGURES)))
-            .group_by(_w.c.figure, _w.c.second))
-        for figure, second, count in rows:
-            counts[figure][int(second)] += int(count)
+        where = self._where(_w, scope, (sid,))
+        for period in self.cut.each(_w):
+            rows = self.conn.execute(
+                select(_w.c.figure, _w.c.second, func.sum(_w.c.count))
+                .where(*where, period, _w.c.figure.in_(sorted(SPLIT_FIGURES)))
+                .group_by(_w.c.figure, _w.c.second))
+            for figure, second, count in rows:
+                counts[figure][int(second)] += int(count)
         for record in self._edges():
-            for where, found, figure, wait in occurrences(record):
-                if where == scope and found == sid and figure in SPLIT_FIGURES:
+            for kind, of, figure, wait in occurrences(record):
+                if kind == scope and of == sid and figure in SPLIT_FIGURES:
                     counts[figure][-(-wait // 1000)] += 1
         canceled, accepted = (sorted(counts[f].items()) for f in (CANCELED, ACCEPTED))
         return canceled, accepted
