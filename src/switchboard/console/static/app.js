@@ -7,8 +7,8 @@ import { h, link, toast } from "./ui.js";
 import { VIEWS, workspaceList } from "./views.js";
 
 const main = document.getElementById("main");
-const state = { feed: null, feedWorkspace: null, regions: [], eventHandlers: [], token: 0,
-                clock: null };
+const state = { feed: null, feedWorkspace: null, regions: [], eventHandlers: [],
+                reconnectHandlers: [], token: 0, clock: null };
 window.switchboardConsole = { events: 0, lastEventAt: 0, state };
 
 // ---------------------------------------------------------------- navigation
@@ -66,6 +66,10 @@ function onEvent(handler) {
   state.eventHandlers.push(handler);
 }
 
+function onReconnect(handler) {
+  state.reconnectHandlers.push(handler);
+}
+
 function dispatch(event) {
   window.switchboardConsole.events += 1;
   window.switchboardConsole.lastEventAt = performance.now();
@@ -80,11 +84,18 @@ function setFeed(ws) {
   state.feedWorkspace = ws;
   if (!ws) return;
   state.liveStatus = "connecting";
+  state.wasLive = false;
   state.feed = new LiveFeed(ws, dispatch, (status) => {
     state.liveStatus = status;
     const el = document.getElementById("live");
     if (el) { el.textContent = status === "live" ? "● Live" : `○ ${status}`; el.dataset.state = status; }
-    if (status === "live") for (const region of state.regions) region.schedule();
+    if (status === "live") {
+      // What changed before the feed was connected (or while it was down) is reloaded: the
+      // live regions now, the views that add events as they come on a reconnection.
+      for (const region of state.regions) region.schedule();
+      if (state.wasLive) for (const handler of state.reconnectHandlers) handler();
+      state.wasLive = true;
+    }
   });
 }
 
@@ -192,6 +203,7 @@ async function route() {
   state.token += 1;
   state.regions = [];
   state.eventHandlers = [];
+  state.reconnectHandlers = [];
   const r = parse(location.pathname);
   if (!session.account && r.view !== "signIn") {
     go(`/sign-in?next=${encodeURIComponent(location.pathname.replace(/^\/console/, "") + location.search)}`, true);
@@ -209,7 +221,7 @@ async function route() {
   const crumbs = document.getElementById("crumbs");
   crumbs.replaceChildren(link("/", "Workspaces"), r.ws ? [" / ", link(`/workspaces/${r.ws}`, r.ws)] : null);
   const view = r.view === "workspaces" ? workspaceList : VIEWS[r.view];
-  const ctx = { ...r, live, onEvent, go, clock: state.clock };
+  const ctx = { ...r, live, onEvent, onReconnect, go, clock: state.clock };
   try {
     if (r.ws) await get(`/v1/Workspaces/${r.ws}`).then((w) => {
       crumbs.replaceChildren(link("/", "Workspaces"), " / ", link(`/workspaces/${r.ws}`, w.friendly_name));

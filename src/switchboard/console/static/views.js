@@ -440,6 +440,7 @@ export async function events(ctx) {
     list.replaceChildren(...page.events.map((e) => eventItem(ws, e)));
     if (!page.events.length) list.append(h("li", { class: "muted" }, "No events"));
   };
+  ctx.onReconnect(() => load().catch(() => {}));
   ctx.onEvent((e) => {
     if (!matches(e)) return;
     const empty = list.querySelector("li.muted");
