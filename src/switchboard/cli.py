@@ -257,6 +257,7 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
                                         if o.strip()],
                           max_body_bytes=max_body_bytes, ops=ops,
                           console_secret=console_secret)
+    console_feed = app.state.console_feed
     if node is not None:
         from switchboard.cluster.forwarding import ClusterRouter
 
@@ -274,7 +275,14 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
 
     # No permessage-deflate on workers' WebSockets: it would double each idle connection's
     # memory for frames of a few hundred bytes.
-    serving.run(app, sock, announce, node.hand_over_all if node else None,
+    async def before_exit() -> None:
+        # Open console pages hold a response each: ended first, or the shutdown would wait
+        # for them until its graceful timeout.
+        console_feed.close()
+        if node is not None:
+            await node.hand_over_all()
+
+    serving.run(app, sock, announce, before_exit,
                 log_level=log_level.lower(), access_log=False,
                 log_config=logs.uvicorn_log_config(),
                 timeout_graceful_shutdown=10, ws_per_message_deflate=False,

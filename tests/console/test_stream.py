@@ -64,3 +64,12 @@ async def test_a_page_that_falls_behind_is_dropped() -> None:
 
 async def _drain(frames: AsyncIterator[bytes]) -> list[bytes]:
     return [frame async for frame in frames]
+
+
+async def test_closing_ends_every_stream_and_refuses_new_ones() -> None:
+    feed = ConsoleFeed(FakeRuntime())  # type: ignore[arg-type]
+    frames = feed.frames("WS1")
+    await anext(frames)
+    feed.close()
+    assert await asyncio.wait_for(_drain(frames), 1) == []
+    assert await _drain(feed.frames("WS1")) == []

@@ -105,7 +105,8 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     routes += bridge.routes()
     sessions = ConsoleSessions(runtime.accounts,
                                console_secret.encode() if console_secret else None)
-    routes += console.routes(runtime, sessions, ConsoleFeed(runtime))
+    console_feed = ConsoleFeed(runtime)
+    routes += console.routes(runtime, sessions, console_feed)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -129,6 +130,7 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     app.state.runtime = runtime
     app.state.event_bridge = bridge
     app.state.console_sessions = sessions  # authenticate() reads console sessions from here
+    app.state.console_feed = console_feed
     if ops.metrics is not None:
         ops.metrics.sockets = bridge.sockets
     return app

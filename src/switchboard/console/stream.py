@@ -39,7 +39,15 @@ class ConsoleFeed:
     def __init__(self, runtime: Runtime, queue_size: int = QUEUE_SIZE) -> None:
         self.queue_size = queue_size
         self.watchers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
+        self.closed = False
         runtime.add_listener(self.on_events)
+
+    def close(self) -> None:
+        """End every stream, and those opened from now on (the server is stopping)."""
+        self.closed = True
+        for workspace_sid, watchers in list(self.watchers.items()):
+            for queue in list(watchers):
+                self._drop(workspace_sid, queue)
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
         watchers = self.watchers.get(workspace_sid)
@@ -62,6 +70,8 @@ class ConsoleFeed:
 
     async def frames(self, workspace_sid: str) -> AsyncIterator[bytes]:
         """Server-Sent Events for one page: a hello, then every event, with heartbeats."""
+        if self.closed:
+            return
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
         self.watchers.setdefault(workspace_sid, set()).add(queue)
         try:
