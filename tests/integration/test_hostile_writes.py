@@ -104,8 +104,8 @@ async def test_a_store_fault_fails_only_its_own_write_and_rebuilds_in_turn(
     original = store.apply_changes
 
     def faulty(conn: Any, changes: Changes) -> None:
-        if any(str(row.get("friendly_name")).startswith("poison")
-               for row in changes.upserts.values()):
+        if any(str(changes.row(key).get("friendly_name")).startswith("poison")
+               for key in changes.upserts):
             raise RuntimeError("the disk refused this row")
         original(conn, changes)
 

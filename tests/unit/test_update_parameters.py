@@ -33,7 +33,7 @@ def test_wrapping_keeps_its_reason(world: World) -> None:
     world.update_task(task, assignment_status="wrapping", reason="customer hung up")
     assert (task.assignment_status, task.reason) == ("wrapping", "customer hung up")
     # The row the store commits carries it.
-    assert world.take().upserts[("task", task.sid)]["reason"] == "customer hung up"
+    assert world.take().row(("task", task.sid))["reason"] == "customer hung up"
     world.update_task(task, assignment_status="completed", reason="resolved")
     assert task.reason == "resolved"
 

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, delete, event, insert,
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from switchboard.routing.changes import Changes
+from switchboard.routing.changes import EVENT_FIELDS, FIELDS, Changes, Values
 from switchboard.stats.rollups import Rollup, RollupWriter, writer_for
 from switchboard.store import tables
 
@@ -80,7 +80,7 @@ class Store:
         # In memory, the database lives as long as a connection to it: this one, until close().
         self._keeper: Any = self.engine.raw_connection() if self.in_memory else None
         self._queue: queue.Queue[Queued | None] = queue.Queue()
-        self._statements: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._statements: dict[str, str] = {}
         self._rollups: RollupWriter | None = None
         self._writer: threading.Thread | None = None
         self.fence_check: FenceCheck | None = None
@@ -246,7 +246,7 @@ class Store:
                 if self._rollups is None:
                     self._rollups = writer_for(conn)
                 self._rollups.write(conn, rollup)
-        by_kind: dict[str, list[dict[str, Any]]] = {}
+        by_kind: dict[str, list[Values]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)
         for kind, rows in by_kind.items():
@@ -260,27 +260,27 @@ class Store:
                 conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
             conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
 
-    def _write_rows(self, conn: Connection, kind: str, rows: list[dict[str, Any]]) -> None:
+    def _write_rows(self, conn: Connection, kind: str, rows: list[Values]) -> None:
         """One executemany straight to the driver: rows are plain values already, and going
         through SQLAlchemy's per-row parameter processing held the GIL for most of a commit."""
-        statement = self._statements.get(kind)
-        if statement is None:
-            statement = self._statements[kind] = self._statement(kind)
-        sql, columns = statement
-        conn.exec_driver_sql(sql, [tuple(row[c] for c in columns) for row in rows])
+        sql = self._statements.get(kind)
+        if sql is None:
+            sql = self._statements[kind] = self._statement(kind)
+        conn.exec_driver_sql(sql, rows)
 
-    def _statement(self, kind: str) -> tuple[str, tuple[str, ...]]:
+    def _statement(self, kind: str) -> str:
         """INSERT for events, INSERT … ON CONFLICT (sid) DO UPDATE for entities (both SQLite
-        and PostgreSQL speak it), with the driver's placeholders."""
+        and PostgreSQL speak it), with the driver's placeholders; the columns in the order
+        ``Changes`` gives their values."""
         table = tables.events if kind == "event" else tables.ENTITY_TABLES[kind]
-        columns = tuple(c.name for c in table.columns)
+        columns = EVENT_FIELDS if kind == "event" else FIELDS[kind]
         mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
                f"VALUES ({', '.join([mark] * len(columns))})")
         if kind != "event":
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "sid")
             sql += f" ON CONFLICT (sid) DO UPDATE SET {updates}"
-        return sql, columns
+        return sql
 
     # ------------------------------------------------------------------ reading
 
