@@ -18,6 +18,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
 
 from switchboard.api.errors import SessionEnded, Unauthorized, routing_error_response
 from switchboard.api.params import Param, check_text, parse
@@ -89,36 +90,52 @@ class Api:
         return register
 
     def routes(self, runtime: Runtime, public_url: str | None) -> list[Route]:
-        return [Route(e.path, _asgi(e, runtime, public_url), methods=[e.method])
-                for e in self.endpoints]
+        return [Route(e.path, _Handle(e, runtime, public_url), methods=[e.method],
+                      name=e.handler.__name__) for e in self.endpoints]
 
 
-def _asgi(endpoint: Endpoint, runtime: Runtime, public_url: str | None
-          ) -> Callable[[Request], Awaitable[Response]]:
-    where = "post body" if endpoint.method == "POST" else "query string"
+class _Handle:
+    """One endpoint as a plain ASGI app: authenticated, parsed, run, answered.
 
-    async def handle(request: Request) -> Response:
+    Not a Starlette request-response function: that would wrap each request in another
+    exception-handling layer (the app's own already catches what escapes here) and build a
+    ``Response`` whose headers are made again per request."""
+
+    def __init__(self, endpoint: Endpoint, runtime: Runtime, public_url: str | None) -> None:
+        self.endpoint = endpoint
+        self.runtime = runtime
+        self.public_url = public_url
+        self.where = "post body" if endpoint.method == "POST" else "query string"
+        self.start: Message = {"type": "http.response.start", "status": endpoint.status}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.endpoint
+        request = Request(scope, receive, send)
         try:
-            account = authenticate(runtime, request)
+            account = authenticate(self.runtime, request)
             for name, value in request.path_params.items():
                 check_text(value, name)
             data = request.query_params if endpoint.method != "POST" else await _form(request)
-            args = parse(endpoint.params, data, where)
-            base = public_url or _own_base(request)
-            result = await endpoint.handler(Context(request, runtime, account, args, base))
+            args = parse(endpoint.params, data, self.where)
+            base = self.public_url or _own_base(request)
+            result = await endpoint.handler(Context(request, self.runtime, account, args, base))
         except RoutingError as exc:
-            return routing_error_response(exc)
+            await routing_error_response(exc)(scope, receive, send)
+            return
         if result is None:
-            return Response(status_code=204)
-        headers = None
+            await Response(status_code=204)(scope, receive, send)
+            return
+        # What Starlette's Response(body, media_type="application/json") sends, in its order.
+        headers = []
         if isinstance(result, Reply):
-            headers = {"ETag": result.etag} if result.etag is not None else None
+            if result.etag is not None:
+                headers.append((b"etag", result.etag.encode("latin-1")))
             result = result.body
-        return Response(orjson.dumps(result), status_code=endpoint.status,
-                        media_type="application/json", headers=headers)
-
-    handle.__name__ = endpoint.handler.__name__
-    return handle
+        body = orjson.dumps(result)
+        headers += [(b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json")]
+        await send({**self.start, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def _own_base(request: Request) -> str:
