@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import errno
 import functools
+import gc
 import logging
 import socket
 from collections.abc import Awaitable, Callable
@@ -54,6 +55,21 @@ def bind(host: str, port: int) -> socket.socket:
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# The cyclic garbage collector's thresholds while serving: a request allocates a thousand or
+# more container objects that almost all die by reference counting, and the defaults (700, 10,
+# 10) ran a young collection every few hundred of them and a full one over the whole heap (every
+# loaded task and worker) every few thousand requests: 25 to 70 µs of a request's CPU. With these,
+# and the state loaded at start-up frozen out of the collector's sight, it is a few µs.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Freeze what start-up made (modules, loaded workspaces) and collect less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 # The names uvicorn reads back from the response to frame it: always given to it lower-case.
@@ -138,6 +154,7 @@ class _Server(uvicorn.Server):
             await self.lifespan.shutdown()
             raise PortUnavailable(f"cannot listen: {exc.strerror}") from None
         if self.started and not self.should_exit:
+            tune_gc()
             self.on_listening()
 
 
