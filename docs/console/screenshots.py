@@ -62,6 +62,7 @@ def main() -> None:
         shoot(page, f"{base}/workers", "workers", "td")
         shoot(page, f"{base}/workflows/{built.workflow_sid}", "workflow", ".diagram .filter")
         shoot(page, f"{base}/events", "events", ".event")
+        shoot(page, f"{base}/clock", "clock", "section:has(h2:text('Pending timers')) tbody tr")
         page.goto(f"{base}/playground")
         expression = 'skills HAS "sales" AND languages HAS "fr"'
         page.get_by_label("Expression", exact=True).fill(expression)

@@ -64,12 +64,12 @@ function jsonEditor(id, label, value, rows = 6) {
 
 export async function workspaceList(ctx) {
   return h("div", {}, h("h1", {}, "Workspaces"),
-    ctx.live(async () => {
+    section("Your workspaces", ctx.live(async () => {
       const spaces = await all("/v1/Workspaces", "workspaces");
       return table(["Name", "SID", "Created", "Default activity"], spaces.map((w) => [
         link(`/workspaces/${w.sid}`, w.friendly_name), h("code", {}, w.sid), w.date_created,
         w.default_activity_name || "–"]), "Workspaces");
-    }, () => false));
+    }, () => false)));
 }
 
 // ---------------------------------------------------------------- overview and queues
@@ -179,7 +179,7 @@ function estimateOf(answer) {
 
 export async function workers(ctx) {
   const { ws } = ctx;
-  return h("div", {}, h("h1", {}, "Workers"), ctx.live(async () => {
+  return h("div", {}, h("h1", {}, "Workers"), section("All workers", ctx.live(async () => {
     const list = await all(wsPath(ws, "Workers"), "workers");
     const [reservations, channels] = await Promise.all([
       Promise.all(list.map((w) => all(wsPath(ws, "Workers", w.sid, "Reservations"), "reservations")
@@ -194,7 +194,7 @@ export async function workers(ctx) {
       link(`/workspaces/${ws}/workers/${w.sid}`, w.friendly_name), w.activity_name,
       w.available ? badge("available", "available") : badge("unavailable", "muted"),
       capacity(channels[i]), open(reservations[i]), h("code", { class: "clip" }, w.attributes)]), "Workers");
-  }, (e) => e.event_type.startsWith("worker.") || e.event_type.startsWith("reservation.")));
+  }, (e) => e.event_type.startsWith("worker.") || e.event_type.startsWith("reservation."))));
 }
 
 function reservationActions(ws, r, viaWorker = true) {
@@ -268,13 +268,13 @@ export async function tasks(ctx) {
   h("div", { class: "row" }, field("task-workflow", "Workflow", workflow), field("task-channel", "Channel", channel),
     field("task-priority", "Priority", priority), field("task-timeout", "Timeout (s)", timeout)),
   h("button", { type: "submit", class: "primary" }, "Create task"));
-  return h("div", {}, h("h1", {}, "Tasks"), ctx.live(async () => {
+  return h("div", {}, h("h1", {}, "Tasks"), section("Newest first", ctx.live(async () => {
     const list = await all(wsPath(ws, "Tasks"), "tasks", { Ordering: "DateCreated:desc" }, 500);
     return table(["Task", "Status", "Queue", "Priority", "Age", "Attributes"], list.map((t) => [
       link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), badge(t.assignment_status),
       resourceLink(ws, "task_queue", t.task_queue_sid, t.task_queue_friendly_name || t.task_queue_sid),
       String(t.priority), duration(t.age * 1000), h("code", { class: "clip" }, t.attributes)]), "Tasks");
-  }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation.")), form);
+  }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation."))), form);
 }
 
 export async function task(ctx) {
@@ -384,8 +384,8 @@ function decisionView(ws, d) {
 export async function workflows(ctx) {
   const { ws } = ctx;
   const list = await all(wsPath(ws, "Workflows"), "workflows");
-  return h("div", {}, h("h1", {}, "Workflows"), table(["Workflow", "SID", "Reservation timeout"], list.map((w) => [
-    link(`/workspaces/${ws}/workflows/${w.sid}`, w.friendly_name), h("code", {}, w.sid), `${w.task_reservation_timeout} s`]), "Workflows"));
+  return h("div", {}, h("h1", {}, "Workflows"), section("All workflows", table(["Workflow", "SID", "Reservation timeout"], list.map((w) => [
+    link(`/workspaces/${ws}/workflows/${w.sid}`, w.friendly_name), h("code", {}, w.sid), `${w.task_reservation_timeout} s`]), "Workflows")));
 }
 
 export async function workflow(ctx) {
@@ -537,9 +537,12 @@ export async function clock(ctx) {
     section("Pending timers", ctx.live(async () => {
       const answer = await optional("GET", wsPath(ws, "Timers"));
       if (answer === null) return h("p", { class: "muted unavailable" }, "The list of pending timers is not available on this server.");
-      return table(["Due", "In", "Kind", "What", "Task", "Worker"], answer.timers.map((t) => [
-        t.due_at, duration(t.due_in_ms ?? (t.due_ms - answer.now_ms)), t.kind, t.description || "",
-        resourceLink(ws, "task", t.task_sid), resourceLink(ws, "worker", t.worker_sid)]), "Pending timers");
+      const short = (sid) => (sid ? `${sid.slice(0, 10)}…` : sid);
+      return table(["Due at", "In", "Kind", "What", "Task", "Worker"], answer.timers.map((t) => [
+        h("span", { class: "nowrap" }, (t.due_at || "").replace("T", " ").replace(/(\.\d+)?Z$/, "")),
+        h("span", { class: "nowrap" }, duration(t.due_in_ms ?? (t.due_ms - answer.now_ms))), t.kind.replace(/_/g, " "),
+        t.description || "", resourceLink(ws, "task", t.task_sid, short(t.task_sid)),
+        resourceLink(ws, "worker", t.worker_sid, short(t.worker_sid))]), "Pending timers");
     }, () => true, 200)));
 }
 
