@@ -266,3 +266,17 @@ def test_reject_a_reservation_and_cancel_the_task(page: Any, taskrouter: TaskRou
     page.locator('[data-figure="status"] dd').filter(has_text="canceled").wait_for(
         timeout=LIVE_TIMEOUT_MS)
     assert built.client.tasks(task.sid).fetch().assignment_status == "canceled"
+
+
+def test_a_queue_shows_its_waiting_tasks_in_routing_order(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)  # every worker offline: the tasks wait
+    created = [built.client.tasks.create(attributes='{"type": "sales"}',
+                                         workflow_sid=built.workflow_sid).sid for _ in range(3)]
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/task-queues/{built.sales_sid}")
+    waiting = page.locator("section:has(h2:text('Waiting tasks')) tbody tr")
+    waiting.nth(2).wait_for()
+    rows = waiting.evaluate_all("rows => rows.map(r => [r.cells[0].textContent, "
+                                "r.cells[1].textContent])")
+    assert rows == [[str(n + 1), sid] for n, sid in enumerate(created)]
+    page.locator('article.queue [data-figure="waiting"] dd').filter(has_text="3").wait_for()

@@ -149,21 +149,28 @@ export async function queue(ctx) {
     }, (e) => e.event_type.startsWith("worker."))));
 }
 
+const SHOWN_WAITING = 200;
+const POSITIONS_ASKED = 50;
+
 async function waitingTasks(ws, queueSid) {
-  const tasks = await all(wsPath(ws, "Tasks"), "tasks", { TaskQueueSid: queueSid, AssignmentStatus: "pending" });
+  // The router's order is close to priority then virtual start time (FIFO); the first ones'
+  // exact places come from QueuePosition (one request each, so not for a long queue's tail).
+  const tasks = await all(wsPath(ws, "Tasks"), "tasks", { TaskQueueSid: queueSid, AssignmentStatus: "pending",
+    Ordering: "Priority:desc,VirtualStartTime:asc" }, SHOWN_WAITING);
   const [positions, estimate] = await Promise.all([
-    Promise.all(tasks.map((t) => optional("GET", wsPath(ws, "Tasks", t.sid, "QueuePosition")).catch(() => null))),
+    Promise.all(tasks.map((t, i) => (i < POSITIONS_ASKED
+      ? optional("GET", wsPath(ws, "Tasks", t.sid, "QueuePosition")).catch(() => null) : null))),
     optional("GET", wsPath(ws, "TaskQueues", queueSid, "EstimatedWaitTime")).catch(() => null),
   ]);
   const rows = tasks.map((t, i) => ({ t, p: positions[i] }));
-  rows.sort((a, b) => ((a.p && a.p.position) ?? 1e9) - ((b.p && b.p.position) ?? 1e9)
-    || b.t.priority - a.t.priority || Date.parse(a.t.date_created) - Date.parse(b.t.date_created));
+  rows.sort((a, b) => ((a.p && a.p.position) ?? 1e9) - ((b.p && b.p.position) ?? 1e9));  // stable
   const estimateText = (p) => {
     const seconds = (p && p.estimated_wait_time) ?? null;
     return seconds === null || seconds === undefined ? "–" : duration(seconds * 1000);
   };
   return h("div", {},
     estimate ? h("p", { class: "muted" }, "Estimated wait for a new task: ", estimateOf(estimate)) : null,
+    tasks.length >= SHOWN_WAITING ? h("p", { class: "muted" }, `The first ${SHOWN_WAITING} waiting tasks:`) : null,
     table(["#", "Task", "Priority", "Channel", "Age", "Estimated wait"], rows.map(({ t, p }) => [
       p && p.position != null ? String(p.position) : "–",
       link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), String(t.priority), t.task_channel_unique_name,
