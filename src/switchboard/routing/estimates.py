@@ -104,12 +104,14 @@ class _Model:
         queues = {queue_sid}
         for worker_sid in own:
             queues.update(lifecycle.membership.worker_queues.get(worker_sid, ()))
-        self.queues = queues
+        # Sorted: the draws go to workers in the same order in every process (sets of
+        # strings iterate in an order that changes with the hash seed).
+        self.queues = sorted(queues)
         # worker sid -> (open reservations, free slots, capacity) on the channel; its queues
         self.held: dict[str, tuple[list[tuple[str | None, int]], int, int]] = {}
         self.worker_queues: dict[str, list[str]] = {}
-        for q in queues:
-            for worker_sid in members.get(q, ()):
+        for q in self.queues:
+            for worker_sid in sorted(members.get(q, ())):
                 if worker_sid not in self.held:
                     found = self._held_of(worker_sid)
                     if found is None:
