@@ -39,7 +39,7 @@ export const del = (path) => request("DELETE", path);
 
 // Every page of a listing (its "meta.next_page_url"), up to a limit.
 export async function all(path, key, query = {}, limit = 2000) {
-  let url = `${path}?${new URLSearchParams({ PageSize: "200", ...query })}`;
+  let url = `${path}?${new URLSearchParams({ PageSize: String(Math.min(200, limit)), ...query })}`;
   const items = [];
   while (url && items.length < limit) {
     const page = await request("GET", url);
@@ -47,7 +47,7 @@ export async function all(path, key, query = {}, limit = 2000) {
     const next = page.meta && page.meta.next_page_url;
     url = next ? new URL(next).pathname + new URL(next).search : null;
   }
-  return items;
+  return items.slice(0, limit);
 }
 
 // An optional extension: its answer, or null when this server does not have it (its route

@@ -74,10 +74,17 @@ export async function workspaceList(ctx) {
 
 // ---------------------------------------------------------------- overview and queues
 
-async function queueCards(ws, queues) {
+// One request per queue and per worker below: a large workspace shows its first ones.
+const SHOWN_QUEUES = 60;
+const SHOWN_WORKERS = 100;
+
+async function queueCards(ws, allQueues) {
+  const queues = allQueues.slice(0, SHOWN_QUEUES);
   const stats = await Promise.all(queues.map((q) =>
     get(wsPath(ws, "TaskQueues", q.sid, "RealTimeStatistics")).catch(() => null)));
-  return h("div", { class: "cards" }, queues.map((q, i) => {
+  const more = allQueues.length > queues.length
+    ? h("p", { class: "muted" }, `The first ${queues.length} of ${allQueues.length} queues.`) : null;
+  return h("div", {}, more, h("div", { class: "cards" }, queues.map((q, i) => {
     const s = stats[i] || {};
     const by = s.tasks_by_status || {};
     return h("article", { class: "card queue", "data-queue": q.sid },
@@ -88,7 +95,7 @@ async function queueCards(ws, queues) {
         figure("Eligible workers", s.total_eligible_workers ?? "–"),
         figure("Longest wait", s.longest_task_waiting_age != null ? duration(s.longest_task_waiting_age * 1000) : "–")),
       h("p", { class: "muted small" }, h("code", {}, q.target_workers || "1==1")));
-  }));
+  })));
 }
 
 function figure(label, value, key) {
@@ -187,7 +194,7 @@ function estimateOf(answer) {
 export async function workers(ctx) {
   const { ws } = ctx;
   return h("div", {}, h("h1", {}, "Workers"), section("All workers", ctx.live(async () => {
-    const list = await all(wsPath(ws, "Workers"), "workers");
+    const list = await all(wsPath(ws, "Workers"), "workers", {}, SHOWN_WORKERS);
     const [reservations, channels] = await Promise.all([
       Promise.all(list.map((w) => all(wsPath(ws, "Workers", w.sid, "Reservations"), "reservations")
         .then((rs) => rs.filter((r) => ["pending", "accepted", "wrapping"].includes(r.reservation_status)))
