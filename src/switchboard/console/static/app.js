@@ -46,17 +46,26 @@ function live(render, concerns = () => true, delay = 150) {
   const region = h("div", { class: "live" });
   const token = state.token;
   let timer = null;
+  let cost = 0;  // how long the last refresh took: a costly region refreshes less often
   const refresh = async () => {
-    timer = null;
     if (token !== state.token) return;
+    const started = performance.now();
     try {
       const node = await render();
       if (token === state.token) region.replaceChildren(node);
     } catch (error) {
       if (token === state.token) region.replaceChildren(problem(error));
     }
+    cost = performance.now() - started;
+    timer = null;  // events that came during the refresh schedule the next one from here
+    if (pending) { pending = false; schedule(); }
   };
-  state.regions.push({ concerns, schedule: () => { if (!timer) timer = setTimeout(refresh, delay); } });
+  let pending = false;
+  const schedule = () => {
+    if (timer) { pending = true; return; }
+    timer = setTimeout(refresh, Math.max(delay, 2 * cost));
+  };
+  state.regions.push({ concerns, schedule });
   region.append(h("p", { class: "muted" }, "Loading…"));
   refresh();
   return region;
