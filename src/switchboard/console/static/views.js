@@ -507,7 +507,12 @@ export async function playground(ctx) {
       expression.setAttribute("aria-invalid", "true");
       status.replaceChildren(h("p", { class: "error" }, err.message || "Does not parse",
         err.line != null ? ` (line ${err.line}, column ${err.column})` : ""));
-      if (typeof err.position === "number") marker.textContent = `${expression.value}\n${" ".repeat(err.position)}^`;
+      if (typeof err.position === "number") {
+        const text = expression.value;
+        const at = Math.min(err.position, text.length);
+        marker.replaceChildren(text.slice(0, at), h("mark", {}, text.slice(at, at + 1) || " "),
+          text.slice(at + 1), `\n${" ".repeat(at)}^`);
+      }
       results.replaceChildren();
       return;
     }
