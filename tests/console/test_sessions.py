@@ -40,6 +40,8 @@ def test_every_deep_link_serves_the_page(browser: TestClient) -> None:
         assert "default-src 'self'" in reply.headers["content-security-policy"]
     assert browser.get("/console/static/app.js").status_code == 200
     assert browser.get("/console", follow_redirects=False).headers["location"] == "/console/"
+    assert browser.get("/console/static/nothing.js").status_code == 404
+    assert browser.get("/console/api/nothing").json()["code"] == 20404
 
 
 def test_sign_in_sets_an_http_only_strict_cookie(browser: TestClient) -> None:

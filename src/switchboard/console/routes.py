@@ -110,6 +110,10 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 
+    async def no_such_api(request: Request) -> Response:
+        return error_response(404, 20404, f"The requested resource {request.url.path} was not "
+                              "found")
+
     return [
         Route("/console", to_page),
         Mount("/console/static", app=StaticFiles(directory=str(STATIC)), name="console"),
@@ -117,6 +121,7 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         Route("/console/api/session", session, methods=["GET"]),
         Route("/console/api/session", sign_out, methods=["DELETE"]),
         Route("/console/api/workspaces/{WorkspaceSid}/stream", stream, methods=["GET"]),
+        Route("/console/api/{rest:path}", no_such_api, methods=["GET", "POST", "DELETE"]),
         Route("/console/", page),
         Route("/console/{path:path}", page),
     ]
