@@ -132,3 +132,14 @@ def test_nodes_sharing_a_console_secret_accept_each_others_sessions(runtime: Run
     for app, status in ((other, 200), (stranger, 401)):
         with TestClient(app, base_url="http://testserver", cookies=cookies) as client:
             assert client.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == status
+
+
+def test_another_sites_page_gets_no_session_nor_token(browser: TestClient) -> None:
+    sign_in(browser)
+    for site in ("same-site", "cross-site"):
+        headers = {"Sec-Fetch-Site": site}
+        assert browser.get("/console/api/session", headers=headers).status_code == 403
+        assert browser.post("/console/api/session", headers=headers, data={
+            "username": ACCOUNT_SID, "password": AUTH_TOKEN}).status_code == 403
+    same = browser.get("/console/api/session", headers={"Sec-Fetch-Site": "same-origin"})
+    assert same.json()["csrf"]

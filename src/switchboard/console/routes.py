@@ -48,6 +48,16 @@ def _who(account: Account, csrf: str | None) -> dict[str, Any]:
     return {"account_sid": account.sid, "friendly_name": account.friendly_name, "csrf": csrf}
 
 
+def _cross_site(request: Request) -> Response | None:
+    """A 403 for a request a browser says another page made (``Sec-Fetch-Site``): the session
+    endpoints hand out the CSRF token, so only the console's own page may call them, even from
+    an origin ``--cors-origins`` lets call the API."""
+    if request.headers.get("sec-fetch-site", "same-origin") in ("same-origin", "none"):
+        return None
+    return error_response(403, 20403, "The console's session endpoints answer only the "
+                          "console's own page")
+
+
 def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> list[BaseRoute]:
     async def page(_: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
@@ -56,6 +66,8 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         return RedirectResponse("/console/", status_code=308)
 
     async def sign_in(request: Request) -> Response:
+        if refused := _cross_site(request):
+            return refused
         body = (await request.body()).decode("utf-8", errors="replace")
         if request.headers.get("content-type", "").startswith("application/json"):
             try:
@@ -78,6 +90,8 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
     async def session(request: Request) -> Response:
         """Who is signed in (nobody: ``account_sid`` null), and the page's CSRF token
         (read-only: a GET needs no token)."""
+        if refused := _cross_site(request):
+            return refused
         cookie = request.cookies.get(COOKIE)
         if "authorization" not in request.headers and cookie:
             account = sessions.account_of_cookie(cookie)
