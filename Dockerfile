@@ -10,12 +10,16 @@ ENV DEBIAN_FRONTEND=noninteractive \
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md LICENSE ./
 COPY src ./src
-RUN python3 -m venv /opt/switchboard \
+# Behind a TLS-intercepting proxy, give pip the proxy's CA bundle as the build secret
+# `ca-certificates` (docs/container.md); without it pip trusts its own bundle.
+RUN --mount=type=secret,id=ca-certificates \
+    if [ -s /run/secrets/ca-certificates ]; then export PIP_CERT=/run/secrets/ca-certificates; fi \
+    && python3 -m venv /opt/switchboard \
     && /opt/switchboard/bin/pip install --no-cache-dir --disable-pip-version-check \
         -c constraints.txt . \
     && rm -rf /src
