@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.dialects import sqlite
 
 from switchboard.routing.sids import new_sid
 from switchboard.store import tables
@@ -114,6 +115,36 @@ class AccountRegistry:
         self._write(tables.accounts.insert().values(_row(account)))
         self._cache(account)
         return account
+
+    def create_account_unless_present(self, now: int, *, sid: str,
+                                      auth_token: str | None = None) -> tuple[Account, bool]:
+        """The account ``sid``, created now unless it is already stored (another node starting
+        at the same moment may have just created it: no error then, its account is read
+        back). Returns the account and whether it was created here."""
+        account = Account(sid=sid, friendly_name=f"Account {sid[-8:]}",
+                          auth_token=auth_token or new_secret(), status="active",
+                          date_created=now, date_updated=now)
+        if self.store.is_sqlite:
+            statement: Any = sqlite.insert(tables.accounts)
+        else:  # imported only here: SQLite's servers start faster without it
+            from sqlalchemy.dialects import postgresql
+
+            statement = postgresql.insert(tables.accounts)
+        statement = statement.values(_row(account)).on_conflict_do_nothing(
+            index_elements=["sid"]).returning(tables.accounts.c.sid)
+        version = tables.credentials_version
+
+        def write(conn: Connection) -> bool:
+            if conn.execute(statement).first() is None:  # no row: it was there already
+                return False
+            conn.execute(update(version).values(version=version.c.version + 1))
+            return True
+
+        if self.store.submit(write).result():
+            self._cache(account)
+            return account, True
+        self.load()
+        return self.accounts[sid], False
 
     def set_auth_token(self, sid: str, auth_token: str, now: int) -> Account:
         account = self.accounts[sid]

@@ -147,25 +147,22 @@ class Runtime:
         """Make sure an account exists: the one named by the environment, or a new one.
 
         Returns the account and whether it was created now (its token is then worth printing).
-        Nodes of a cluster starting together may race to create it: the loser reads it back.
+        Nodes of a cluster starting together may race to create the named one: the insert
+        ignores a conflict, and the loser reads the winner's account back.
         """
-        try:
-            return self._bootstrap_account()
-        except StoreError:
-            self.accounts.load()
-            return self._bootstrap_account()
-
-    def _bootstrap_account(self) -> tuple[Account, bool]:
         now = self.clock.now_ms()
         sid = os.environ.get("SWITCHBOARD_ACCOUNT_SID")
         token = os.environ.get("SWITCHBOARD_AUTH_TOKEN")
         if sid:
-            if sid in self.accounts.accounts:
-                account = self.accounts.accounts[sid]
-                if token:
-                    account = self.accounts.set_auth_token(sid, token, now)
-                return account, False
-            return self.accounts.create_account(now, sid=sid, auth_token=token), True
+            if sid not in self.accounts.accounts:
+                account, created = self.accounts.create_account_unless_present(
+                    now, sid=sid, auth_token=token)
+                if created:
+                    return account, True
+            account = self.accounts.accounts[sid]
+            if token:
+                account = self.accounts.set_auth_token(sid, token, now)
+            return account, False
         if self.accounts.accounts:
             return next(iter(self.accounts.accounts.values())), False
         return self.accounts.create_account(now, auth_token=token), True
