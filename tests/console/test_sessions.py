@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
 from switchboard.api.app import create_app
 from switchboard.service.runtime import Runtime
-from switchboard.service.sessions import COOKIE
+from switchboard.service.sessions import COOKIE, ConsoleSessions
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, START_MS
 
 CSRF = "X-Switchboard-Csrf"
@@ -143,3 +146,27 @@ def test_another_sites_page_gets_no_session_nor_token(browser: TestClient) -> No
             "username": ACCOUNT_SID, "password": AUTH_TOKEN}).status_code == 403
     same = browser.get("/console/api/session", headers={"Sec-Fetch-Site": "same-origin"})
     assert same.json()["csrf"]
+
+
+def test_a_session_expires(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    sessions = ConsoleSessions(runtime.accounts, lifetime_seconds=60)
+    signed = sessions.sign_in(ACCOUNT_SID, AUTH_TOKEN)
+    assert signed is not None
+    _, cookie = signed
+    csrf = sessions.csrf_token(cookie)
+    assert sessions.account(cookie, csrf) is not None
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    assert sessions.account(cookie, csrf) is None
+
+
+def test_a_tampered_cookie_is_refused(runtime: Runtime) -> None:
+    sessions = ConsoleSessions(runtime.accounts)
+    signed = sessions.sign_in(ACCOUNT_SID, AUTH_TOKEN)
+    assert signed is not None
+    payload, _, signature = signed[1].partition(".")
+    other = runtime.accounts.create_account(START_MS)
+    forged = base64.urlsafe_b64encode(orjson.dumps(
+        {"u": other.sid, "h": "0" * 32, "e": 2**40})).rstrip(b"=").decode()
+    for cookie in (f"{forged}.{signature}", f"{payload}.x{signature[1:]}", payload, ""):
+        assert sessions.account(cookie, sessions.csrf_token(cookie)) is None
