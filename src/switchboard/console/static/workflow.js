@@ -5,7 +5,7 @@ import { h, link } from "./ui.js";
 
 function target(ws, t, i, names) {
   const facts = [];
-  if (t.expression) facts.push(["Workers", t.expression]);
+  facts.push(["Workers", t.expression || h("span", {}, "any of the queue's")]);
   if (t.priority !== undefined) facts.push(["Priority", t.priority]);
   if (t.timeout !== undefined) facts.push(["Timeout", `${t.timeout} s`]);
   if (t.order_by) facts.push(["Order by", t.order_by]);
@@ -17,7 +17,7 @@ function target(ws, t, i, names) {
   return h("li", { class: "target" },
     h("span", { class: "step-no", "aria-hidden": "true" }, String(i + 1)),
     h("div", {}, h("strong", {}, "Queue ", queue ? link(`/workspaces/${ws}/task-queues/${queue}`, names[queue] || queue) : "–"),
-      facts.length ? h("dl", { class: "details" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, h("code", {}, String(v)))])) : null));
+      facts.length ? h("dl", { class: "details" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v instanceof Node ? v : h("code", {}, String(v)))])) : null));
 }
 
 function cascade(ws, targets, names) {
@@ -41,7 +41,7 @@ export function workflowDiagram(ws, configuration, names) {
   return h("div", { class: "diagram" },
     h("p", { class: "muted small" }, "A new task is tested against each filter in order; the first that matches routes it."),
     h("ol", { class: "filters" }, boxes.length ? boxes : h("li", { class: "muted" }, "No filters")),
-    h("div", { class: "filter default" }, h("div", { class: "filter-head" }, h("strong", {}, "No filter matched")),
+    h("div", { class: "filter default" }, h("div", { class: "filter-head" }, h("strong", {}, "No filter matched: the default filter")),
       fallback ? h("ol", { class: "targets" }, target(ws, fallback, 0, names))
         : h("p", { class: "muted small" }, "The task waits in no queue (default filter absent).")));
 }
