@@ -35,7 +35,6 @@ export async function request(method, path, form) {
 export const get = (path, query) =>
   request("GET", query ? `${path}?${new URLSearchParams(query)}` : path);
 export const post = (path, form) => request("POST", path, form || {});
-export const del = (path) => request("DELETE", path);
 
 // Every page of a listing (its "meta.next_page_url"), up to a limit.
 export async function all(path, key, query = {}, limit = 2000) {

@@ -69,7 +69,3 @@ export function toast(message, kind = "info") {
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => { el.className = ""; }, 4000);
 }
-
-export function attributes(obj) {
-  try { return JSON.parse(obj); } catch { return obj; }
-}
