@@ -261,7 +261,7 @@ def serve(host: str, port: int, data_dir: Path, database_url: str | None,
     if node is not None:
         from switchboard.cluster.forwarding import ClusterRouter
 
-        app = ClusterRouter(app, node, max_body_bytes=max_body_bytes)
+        app = ClusterRouter(app, node, max_body_bytes=max_body_bytes, ops=ops)
     limits = ConnectionLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                               keep_alive_timeout=keep_alive_timeout,
                               max_connections=max_connections)

@@ -19,7 +19,9 @@ A worker's WebSocket may reach any node too: a node that does not hold the worke
 relays it to the owner (``relay_websocket``), frames in both directions, in order; if the owner
 goes away, the client is told to reconnect, and its SDK reloads its state from the new owner.
 
-Each answer names the node that ran it in ``X-Switchboard-Node``.
+Each answer names the node that ran it in ``X-Switchboard-Node``. A request answered here
+without the app (relayed from the owner, or refused while no node could answer) is logged and
+counted through ``Ops.forwarded``, as the app's own requests are.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 import httpx
@@ -42,6 +46,9 @@ from switchboard.api.errors import NOT_HERE_HEADER, error_body
 from switchboard.api.headers import new_request_id
 from switchboard.bridge.sockets import CLIENT_LOST, RELAYED_HEADER
 from switchboard.cluster.node import ClusterNode
+
+if TYPE_CHECKING:
+    from switchboard.ops.stack import Ops
 
 log = logging.getLogger(__name__)
 NODE_HEADER = b"X-Switchboard-Node"
@@ -61,9 +68,10 @@ SERVICE_RESTART = 1012  # WebSocket close code: reconnect (and the worker is not
 
 class ClusterRouter:
     def __init__(self, app: ASGIApp, node: ClusterNode, *, max_body_bytes: int,
-                 retry_seconds: float = 10.0) -> None:
+                 retry_seconds: float = 10.0, ops: Ops | None = None) -> None:
         self.app = app
         self.node = node
+        self.ops = ops  # logs and counts what is answered here without the app
         self.max_body_bytes = max_body_bytes
         self.retry_seconds = retry_seconds
         self.node_header = (NODE_HEADER, node.id.encode())
@@ -108,6 +116,7 @@ class ClusterRouter:
 
     async def _route(self, scope: Scope, body: bytes, workspace_sid: str, send: Send) -> None:
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         deadline = loop.time() + self.retry_seconds
         stale = False  # the last attempt met the workspace elsewhere than expected
         while True:
@@ -128,13 +137,20 @@ class ClusterRouter:
                 owner = self.node.owner(workspace_sid)
                 url = self.node.url_of(owner) if owner not in (None, self.node.id) else None
                 stale = True
-                if url is not None and await self._forward(url, scope, body, send):
+                if url is not None and await self._forward(url, scope, body, send, started):
                     return
             if loop.time() >= deadline:
                 break
             await asyncio.sleep(_RETRY_PAUSE)
-        await _answer(send, 503, 20503, f"Workspace {workspace_sid} is moving between nodes "
-                      "and no node could answer for it in time; please retry")
+        rid = await _answer(send, 503, 20503, f"Workspace {workspace_sid} is moving between "
+                            "nodes and no node could answer for it in time; please retry")
+        self._answered(scope, 503, started, None, rid)
+
+    def _answered(self, scope: Scope, status: int, started: float, owner_url: str | None,
+                  request_id: str | None) -> None:
+        if self.ops is not None:
+            self.ops.forwarded(scope, self.node.runtime.accounts, status,
+                               time.perf_counter() - started, owner_url, request_id)
 
     async def _local(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def named(message: Message) -> None:
@@ -160,7 +176,8 @@ class ClusterRouter:
         await self._local(scope, _replay(body, _no_more), checked)
         return not not_here
 
-    async def _forward(self, url: str, scope: Scope, body: bytes, send: Send) -> bool:
+    async def _forward(self, url: str, scope: Scope, body: bytes, send: Send,
+                       started: float) -> bool:
         """Send the request to the owner and relay its answer; False if it did not answer
         for the workspace (unreachable, or no longer its owner): nothing was sent then."""
         target = url.rstrip("/") + scope.get("raw_path", scope["path"].encode()).decode(
@@ -185,8 +202,9 @@ class ClusterRouter:
             # was made cannot be known here, so it is not made twice.
             log.warning("the owner at %s failed while answering %s %s: %s", url,
                         scope["method"], scope["path"], exc)
-            await _answer(send, 502, 20500, "The node owning this workspace stopped while "
-                          "answering; the change may or may not have been made")
+            rid = await _answer(send, 502, 20500, "The node owning this workspace stopped "
+                                "while answering; the change may or may not have been made")
+            self._answered(scope, 502, started, url, rid)
             return True
         if answer.headers.get(NOT_HERE_HEADER):
             return False
@@ -195,6 +213,8 @@ class ClusterRouter:
                                 if name.lower() not in _HOP_BY_HOP]
                     + [(b"content-length", str(len(answer.content)).encode())]})
         await send({"type": "http.response.body", "body": answer.content})
+        self._answered(scope, answer.status_code, started, url,
+                       answer.headers.get("Twilio-Request-Id"))
         return True
 
     # ------------------------------------------------------------------ WebSocket
@@ -373,10 +393,13 @@ async def _no_more() -> Message:
     return {"type": "http.disconnect"}
 
 
-async def _answer(send: Send, status: int, code: int, message: str) -> None:
+async def _answer(send: Send, status: int, code: int, message: str) -> str:
+    """Answer with a Twilio error; returns the answer's request ID."""
     body = error_body(status, code, message)
+    rid = new_request_id()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"Content-Type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"Twilio-Request-Id", new_request_id().encode()), (b"Retry-After", b"1")]})
+        (b"Twilio-Request-Id", rid.encode()), (b"Retry-After", b"1")]})
     await send({"type": "http.response.body", "body": body})
+    return rid
 

@@ -13,7 +13,9 @@ Every record made while a request is answered carries its ``Twilio-Request-Id``
 can be found from an answer's header.
 
 ``AccessLog`` writes one line per HTTP request to the ``switchboard.access`` logger (INFO):
-method, path, status, duration in ms, account SID and request ID, and the client's address.
+method, path, status, duration in ms, account SID and request ID, and the client's address;
+a cluster node's line for a request it forwarded to the workspace's owner also has
+``forwarded_to`` (the owner's URL), and the request ID of the owner's answer.
 """
 
 from __future__ import annotations
@@ -113,11 +115,27 @@ class AccessLog:
         try:
             await self.app(scope, receive, watch)
         finally:
-            ms = round((time.perf_counter() - start) * 1000, 2)
-            # The handler authenticated it unless it answered 401.
-            account = None if watch.status == 401 else account_of(
-                self.accounts, scope, verify=False)
-            path = scope["path"]
-            self.log.info("%s %s %d %.1fms", scope["method"], path, watch.status, ms, extra={
-                "method": scope["method"], "path": path, "status": watch.status,
-                "duration_ms": ms, "account_sid": account, "client": client_ip(scope)})
+            log_access(scope, self.accounts, watch.status, time.perf_counter() - start)
+
+
+def log_access(scope: Scope, accounts: AccountRegistry, status: int, seconds: float, *,
+               forwarded_to: str | None = None, request_id: str | None = None) -> None:
+    """The access line of one answered request. ``forwarded_to``: the node that answered it (a
+    cluster node relayed its answer); ``request_id``: that answer's, when it is not this
+    node's own request's."""
+    log = logging.getLogger(ACCESS_LOGGER)
+    if not log.isEnabledFor(logging.INFO):
+        return
+    ms = round(seconds * 1000, 2)
+    # The handler authenticated it unless it answered 401.
+    account = None if status == 401 else account_of(accounts, scope, verify=False)
+    path = scope["path"]
+    extra: dict[str, Any] = {"method": scope["method"], "path": path, "status": status,
+                             "duration_ms": ms, "account_sid": account,
+                             "client": client_ip(scope)}
+    if forwarded_to is not None:
+        extra["forwarded_to"] = forwarded_to
+    if request_id is not None:
+        extra["request_id"] = request_id
+    log.info("%s %s %d %.1fms%s", scope["method"], path, status, ms,
+             f" forwarded to {forwarded_to}" if forwarded_to else "", extra=extra)

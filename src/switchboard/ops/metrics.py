@@ -87,6 +87,11 @@ class Metrics:
         self.http_duration = Histogram(
             "switchboard_http_request_duration_seconds", "Time to answer HTTP requests, by "
             "method and route template.", ["method", "route"], registry=self.registry)
+        self.http_forwarded = Counter(
+            "switchboard_http_forwarded_requests", "HTTP requests this cluster node forwarded "
+            "to the owner of their workspace, by method and the owner's status (the owner "
+            "counts them in switchboard_http_requests_total too).", ["method", "status"],
+            registry=self.registry)
         self.reservations = Counter(
             "switchboard_reservations_ended", "Reservations ended by outcome (accepted, rejected, "
             "timeout, canceled, rescinded), per workspace.", ["workspace_sid", "outcome"],

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Scope
 
-from switchboard.ops.logs import AccessLog
+from switchboard.ops.logs import AccessLog, log_access
 from switchboard.ops.metrics import Metrics
 from switchboard.ops.ratelimits import AuthBrake, TwilioRateLimits
 from switchboard.ops.readiness import NodeState
@@ -35,3 +35,14 @@ class Ops:
         if self.access_log:
             app = AccessLog(app, accounts)
         return app
+
+    def forwarded(self, scope: Scope, accounts: AccountRegistry, status: int, seconds: float,
+                  owner_url: str | None, request_id: str | None) -> None:
+        """A request a cluster node answered without its app: relayed to its workspace's owner
+        at ``owner_url``, or refused (None) while no node could answer for the workspace. It
+        is logged and counted here as the app's requests are."""
+        if self.metrics is not None and owner_url is not None:
+            self.metrics.http_forwarded.labels(scope["method"], str(status)).inc()
+        if self.access_log:
+            log_access(scope, accounts, status, seconds, forwarded_to=owner_url,
+                       request_id=request_id)
