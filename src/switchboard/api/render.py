@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 
@@ -9,7 +10,12 @@ def iso(ms: int | None) -> str | None:
     """Epoch milliseconds as Twilio's ``YYYY-MM-DDTHH:MM:SSZ`` (no fraction, no offset)."""
     if ms is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+    return _iso_second(ms // 1000)
+
+
+@functools.lru_cache(maxsize=4096)  # an answer's dates are mostly the last few seconds
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def workspace_url(base: str, workspace_sid: str, *parts: str) -> str:
