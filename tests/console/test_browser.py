@@ -135,6 +135,10 @@ def test_create_a_task_from_the_console(page: Any, taskrouter: TaskRouter) -> No
     page.locator("td .badge-pending").wait_for(timeout=LIVE_TIMEOUT_MS)
     (task,) = built.client.tasks.list()
     assert task.priority == 3 and task.task_queue_friendly_name == "Support"  # the default
+    page.get_by_label("Status").select_option("completed")
+    page.get_by_role("cell", name="None").wait_for()
+    page.get_by_label("Status").select_option("pending")
+    page.get_by_role("link", name=task.sid).wait_for()
 
 
 def test_the_manual_clock_moves_a_reservation_to_timeout(

@@ -66,6 +66,7 @@ function live(render, concerns = () => true, delay = 150) {
     timer = setTimeout(refresh, Math.max(delay, 2 * cost));
   };
   state.regions.push({ concerns, schedule });
+  region.refresh = schedule;  // for a view whose own controls change what the region shows
   region.append(h("p", { class: "muted" }, "Loading…"));
   refresh();
   return region;

@@ -282,13 +282,21 @@ export async function tasks(ctx) {
   h("div", { class: "row" }, field("task-workflow", "Workflow", workflow), field("task-channel", "Channel", channel),
     field("task-priority", "Priority", priority), field("task-timeout", "Timeout (s)", timeout)),
   h("button", { type: "submit", class: "primary" }, "Create task"));
-  return h("div", {}, h("h1", {}, "Tasks"), section("Newest first", ctx.live(async () => {
-    const list = await all(wsPath(ws, "Tasks"), "tasks", { Ordering: "DateCreated:desc" }, 500);
-    return table(["Task", "Status", "Queue", "Priority", "Age", "Attributes"], list.map((t) => [
+  const status = h("select", { id: "task-status" }, ["", "pending", "reserved", "assigned", "wrapping",
+    "completed", "canceled"].map((s) => h("option", { value: s }, s || "any")));
+  const list = ctx.live(async () => {
+    const query = { Ordering: "DateCreated:desc" };
+    if (status.value) query.AssignmentStatus = status.value;
+    const found = await all(wsPath(ws, "Tasks"), "tasks", query, 500);
+    return table(["Task", "Status", "Queue", "Priority", "Age", "Attributes"], found.map((t) => [
       link(`/workspaces/${ws}/tasks/${t.sid}`, t.sid), badge(t.assignment_status),
       resourceLink(ws, "task_queue", t.task_queue_sid, t.task_queue_friendly_name || t.task_queue_sid),
       String(t.priority), duration(t.age * 1000), h("code", { class: "clip" }, t.attributes)]), "Tasks");
-  }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation."))), form);
+  }, (e) => e.event_type.startsWith("task.") || e.event_type.startsWith("reservation."));
+  status.addEventListener("change", () => list.refresh());
+  return h("div", {}, h("h1", {}, "Tasks"), section("Newest first",
+    h("div", { class: "filters" }, h("div", { class: "field" }, h("label", { for: "task-status" }, "Status"), status)),
+    list), form);
 }
 
 export async function task(ctx) {
