@@ -75,6 +75,9 @@ def build_workspace(taskrouter: TaskRouter, name: str = "Support centre") -> Bui
                  activities["Available"], activities["Offline"])
 
 
+# A server of the module's own rather than the testing kit's session server: the console's
+# requests carry no credentials of their own, so another test's failed authentications from
+# this address would slow them (the server's failed-authentication brake).
 @pytest.fixture(scope="module")
 def console_server() -> Iterator[Server]:
     with Server(clock="manual") as server:
@@ -82,7 +85,7 @@ def console_server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def taskrouter(console_server: Server) -> Iterator[TaskRouter]:
+def taskrouter(console_server: Server) -> Iterator[TaskRouter]:  # the kit's, on this server
     taskrouter = console_server.taskrouter("console")
     yield taskrouter
     taskrouter.close()
@@ -106,7 +109,7 @@ def page(chromium: Any) -> Iterator[Any]:
     context = chromium.new_context(viewport={"width": 1366, "height": 860})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    if os.environ.get("SWITCHBOARD_TEST_CONSOLE_TRACE"):
+    if os.environ.get("SWITCHBOARD_TEST_CONSOLE_TRACE"):  # =1: print requests slower than 1 s
         def slow(request: Any) -> None:
             timing = request.timing
             took = timing["responseEnd"]
