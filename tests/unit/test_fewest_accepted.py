@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from routing_helpers import World, rebuild
@@ -12,9 +13,11 @@ from routing_helpers import World, rebuild
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.history import (
     ACCEPT_WINDOW_MS,
-    REPLAYED,
+    ACCEPTED,
+    HANDLED,
     AcceptCounts,
     HandleTimes,
+    handle_samples,
 )
 from switchboard.routing.model import Event, Task, Worker
 
@@ -44,10 +47,9 @@ def serve(world: World, task: Task, log: list[Event]) -> str:
     return str(holder)
 
 
-def history(log: list[Event]) -> list[tuple[str, int, str | None, str | None, str | None]]:
-    """What the runtime reads from the store on a restart."""
-    return [(e.event_type, e.event_date, e.worker_sid, e.reservation_sid, e.task_queue_sid)
-            for e in log if e.event_type in REPLAYED]
+def accepted(log: list[Event]) -> list[tuple[int, str]]:
+    """The accepts the runtime reads from the store on a restart."""
+    return [(e.event_date, str(e.worker_sid)) for e in log if e.event_type == ACCEPTED]
 
 
 def test_the_worker_with_fewest_accepts_gets_the_task_ties_to_the_longest_idle() -> None:
@@ -112,7 +114,7 @@ def test_the_counts_survive_a_restart_from_the_stored_events() -> None:
     world.clock.advance(1)
     assert taken == ["a", "b"]
     world.engine = WorkspaceEngine.load(**_load_args(world.engine, world.now),
-                                        history=history(log))
+                                        accepted=accepted(log))
     accepts = world.engine.lifecycle.accepts
     assert [accepts.count(world.named(n).sid) for n in "abc"] == [1, 1, 0]
     assert serve(world, world.task(), log) == "c"
@@ -122,7 +124,7 @@ def test_the_counts_survive_a_restart_from_the_stored_events() -> None:
 
 
 def _load_args(engine: WorkspaceEngine, now: int) -> dict[str, Any]:
-    """``rebuild``'s arguments, to add ``history`` to."""
+    """``rebuild``'s arguments, to add ``accepted`` to."""
     loaded: dict[str, Any] = {}
     original = WorkspaceEngine.load
 
@@ -210,3 +212,23 @@ def test_handle_times_are_learnt_from_reservation_to_completion() -> None:
     world.clock.advance(20)
     world.complete(task)
     assert world.engine.lifecycle.handle_times.mean(queue_sid) == 25_000
+
+
+def test_handle_samples_read_the_newest_events_and_stop_when_every_queue_has_enough() -> None:
+    events = []
+    for n in range(10):  # reservation n of queue A: created at 100 n, completed 10 + n later
+        events.append(("reservation.created", 100 * n, f"WR{n}", "WQa"))
+        events.append(("reservation.completed", 100 * n + 10 + n, f"WR{n}", "WQa"))
+    events.append(("reservation.created", 2_000, "WRb", "WQb"))  # not completed: no sample
+    read = []
+
+    def newest_first() -> Iterator[tuple[str, int, str | None, str | None]]:
+        for event in sorted(events, key=lambda e: -e[1]):
+            read.append(event)
+            yield event
+
+    found = handle_samples(newest_first(), {"WQa"}, samples=3)
+    assert found == {"WQa": [17, 18, 19]}  # the latest three, oldest first
+    assert len(read) == 7  # stopped at the third one's creation
+    assert handle_samples(iter([("reservation.created", 1, "WR1", "WQa")]), set()) == {}
+    assert set(HANDLED) == {"reservation.created", "reservation.completed"}

@@ -20,7 +20,7 @@ from switchboard.routing import events as event_data
 from switchboard.routing.changes import ChangeRecorder, Changes
 from switchboard.routing.errors import InvalidParameter
 from switchboard.routing.events import EventLog
-from switchboard.routing.history import replay
+from switchboard.routing.history import replay_accepts
 from switchboard.routing.lifecycle import TaskLifecycle
 from switchboard.routing.membership import QueueMembership
 from switchboard.routing.model import (
@@ -204,15 +204,17 @@ class WorkspaceEngine:
         tasks: Iterable[Task] = (),
         reservations: Iterable[Reservation] = (),
         transfers: Iterable[Transfer] = (),
-        history: Iterable[tuple[str, int, str | None, str | None, str | None]] = (),
+        accepted: Iterable[tuple[int, str]] = (),
+        handle_samples: dict[str, list[int]] | None = None,
         event_seq: int,
         now: int,
         sids: SidFactory = new_sid,
     ) -> WorkspaceEngine:
         """Rebuild the engine and its indexes from stored rows (given in creation order).
 
-        ``history``: the stored events of the last 24 hours of the types
-        ``history.REPLAYED``, in log order, as (type, date, worker, reservation, queue)."""
+        What the extensions learn from the past (``routing/history.py``): ``accepted``, the
+        stored ``reservation.accepted`` events of the last 24 hours as (date, worker) in log
+        order; ``handle_samples``, handle times per queue (``history.handle_samples``)."""
         engine = cls(workspace, sids=sids, event_seq=event_seq)
         loading.load_resources(
             engine.resources, engine.membership, activities=activities,
@@ -220,7 +222,10 @@ class WorkspaceEngine:
             task_queues=task_queues, workflows=workflows)
         loading.load_tasks(engine.lifecycle, tasks, reservations, now, transfers)
         lifecycle = engine.lifecycle
-        replay(history, lifecycle.accepts, lifecycle.handle_times, now)
+        replay_accepts(accepted, lifecycle.accepts, now)
+        for queue_sid, durations in (handle_samples or {}).items():
+            for duration in durations:
+                lifecycle.handle_times.record(queue_sid, duration)
         engine.changes.take()  # what loading touched is stored already
         return engine
 

@@ -3,20 +3,21 @@ per queue. Both serve extensions (docs/extensions.md): the ``fewest_accepted`` s
 strategy and the wait-time estimates.
 
 Both are kept as reservations are accepted and completed (O(1) each, amortised) and are
-rebuilt after a restart from the stored events of the last 24 hours (``replay``): the events
-are the one history, nothing else is stored for them.
+rebuilt after a restart from the stored events of the last 24 hours (``replay_accepts``,
+``handle_samples``): the events are the one history, nothing else is stored for them.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 ACCEPT_WINDOW_MS = 86_400_000  # fewest_accepted counts the accepts of the last 24 hours
 HANDLE_SAMPLES = 200  # the handle times an estimate learns from, per queue: the latest ones
-# The event types ``replay`` reads (what the runtime loads from the store).
-REPLAYED = ("reservation.created", "reservation.accepted", "reservation.completed")
+# The stored events a rebuild learns from (the runtime reads them from the store).
+ACCEPTED = "reservation.accepted"
+HANDLED = ("reservation.created", "reservation.completed")
 
 
 class AcceptCounts:
@@ -99,20 +100,43 @@ class HandleTimes:
         return sum(longer) / len(longer) - elapsed_ms if longer else 0.0
 
 
-def replay(history: Iterable[tuple[str, int, str | None, str | None, str | None]],
-           accepts: AcceptCounts, handle_times: HandleTimes, now: int) -> None:
-    """Rebuild both from stored events (``REPLAYED`` types, in log order): tuples of
-    (event type, event date, worker sid, reservation sid, task queue sid)."""
-    created: dict[str, int] = {}
-    for event_type, date, worker_sid, reservation_sid, queue_sid in history:
+def replay_accepts(accepted: Iterable[tuple[int, str]], accepts: AcceptCounts,
+                   now: int) -> None:
+    """Rebuild the counts from stored ``reservation.accepted`` events of the last 24 hours:
+    (date, worker sid), in log order."""
+    for date, worker_sid in accepted:
+        accepts.record(worker_sid, date)
+    accepts.prune(now)
+
+
+def handle_samples(newest_first: Iterable[tuple[str, int, str | None, str | None]],
+                   queue_sids: Collection[str], samples: int = HANDLE_SAMPLES
+                   ) -> dict[str, list[int]]:
+    """Handle times from stored events, per queue, oldest first: ``newest_first`` gives
+    (type, date, reservation sid, queue sid) of ``HANDLED`` events, newest first. Reading
+    stops as soon as every queue of ``queue_sids`` has ``samples`` (a busy workspace needs
+    only its last few minutes of events)."""
+    found: dict[str, list[int]] = {}
+    if not queue_sids:
+        return found
+    completed: dict[str, tuple[str, int]] = {}  # reservation sid -> (queue sid, when)
+    full = 0
+    for event_type, date, reservation_sid, queue_sid in newest_first:
         if reservation_sid is None:
             continue
-        if event_type == "reservation.created":
-            created[reservation_sid] = date
-        elif event_type == "reservation.accepted" and worker_sid is not None:
-            accepts.record(worker_sid, date)
-        elif event_type == "reservation.completed" and queue_sid is not None:
-            start = created.pop(reservation_sid, None)
-            if start is not None:
-                handle_times.record(queue_sid, date - start)
-    accepts.prune(now)
+        if event_type == "reservation.completed":
+            if queue_sid is not None and len(found.get(queue_sid, ())) < samples:
+                completed[reservation_sid] = (queue_sid, date)
+            continue
+        entry = completed.pop(reservation_sid, None)  # its creation: the duration is known
+        if entry is None:
+            continue
+        queue_sid, done = entry
+        durations = found.setdefault(queue_sid, [])
+        if len(durations) < samples:
+            durations.append(done - date)
+            if len(durations) == samples and queue_sid in queue_sids:
+                full += 1
+                if full == len(queue_sids):
+                    break
+    return {queue_sid: durations[::-1] for queue_sid, durations in found.items()}

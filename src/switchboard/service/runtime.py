@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from switchboard.routing.changes import Changes
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import InvalidParameter, NotFound, RoutingError
-from switchboard.routing.history import ACCEPT_WINDOW_MS, REPLAYED
+from switchboard.routing.history import ACCEPT_WINDOW_MS, ACCEPTED, HANDLED, handle_samples
 from switchboard.routing.model import (
     Activity,
     Event,
@@ -201,14 +201,20 @@ class Runtime:
                 ("reservations", tables.reservations, Reservation),
                 ("transfers", tables.transfers, Transfer))}
             now = self.clock.now_ms()
-            ev = tables.events  # fewest_accepted and wait estimates learn from the last 24 h
-            history = conn.execute(
-                select(ev.c.event_type, ev.c.event_date, ev.c.worker_sid, ev.c.reservation_sid,
+            # fewest_accepted and the wait estimates learn from the last 24 h of events
+            ev = tables.events
+            recent = (ev.c.workspace_sid == sid, ev.c.event_date > now - ACCEPT_WINDOW_MS)
+            accepted = conn.execute(select(ev.c.event_date, ev.c.worker_sid)
+                                    .where(*recent, ev.c.event_type == ACCEPTED)
+                                    .order_by(ev.c.seq)).all()
+            newest = conn.execution_options(yield_per=2_000).execute(
+                select(ev.c.event_type, ev.c.event_date, ev.c.reservation_sid,
                        ev.c.task_queue_sid)
-                .where(ev.c.workspace_sid == sid, ev.c.event_date > now - ACCEPT_WINDOW_MS,
-                       ev.c.event_type.in_(REPLAYED))
-                .order_by(ev.c.seq)).all()
-        return WorkspaceEngine.load(workspace, **loaded, history=history, event_seq=seq or 0,
+                .where(*recent, ev.c.event_type.in_(HANDLED)).order_by(ev.c.seq.desc()))
+            samples = handle_samples(newest, {q.sid for q in loaded["task_queues"]})
+            newest.close()
+        return WorkspaceEngine.load(workspace, **loaded, accepted=accepted,
+                                    handle_samples=samples, event_seq=seq or 0,
                                     now=now, sids=self.sids)
 
     # ------------------------------------------------------------------ commands
