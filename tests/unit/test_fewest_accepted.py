@@ -20,6 +20,7 @@ from switchboard.routing.history import (
     handle_samples,
 )
 from switchboard.routing.model import Event, Task, Worker
+from switchboard.routing.selection import LongestIdle
 
 HOUR = 3600
 
@@ -232,3 +233,59 @@ def test_handle_samples_read_the_newest_events_and_stop_when_every_queue_has_eno
     assert len(read) == 7  # stopped at the third one's creation
     assert handle_samples(iter([("reservation.created", 1, "WR1", "WQa")]), set()) == {}
     assert set(HANDLED) == {"reservation.created", "reservation.completed"}
+
+
+def check_index(world: World) -> None:
+    """Every ordered index fewest_accepted keeps equals one computed from scratch."""
+    selector = world.engine.lifecycle.selector
+    assert isinstance(selector, LongestIdle)
+    accepts = world.engine.lifecycle.accepts
+    for slot, index in selector.by_accepts.items():
+        expected = sorted((accepts.count(sid), world.engine.workers[sid].idle_since, sid)
+                          for sid in selector.idle.get(slot, ()))
+        assert list(index) == expected
+
+
+def test_the_ordered_index_stays_exact_through_accepts_expiry_and_activity_changes() -> None:
+    rng = random.Random(3)
+    world, workers, _ = setup(("a", "b", "c", "d", "e"))
+    for worker in workers[:3]:
+        world.set_channel(worker, "default", capacity=3)  # idle while holding tasks
+    held: list[Task] = []
+    for _ in range(400):
+        action = rng.random()
+        if action < 0.45:
+            task = world.task()
+            for reservation in world.reservations(task, "pending"):
+                # The worker with fewest accepts among the idle ones got it.
+                check_index(world)
+                world.accept(reservation)
+                held.append(task)
+        elif action < 0.75 and held:
+            world.complete(held.pop(rng.randrange(len(held))))
+        elif action < 0.85:
+            worker = rng.choice(workers)
+            world.set_activity(worker, rng.choice(["Offline", "Available"]))
+        else:
+            world.clock.advance(rng.choice([60, 3600, 6 * 3600]))
+        world.clock.advance(1)
+        check_index(world)
+
+
+def test_each_decision_takes_the_fewest_accepts_among_the_idle() -> None:
+    rng = random.Random(5)
+    world, workers, _ = setup(("a", "b", "c", "d"))
+    accepts = world.engine.lifecycle.accepts
+    for _ in range(200):
+        idle = [w for w in workers
+                if world.channel(w).reserved == 0 and world.activity_of(w) == "Available"]
+        accepts.prune(world.now)
+        best = min(((accepts.count(w.sid), w.idle_since, w.sid) for w in idle), default=None)
+        task = world.task()
+        holder = world.holder(task)
+        if best is not None:
+            assert holder == world.name_of(best[2])
+            world.accept(world.pending(task))
+            if rng.random() < 0.7:
+                world.complete(task)
+        world.clock.advance(rng.choice([1, 600, 4 * 3600]))

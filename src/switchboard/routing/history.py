@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 ACCEPT_WINDOW_MS = 86_400_000  # fewest_accepted counts the accepts of the last 24 hours
 HANDLE_SAMPLES = 200  # the handle times an estimate learns from, per queue: the latest ones
@@ -32,10 +32,16 @@ class AcceptCounts:
         self.window_ms = window_ms
         self._accepts: deque[tuple[int, str]] = deque()
         self._counts: dict[str, int] = {}
+        # Told (worker sid, old count) after every change of a count: an ordered index kept
+        # by the fewest_accepted strategy.
+        self.changed: Callable[[str, int], None] | None = None
 
     def record(self, worker_sid: str, now: int) -> None:
         self._accepts.append((now, worker_sid))
-        self._counts[worker_sid] = self._counts.get(worker_sid, 0) + 1
+        old = self._counts.get(worker_sid, 0)
+        self._counts[worker_sid] = old + 1
+        if self.changed is not None:
+            self.changed(worker_sid, old)
         self.prune(now)
 
     def prune(self, now: int) -> None:
@@ -49,6 +55,8 @@ class AcceptCounts:
                 counts[worker_sid] = left
             else:
                 del counts[worker_sid]
+            if self.changed is not None:
+                self.changed(worker_sid, left + 1)
 
     def count(self, worker_sid: str) -> int:
         """Accepts within the window as of the last ``prune``."""

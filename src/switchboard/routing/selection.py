@@ -30,6 +30,8 @@ from collections.abc import Callable
 from fractions import Fraction
 from typing import Any, Protocol
 
+from sortedcontainers import SortedList
+
 from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.history import AcceptCounts
 from switchboard.routing.model import Reservation, Task, Worker, Workspace
@@ -127,6 +129,12 @@ class LongestIdle:
         self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
         # round_robin (an extension): queue sid -> the worker it last reserved
         self.last_reserved: dict[str, str] = {}
+        # fewest_accepted (an extension): for each (queue, channel) it has been asked for, the
+        # idle workers by (accepts, idle since, sid): built at the first decision there, then
+        # kept as workers come and go and as their counts change (an accept, or one leaving
+        # the 24-hour window), O(log n) each, so that a decision is O(log n) too.
+        self.by_accepts: dict[tuple[str, str], SortedList] = {}
+        eligibility.accepts.changed = self._accepts_changed
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where a worker appears in the idle index after any change to it.
@@ -164,14 +172,25 @@ class LongestIdle:
                 idle[slot] = {sid: None}
             else:
                 waiting[sid] = None
+        if self.by_accepts and (removed or added):
+            count = self.eligibility.accepts.count(sid)
+            for slot in removed:
+                if (index := self.by_accepts.get(slot)) is not None:
+                    index.remove((count, old_since, sid))
+            for slot in added:
+                if (index := self.by_accepts.get(slot)) is not None:
+                    index.add((count, worker.idle_since, sid))
         if slots:
             self._idle_slots[sid] = (worker.idle_since, frozenset(slots))
         else:
             self._idle_slots.pop(sid, None)
 
     def forget(self, worker: Worker) -> None:
-        _, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
+        since, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
+        count = self.eligibility.accepts.count(worker.sid)
         for slot in slots:
+            if (index := self.by_accepts.get(slot)) is not None:
+                index.remove((count, since, worker.sid))
             entries = self.idle[slot]
             del entries[worker.sid]
             if not entries:
@@ -187,6 +206,8 @@ class LongestIdle:
         target = task.target
         chosen: list[Worker] = []
         strategy = target.worker_selection if target is not None else "longest_idle"
+        if strategy == "fewest_accepted" and target is not None and not target.order_by:
+            return self._fewest_accepted(task, target, wanted, now, exclude)
         ordered = target is not None and (bool(target.order_by) or strategy != "longest_idle")
         for worker_sid in entries:
             if worker_sid == exclude:
@@ -210,6 +231,50 @@ class LongestIdle:
             if strategy == "round_robin" and chosen:
                 self.last_reserved[task.task_queue_sid] = chosen[-1].sid
         return chosen
+
+    def _fewest_accepted(self, task: Task, target: Target, wanted: int, now: int,
+                         exclude: str | None) -> list[Worker]:
+        """Walk the slot's ordered index from the fewest accepts: O(log n) plus the workers
+        passed over (the target's expression, a reservation for the task already)."""
+        assert task.task_queue_sid is not None
+        slot = (task.task_queue_sid, task.task_channel_sid)
+        eligibility = self.eligibility
+        accepts = eligibility.accepts
+        accepts.prune(now)  # counts as of now: expired accepts re-key their workers first
+        index = self.by_accepts.get(slot)
+        if index is None:
+            index = self.by_accepts[slot] = SortedList(
+                (accepts.count(sid), self._idle_slots[sid][0], sid)
+                for sid in self.idle.get(slot, ()))
+        workers = eligibility.workers
+        chosen: list[Worker] = []
+        for _, _, worker_sid in index:
+            if worker_sid == exclude:
+                continue
+            worker = workers[worker_sid]
+            if target.expression is not None and not (
+                    target_matches(task, target, worker, now, eligibility.worker_view)):
+                continue
+            if eligibility.holds(worker, task):
+                continue
+            chosen.append(worker)
+            if len(chosen) == wanted:
+                break
+        return chosen
+
+    def _accepts_changed(self, worker_sid: str, old: int) -> None:
+        """A worker's count of accepts changed: re-key it where fewest_accepted keeps it."""
+        if not self.by_accepts:
+            return
+        stored = self._idle_slots.get(worker_sid)
+        if stored is None:
+            return
+        since, slots = stored
+        new = self.eligibility.accepts.count(worker_sid)
+        for slot in slots:
+            if (index := self.by_accepts.get(slot)) is not None:
+                index.remove((old, since, worker_sid))
+                index.add((new, since, worker_sid))
 
     def _tie_breaker(self, task: Task, strategy: str, now: int
                      ) -> Callable[[Worker], tuple[Any, ...]]:
