@@ -242,6 +242,7 @@ def test_image_builds_and_serves(podman: Podman, tmp_path: Path) -> None:
         build.append(f"--secret=id=ca-certificates,src={bundle}")
     podman(*build, str(REPO))
     timings["build"] = time.monotonic() - started
+    size = json.loads(podman("image", "inspect", "switchboard:test"))[0]["Size"]
 
     started = time.monotonic()
     config = image_config(podman, "switchboard:test")
@@ -322,7 +323,8 @@ def test_image_builds_and_serves(podman: Podman, tmp_path: Path) -> None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
         timings["run"] = time.monotonic() - started
-        print("container image test: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        print(f"container image test: image {size / 1e6:.0f} MB; "
+              + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
     # The data went to the volume, written by the image's user; the log is JSON lines.
     assert any(path.stat().st_uid == uid for path in data.iterdir()), list(data.iterdir())
     lines = [json.loads(line) for line in log_path.read_text().splitlines()
