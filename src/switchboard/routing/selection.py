@@ -14,7 +14,8 @@ An extension beyond TaskRouter (docs/extensions.md): a target's ``worker_selecti
 ties of ``order_by`` (or, without it, all eligible workers) are broken: ``longest_idle`` (the
 default, TaskRouter's), ``round_robin``, ``least_occupied``, ``fewest_accepted`` or
 ``random``. ``LongestIdle`` applies them, so the idle index stays the one source of who could
-take work.
+take work (``fewest_accepted`` keeps an ordered copy of it per queue and channel where it is
+used, so that its decisions stay logarithmic).
 
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
 means the longest time since the worker was last offered a reservation or last became able to
