@@ -87,7 +87,8 @@ def dockerfile_base() -> tuple[str, str]:
 
 
 def debian_mirror(suite: str) -> str:
-    """The mirror apt is configured with for the suite: the only way out to Debian's packages."""
+    """The mirror apt is configured with for the suite's main component (Debian's own: other
+    repositories have other components): the only way out to Debian's packages."""
     sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
     for path in sources:
         if not path.is_file():
@@ -102,12 +103,13 @@ def debian_mirror(suite: str) -> str:
                     key, _, value = line.partition(":")
                     fields[key.strip().lower()] = value.split()
                 if ("deb" in fields.get("types", []) and suite in fields.get("suites", [])
+                        and "main" in fields.get("components", [])
                         and fields.get("enabled", ["yes"]) != ["no"] and fields.get("uris")):
                     return fields["uris"][0]
         elif path.suffix == ".list" or path.name == "sources.list":  # one-line entries
             for line in text.splitlines():
                 words = re.sub(r"\[[^]]*\]", "", line.split("#")[0]).split()
-                if len(words) >= 3 and words[0] == "deb" and words[2] == suite:
+                if words[:1] == ["deb"] and words[2:3] == [suite] and "main" in words[3:]:
                     return words[1]
     raise AssertionError(f"no apt source for Debian {suite} in /etc/apt/sources.list*")
 
