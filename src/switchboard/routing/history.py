@@ -37,12 +37,15 @@ class AcceptCounts:
         self.changed: Callable[[str, int], None] | None = None
 
     def record(self, worker_sid: str, now: int) -> None:
-        self._accepts.append((now, worker_sid))
-        old = self._counts.get(worker_sid, 0)
-        self._counts[worker_sid] = old + 1
+        accepts = self._accepts
+        accepts.append((now, worker_sid))
+        counts = self._counts
+        old = counts.get(worker_sid, 0)
+        counts[worker_sid] = old + 1
         if self.changed is not None:
             self.changed(worker_sid, old)
-        self.prune(now)
+        if accepts[0][0] <= now - self.window_ms:  # on the hot path: prune only when due
+            self.prune(now)
 
     def prune(self, now: int) -> None:
         """Forget the accepts older than the window (what ``count`` then leaves out)."""

@@ -135,7 +135,6 @@ class LongestIdle:
         # kept as workers come and go and as their counts change (an accept, or one leaving
         # the 24-hour window), O(log n) each, so that a decision is O(log n) too.
         self.by_accepts: dict[tuple[str, str], SortedList] = {}
-        eligibility.accepts.changed = self._accepts_changed
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where a worker appears in the idle index after any change to it.
@@ -244,6 +243,7 @@ class LongestIdle:
         accepts.prune(now)  # counts as of now: expired accepts re-key their workers first
         index = self.by_accepts.get(slot)
         if index is None:
+            accepts.changed = self._accepts_changed  # from the first index on
             index = self.by_accepts[slot] = SortedList(
                 (accepts.count(sid), self._idle_slots[sid][0], sid)
                 for sid in self.idle.get(slot, ()))
@@ -265,8 +265,6 @@ class LongestIdle:
 
     def _accepts_changed(self, worker_sid: str, old: int) -> None:
         """A worker's count of accepts changed: re-key it where fewest_accepted keeps it."""
-        if not self.by_accepts:
-            return
         stored = self._idle_slots.get(worker_sid)
         if stored is None:
             return
