@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, select
 
-from switchboard.routing.changes import Changes
+from switchboard.routing.changes import EVENT_FIELDS, Changes
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import statistics_of
@@ -23,7 +23,7 @@ from switchboard.stats.cumulative import QUEUE, WORKER, WORKFLOW, WORKSPACE
 from switchboard.stats.queries import history_records
 from switchboard.stats.records import EventRecord
 from switchboard.stats.rollups import backfill_step, prune
-from switchboard.stats.stored import Reader, brute_force, reading
+from switchboard.stats.stored import EdgeMinutes, Reader, brute_force, reading
 from switchboard.stats.window import Window
 from switchboard.store import tables
 from switchboard.store.database import Store
@@ -90,11 +90,12 @@ SCOPES = [(WORKSPACE, ""), *((QUEUE, q) for q in QUEUES), (WORKFLOW, WORKFLOW_SI
           *((WORKER, w) for w in WORKERS)]
 
 
-def check_windows(store: Store, workspace_sid: str, windows: list[tuple[int, int]]) -> None:
+def check_windows(store: Store, workspace_sid: str, windows: list[tuple[int, int]],
+                  minutes: EdgeMinutes | None = None) -> None:
     records = stored(store, workspace_sid)
     for (start, length), channel in itertools.product(windows, (None, "chat")):
         w = Window(BASE + start, BASE + start + length)
-        with reading(store.engine, workspace_sid, w, channel) as reader:
+        with reading(store.engine, workspace_sid, w, channel, minutes) as reader:
             for scope, sid in SCOPES:
                 assert reader.figures(scope, [sid])[sid] == brute_force(
                     records, scope, sid, w, channel), (scope, w, channel)
@@ -129,11 +130,14 @@ def store(database_url: str) -> Iterator[Store]:
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(happened=st.lists(occurrence, max_size=40), windows=st.lists(window, min_size=1,
                                                                       max_size=4),
-       batches=st.integers(1, 4))
+       batches=st.integers(1, 4), late=st.lists(occurrence, max_size=5))
 def test_windows_read_from_rollups_and_edges_equal_brute_force(
         store: Store, happened: list[tuple[int, str, int, int, str | None, int]],
-        windows: list[tuple[int, int]], batches: int) -> None:
-    """Events committed in a few batches (a clock may step back: dates are in any order)."""
+        windows: list[tuple[int, int]], batches: int,
+        late: list[tuple[int, str, int, int, str | None, int]]) -> None:
+    """Events committed in a few batches (a clock may step back: dates are in any order),
+    read without and with the edge minutes kept for later requests; then more events, dated
+    anywhere (into minutes kept, too), heard as the runtime's listener hears them."""
     workspace_sid = f"WS{next(_workspaces):032d}"
     events = [event(workspace_sid, seq, kind, BASE + at, queue, worker, channel, wait)
               for seq, (at, kind, queue, worker, channel, wait) in enumerate(happened, 1)]
@@ -141,6 +145,16 @@ def test_windows_read_from_rollups_and_edges_equal_brute_force(
     for i in range(0, len(events), size):
         store.submit_changes(Changes(events=events[i:i + size])).result()
     check_windows(store, workspace_sid, windows)
+    minutes = EdgeMinutes()
+    check_windows(store, workspace_sid, windows, minutes)
+    check_windows(store, workspace_sid, windows, minutes)  # the minutes kept, read again
+    more = [event(workspace_sid, seq, kind, BASE + at, queue, worker, channel, wait)
+            for seq, (at, kind, queue, worker, channel, wait) in enumerate(
+                late, len(events) + 1)]
+    if more:
+        store.submit_changes(Changes(events=more)).result()
+        minutes.heard(workspace_sid, min(e.event_date for e in more))
+    check_windows(store, workspace_sid, windows, minutes)
 
 
 def test_events_stored_without_rollups_are_folded_in_once(store: Store) -> None:
@@ -150,7 +164,8 @@ def test_events_stored_without_rollups_are_folded_in_once(store: Store) -> None:
     old = [event(workspace_sid, seq, KINDS[seq % len(KINDS)], BASE + seq * 7_001, seq % 2,
                  seq % 3 % 2, ("chat", None)[seq % 2], seq * 997 % 40_000)
            for seq in range(1, 60)]
-    rows = Changes(events=old).event_rows()
+    rows = [dict(zip(EVENT_FIELDS, row, strict=True))
+            for row in Changes(events=old).event_rows()]
 
     def write_raw(conn: Any) -> None:
         conn.execute(insert(tables.events), rows)

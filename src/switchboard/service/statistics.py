@@ -36,7 +36,7 @@ from switchboard.stats.queries import history_records
 from switchboard.stats.realtime import LiveTasks, LiveWorkers
 from switchboard.stats.records import WORKER_TYPES, EventRecord, from_event
 from switchboard.stats.rollups import backfill_step
-from switchboard.stats.stored import Reader, reading
+from switchboard.stats.stored import EdgeMinutes, Reader, reading
 from switchboard.stats.window import RETENTION_MS, Window
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class StatisticsService:
         self._workspaces: dict[str, WorkspaceStatistics] = {}
         self._to_build: list[str] = []
         self._building = False
+        self._edges = EdgeMinutes()
         runtime.add_listener(self._heard)
         runtime.add_workspace_listener(self)
         for workspace_sid in list(runtime.engines):
@@ -72,9 +73,11 @@ class StatisticsService:
         """Runtime workspace listener: whatever was kept from an earlier stay is stale (the
         activity log is rebuilt from the store on first use)."""
         self._workspaces.pop(workspace_sid, None)
+        self._edges.forget(workspace_sid)
 
     def workspace_unloaded(self, workspace_sid: str) -> None:
         self._workspaces.pop(workspace_sid, None)
+        self._edges.forget(workspace_sid)
 
     @property
     def runtime(self) -> Runtime:
@@ -100,7 +103,7 @@ class StatisticsService:
         engine = self.runtime.store.engine
 
         def run() -> T:
-            with reading(engine, workspace_sid, window, channel) as reader:
+            with reading(engine, workspace_sid, window, channel, self._edges) as reader:
                 return figures(reader)
 
         return await asyncio.to_thread(run)
@@ -132,6 +135,7 @@ class StatisticsService:
                 stats.ready.set_result(activity)
             else:
                 stats = self._rebuild(workspace_sid)
+        self._edges.heard(workspace_sid, min(e.event_date for e in events))
         changes = [from_event(e) for e in events if e.event_type in WORKER_TYPES]
         if changes:
             with self._lock:

@@ -19,9 +19,12 @@ agree with each other.
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from bisect import bisect_left
+from collections import Counter, OrderedDict
 from collections.abc import Collection, Iterator, Sequence, Set
 from contextlib import contextmanager
+from operator import attrgetter
 
 from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, select
 
@@ -42,6 +45,7 @@ from switchboard.stats.series import Summary
 from switchboard.stats.window import Window
 from switchboard.store import tables
 
+_date = attrgetter("event_date")
 MANY = 500  # SIDs beyond which rows are filtered here rather than by an IN (...) list
 _r = tables.stat_rollups
 _w = tables.stat_waits
@@ -114,29 +118,95 @@ class Cut:
                 for span, lo, hi in self.ranges]
 
 
+class EdgeMinutes:
+    """The counted events of a few whole minutes, by workspace, kept for the next requests'
+    edges (a dashboard polling "the last 15 minutes" reads the same first minute for a
+    minute). Only minutes that are over are kept — ended no later than the newest stored event:
+    events are dated by the clock as they are committed, so none can join such a minute unless
+    the clock steps back, and ``heard`` (told the earliest date of each commit) then drops the
+    minutes it reopened. Bounded: the ``size`` most recently used minutes, each of at most
+    ``most`` events."""
+
+    def __init__(self, size: int = 32, most: int = 5_000) -> None:
+        self.size = size
+        self.most = most
+        self._minutes: OrderedDict[tuple[str, int], list[EventRecord]] = OrderedDict()
+        self._latest: dict[str, int] = {}  # per workspace: the end of its latest minute kept
+        self._lock = threading.Lock()  # requests read on worker threads
+
+    def get(self, workspace_sid: str, minute: int) -> list[EventRecord] | None:
+        with self._lock:
+            found = self._minutes.get((workspace_sid, minute))
+            if found is not None:
+                self._minutes.move_to_end((workspace_sid, minute))
+            return found
+
+    def put(self, workspace_sid: str, minute: int, records: list[EventRecord]) -> None:
+        if len(records) > self.most:
+            return
+        with self._lock:
+            self._minutes[(workspace_sid, minute)] = records
+            self._latest[workspace_sid] = max(self._latest.get(workspace_sid, 0),
+                                              minute + MINUTE_MS)
+            while len(self._minutes) > self.size:
+                (gone, _), _ = self._minutes.popitem(last=False)
+                if not any(k[0] == gone for k in self._minutes):
+                    self._latest.pop(gone, None)
+
+    def heard(self, workspace_sid: str, earliest: int) -> None:
+        """Events dated from ``earliest`` on were committed: minutes ending after it reopened."""
+        if earliest < self._latest.get(workspace_sid, earliest):
+            self.forget(workspace_sid)
+
+    def forget(self, workspace_sid: str) -> None:
+        with self._lock:
+            for key in [k for k in self._minutes if k[0] == workspace_sid]:
+                del self._minutes[key]
+            self._latest.pop(workspace_sid, None)
+
+
 class Reader:
     """One request's reads of one workspace, in one snapshot of the store."""
 
     def __init__(self, conn: Connection, workspace_sid: str, window: Window,
-                 channel: str | None) -> None:
+                 channel: str | None, minutes: EdgeMinutes | None = None) -> None:
         self.conn = conn
         self.workspace_sid = workspace_sid
         self.window = window
         self.channel = channel
         newest = conn.execute(select(func.max(_e.c.event_date)).where(
             _e.c.workspace_sid == workspace_sid)).scalar()
-        self.cut = Cut(window, None if newest is None else int(newest))
+        self.newest = None if newest is None else int(newest)
+        self.cut = Cut(window, self.newest)
+        self._minutes = minutes
         self._edge_records: list[EventRecord] | None = None
 
     def _edges(self) -> list[EventRecord]:
         if self._edge_records is None:
             found: list[EventRecord] = []
             for lo, hi in self.cut.edges:
-                found.extend(records_between(self.conn, self.workspace_sid, lo, hi))
+                while lo < hi:  # minute by minute
+                    minute = _down(lo, MINUTE_MS)
+                    upto = min(hi, minute + MINUTE_MS)
+                    found.extend(self._part(minute, lo, upto))
+                    lo = upto
             if self.channel is not None:
                 found = [r for r in found if r.task_channel == self.channel]
             self._edge_records = found
         return self._edge_records
+
+    def _part(self, minute: int, lo: int, hi: int) -> list[EventRecord]:
+        """The counted events with ``lo <= event_date < hi``, all in ``minute``."""
+        cache, ws = self._minutes, self.workspace_sid
+        if cache is None or self.newest is None or minute + MINUTE_MS > self.newest:
+            return records_between(self.conn, ws, lo, hi)
+        records = cache.get(ws, minute)
+        if records is None:
+            records = records_between(self.conn, ws, minute, minute + MINUTE_MS)
+            records.sort(key=_date)
+            cache.put(ws, minute, records)
+        dates = [r.event_date for r in records]
+        return records[bisect_left(dates, lo):bisect_left(dates, hi)]
 
     def _where(self, table: Table, scope: str, sids: Collection[str]
                ) -> list[ColumnElement[bool]]:
@@ -165,12 +235,21 @@ class Reader:
                 if mine is not None:
                     mine[figure] = mine.get(figure, Summary()).merge(
                         Summary(int(count), int(total), int(least), int(most)))
+        added: dict[tuple[str, str], list[int]] = {}  # (sid, figure) -> count, total, min, max
         for record in self._edges():
             for kind, sid, figure, wait in occurrences(record):
                 if kind == scope and sid in found:
-                    mine = found[sid]
-                    mine[figure] = mine.get(figure, Summary()).merge(
-                        Summary(1, wait, wait, wait))
+                    sums = added.get((sid, figure))
+                    if sums is None:
+                        added[(sid, figure)] = [1, wait, wait, wait]
+                    else:
+                        sums[0] += 1
+                        sums[1] += wait
+                        sums[2] = min(sums[2], wait)
+                        sums[3] = max(sums[3], wait)
+        for (sid, figure), (count, total, least, most) in added.items():
+            mine = found[sid]
+            mine[figure] = mine.get(figure, Summary()).merge(Summary(count, total, least, most))
         return found
 
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
@@ -204,8 +283,8 @@ class Reader:
 
 
 @contextmanager
-def reading(engine: Engine, workspace_sid: str, window: Window, channel: str | None
-            ) -> Iterator[Reader]:
+def reading(engine: Engine, workspace_sid: str, window: Window, channel: str | None,
+            minutes: EdgeMinutes | None = None) -> Iterator[Reader]:
     """A ``Reader`` over one snapshot: a repeatable-read transaction on PostgreSQL, a deferred
     one (``BEGIN``: the snapshot is taken at the first read) on SQLite."""
     with engine.connect() as conn:
@@ -214,7 +293,7 @@ def reading(engine: Engine, workspace_sid: str, window: Window, channel: str | N
         else:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         try:
-            yield Reader(conn, workspace_sid, window, channel)
+            yield Reader(conn, workspace_sid, window, channel, minutes)
         finally:
             conn.rollback()
 
