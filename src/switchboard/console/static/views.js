@@ -556,21 +556,22 @@ export async function clock(ctx) {
   const form = h("form", { class: "card row", onsubmit: async (event) => {
     event.preventDefault();
     const ok = await act(`Clock moved ${seconds.value} s`, () => post("/dev/clock", { Advance: seconds.value }));
-    if (ok) await showNow();
+    // A move that fires nothing sends no event: the timers' "in" is read again all the same.
+    if (ok) { timers.refresh(); await showNow(); }
   } }, h("div", { class: "field" }, h("label", { for: "advance" }, "Move the clock forward by (seconds)"), seconds),
   h("button", { type: "submit", class: "primary" }, "Move the clock"));
+  const timers = ctx.live(async () => {
+    const answer = await optional("GET", wsPath(ws, "Timers"));
+    if (answer === null) return h("p", { class: "muted unavailable" }, "The list of pending timers is not available on this server.");
+    const short = (sid) => (sid ? `${sid.slice(0, 10)}…` : sid);
+    return table(["Due at", "In", "Kind", "What", "Task", "Worker"], answer.timers.map((t) => [
+      h("span", { class: "nowrap" }, (t.due_at || "").replace("T", " ").replace(/(\.\d+)?Z$/, "")),
+      h("span", { class: "nowrap" }, duration(t.due_in_ms ?? (t.due_ms - answer.now_ms))), t.kind.replace(/_/g, " "),
+      t.description || "", resourceLink(ws, "task", t.task_sid, short(t.task_sid)),
+      resourceLink(ws, "worker", t.worker_sid, short(t.worker_sid))]), "Pending timers");
+  }, () => true, 200);
   await showNow();
-  return h("div", {}, h("h1", {}, "Clock"), now, form,
-    section("Pending timers", ctx.live(async () => {
-      const answer = await optional("GET", wsPath(ws, "Timers"));
-      if (answer === null) return h("p", { class: "muted unavailable" }, "The list of pending timers is not available on this server.");
-      const short = (sid) => (sid ? `${sid.slice(0, 10)}…` : sid);
-      return table(["Due at", "In", "Kind", "What", "Task", "Worker"], answer.timers.map((t) => [
-        h("span", { class: "nowrap" }, (t.due_at || "").replace("T", " ").replace(/(\.\d+)?Z$/, "")),
-        h("span", { class: "nowrap" }, duration(t.due_in_ms ?? (t.due_ms - answer.now_ms))), t.kind.replace(/_/g, " "),
-        t.description || "", resourceLink(ws, "task", t.task_sid, short(t.task_sid)),
-        resourceLink(ws, "worker", t.worker_sid, short(t.worker_sid))]), "Pending timers");
-    }, () => true, 200)));
+  return h("div", {}, h("h1", {}, "Clock"), now, form, section("Pending timers", timers));
 }
 
 export const VIEWS = { overview, "task-queues": taskQueues, queue, workers, worker, tasks, task,

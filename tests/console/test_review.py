@@ -1,0 +1,176 @@
+"""The console as a demanding user and a hostile one try it: deep links on reload and the back
+button, every kind of change shown live, hostile names shown as text, nothing fetched from
+elsewhere, the keyboard alone, long and non-Latin names."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from switchboard.testing import TaskRouter
+from tests.console.conftest import Built, build_workspace, sign_in
+
+LIVE_TIMEOUT_MS = 10_000
+HOSTILE = '"><img src=x onerror=pwned=1><script>pwned=2</script>'
+
+
+def wait_live(page: Any) -> None:
+    page.wait_for_function("() => document.getElementById('live').dataset.state === 'live'")
+    page.evaluate("window.notReloaded = true")
+
+
+def test_every_deep_link_survives_a_reload_and_the_back_button(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    task = built.client.tasks.create(attributes='{"type": "sales"}',
+                                     workflow_sid=built.workflow_sid)
+    ws = built.workspace_sid
+    views = [(f"/workspaces/{ws}", "Support centre"),
+             (f"/workspaces/{ws}/task-queues/{built.support_sid}", "Support"),
+             (f"/workspaces/{ws}/workers/{built.workers['Bob']}", "Bob"),
+             (f"/workspaces/{ws}/tasks/{task.sid}", f"Task {task.sid}"),
+             (f"/workspaces/{ws}/workflows/{built.workflow_sid}", "Front door")]
+    sign_in(page, taskrouter, views[0][0])
+    for path, heading in views:
+        page.goto(f"{taskrouter.url}/console{path}")
+        page.reload()
+        page.get_by_role("heading", level=1, name=heading, exact=True).wait_for()
+    # Through the page's own links, then back and forward again.
+    page.goto(f"{taskrouter.url}/console/workspaces/{ws}")
+    page.get_by_role("heading", level=1, name="Support centre", exact=True).wait_for()
+    page.evaluate("window.notReloaded = true")
+    page.locator("article.queue h3").get_by_role("link", name="Support").click()
+    page.get_by_role("heading", name="Waiting tasks, in routing order").wait_for()
+    page.get_by_role("link", name="Bob").click()
+    page.get_by_role("heading", level=1, name="Bob", exact=True).wait_for()
+    page.go_back()
+    page.get_by_role("heading", level=1, name="Support", exact=True).wait_for()
+    page.go_back()
+    page.get_by_role("heading", level=1, name="Support centre", exact=True).wait_for()
+    page.go_forward()
+    page.get_by_role("heading", level=1, name="Support", exact=True).wait_for()
+    assert page.evaluate("window.notReloaded") is True
+    assert page.locator("#side a[aria-current=page]").inner_text() == "Task queues"
+
+
+def test_every_kind_of_change_shows_without_a_reload(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    ws, bob = built.workspace_sid, built.workers["Bob"]
+    # A queue: its statistics and waiting tasks follow tasks and workers.
+    sign_in(page, taskrouter, f"/workspaces/{ws}/task-queues/{built.sales_sid}")
+    wait_live(page)
+    waiting = page.locator('article.queue [data-figure="waiting"] dd')
+    waiting.filter(has_text="0").wait_for()
+    task = built.client.tasks.create(attributes='{"type": "sales"}',
+                                     workflow_sid=built.workflow_sid)
+    waiting.filter(has_text="1").wait_for(timeout=LIVE_TIMEOUT_MS)
+    page.locator("section:has(h2:text('Waiting tasks'))").get_by_role(
+        "link", name=task.sid).wait_for(timeout=LIVE_TIMEOUT_MS)
+    # A worker becoming available is reserved the task: the queue shows it at once.
+    built.client.workers(bob).update(activity_sid=built.idle_sid)
+    page.locator('article.queue .figure:has(dt:text("Reserved")) dd').filter(
+        has_text="1").wait_for(timeout=LIVE_TIMEOUT_MS)
+    waiting.filter(has_text="0").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("window.notReloaded") is True
+
+    # The worker's page: the reservation accepted through the API, then completed.
+    page.get_by_role("link", name="Bob").click()
+    page.get_by_role("heading", level=1, name="Bob").wait_for()
+    page.get_by_role("button", name="Accept").wait_for()
+    (reservation,) = built.client.tasks(task.sid).reservations.list()
+    built.client.workers(bob).reservations(reservation.sid).update(
+        reservation_status="accepted")
+    page.get_by_role("button", name="Complete").wait_for(timeout=LIVE_TIMEOUT_MS)
+    built.client.tasks(task.sid).update(assignment_status="completed", reason="done")
+    page.locator("td .badge-completed").wait_for(timeout=LIVE_TIMEOUT_MS)
+    # Its activity and attributes changed elsewhere.
+    built.client.workers(bob).update(activity_sid=built.offline_sid,
+                                     attributes='{"skills": ["sales"], "team": "blue"}')
+    page.locator('[data-figure="activity"] dd').filter(has_text="Offline").wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    page.locator("pre.json").filter(has_text='"blue"').wait_for(timeout=LIVE_TIMEOUT_MS)
+
+    # A task canceled elsewhere.
+    other = built.client.tasks.create(attributes='{"type": "sales"}',
+                                      workflow_sid=built.workflow_sid)
+    page.goto(f"{taskrouter.url}/console/workspaces/{ws}/tasks/{other.sid}")
+    page.locator('[data-figure="status"] dd').filter(has_text="pending").wait_for()
+    wait_live(page)
+    built.client.tasks(other.sid).update(assignment_status="canceled", reason="gone")
+    page.locator('[data-figure="status"] dd').filter(has_text="canceled").wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    # The workers list and the overview follow activities.
+    page.get_by_role("link", name="Workers", exact=True).click()
+    row = page.locator("tr", has=page.get_by_role("link", name="Chloé"))
+    row.get_by_text("Offline").wait_for()
+    built.client.workers(built.workers["Chloé"]).update(activity_sid=built.idle_sid)
+    row.locator(".badge-available").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("window.notReloaded") is True
+
+
+def test_moving_the_clock_updates_the_pending_timers(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    alice = built.workers["Alice"]
+    built.client.workers(alice).update(activity_sid=built.idle_sid)
+    built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
+                              workflow_sid=built.workflow_sid)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/clock")
+    timeout = page.locator("section:has(h2:text('Pending timers')) tbody tr").filter(
+        has_text="reservation timeout")
+    timeout.filter(has_text="1m").wait_for()
+    # Nothing fires in 10 s, so no event comes: the timers are read again all the same.
+    page.get_by_label("Move the clock forward by (seconds)").fill("10")
+    page.get_by_role("button", name="Move the clock").click()
+    timeout.filter(has_text="50s").wait_for(timeout=LIVE_TIMEOUT_MS)
+
+
+def hostile_workspace(taskrouter: TaskRouter) -> tuple[Built, str, str]:
+    """Markup in every name, attribute and expression, and a long name in another script."""
+    built = build_workspace(taskrouter, name="WS " + HOSTILE)
+    space = built.client
+    long_name = "Ünïcödé-Ελληνικά-" + "x" * 44
+    queue = space.task_queues.create(friendly_name="Q " + HOSTILE,
+                                     target_workers='skills HAS "support"')
+    space.task_queues.create(friendly_name=long_name, target_workers="1==1")
+    bare = HOSTILE.replace('"', "")
+    configuration = {"task_routing": {"filters": [{
+        "filter_friendly_name": "F " + HOSTILE, "expression": f'type == "{bare}"',
+        "targets": [{"queue": queue.sid, "expression": f'worker.x == "{bare}"', "timeout": 30}],
+    }], "default_filter": {"queue": queue.sid}}}
+    workflow = space.workflows.create(friendly_name="WF " + HOSTILE,
+                                      configuration=json.dumps(configuration))
+    worker = space.workers.create(friendly_name="W " + HOSTILE, activity_sid=built.idle_sid,
+                                  attributes=json.dumps({"skills": ["support"], "x": HOSTILE}))
+    space.workers.create(friendly_name=long_name, activity_sid=built.offline_sid,
+                         attributes=json.dumps({"skills": ["support"], "name": long_name}))
+    task = space.tasks.create(attributes=json.dumps({"type": "support", "x": HOSTILE}),
+                              workflow_sid=workflow.sid)
+    return built, task.sid, worker.sid
+
+
+def test_hostile_names_are_text_and_nothing_comes_from_elsewhere(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built, task_sid, worker_sid = hostile_workspace(taskrouter)
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    ws = built.workspace_sid
+    sign_in(page, taskrouter, f"/workspaces/{ws}")
+    for path in ("", "/task-queues", "/workers", f"/workers/{worker_sid}", "/tasks",
+                 f"/tasks/{task_sid}", "/workflows", f"/workflows/{built.workflow_sid}",
+                 "/events", "/playground", "/clock"):
+        page.goto(f"{taskrouter.url}/console/workspaces/{ws}{path}")
+        page.locator("main h1").wait_for()
+        page.wait_for_function("() => !document.querySelector('main .live > p.muted')")
+        assert page.evaluate("typeof window.pwned") == "undefined", path
+        assert page.locator("main img, main script").count() == 0, path
+        # Long names wrap inside their cards rather than running out of them.
+        overflowing = page.evaluate("""() => [...document.querySelectorAll(
+            'main h1, main h2, main h3, main .decision, main .step, main .target')].filter(
+            e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right >
+            e.closest('.card, main').getBoundingClientRect().right + 1).map(e => e.outerHTML
+            .slice(0, 80))""")
+        assert overflowing == [], (path, overflowing)
+    page.goto(f"{taskrouter.url}/console/workspaces/{ws}/tasks/{task_sid}")
+    page.locator(".timeline").get_by_text("F " + HOSTILE).first.wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert [url for url in requests if not url.startswith(taskrouter.url + "/")] == []
