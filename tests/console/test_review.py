@@ -174,3 +174,53 @@ def test_hostile_names_are_text_and_nothing_comes_from_elsewhere(
     page.locator(".timeline").get_by_text("F " + HOSTILE).first.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     assert [url for url in requests if not url.startswith(taskrouter.url + "/")] == []
+
+
+FOCUSED = """() => { const e = document.activeElement; const s = getComputedStyle(e);
+  const label = e.labels && e.labels.length ? e.labels[0].textContent : null;
+  return { tag: e.tagName.toLowerCase(), text: (label || e.getAttribute('aria-label') ||
+  e.textContent || '').trim().slice(0, 60), outline: s.outlineStyle !== 'none' &&
+  parseFloat(s.outlineWidth) >= 2 }; }"""
+
+
+def test_the_keyboard_alone_reaches_every_control_with_a_visible_focus(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    alice = built.workers["Alice"]
+    built.client.workers(alice).update(activity_sid=built.idle_sid)
+    built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
+                              workflow_sid=built.workflow_sid)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workers/{alice}")
+    page.get_by_role("button", name="Accept").wait_for()
+    page.locator(".brand").focus()
+    page.keyboard.press("Shift+Tab")  # the first control of the page
+    seen = [page.evaluate(FOCUSED)["text"]]
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        assert focused["tag"] in ("a", "button", "input", "select", "textarea", "summary"), focused
+        assert focused["outline"], focused  # a visible focus ring on every control
+        seen.append(focused["text"])
+        if focused["text"].startswith("Accept"):
+            break
+    assert seen[0] == "Skip to content"
+    for name in ("Sign out", "Overview", "Task queues", "Workers", "Tasks", "Workflows",
+                 "Events", "Expression playground", "Clock", "Activity", "Attributes", "Save"):
+        assert any(text.startswith(name) for text in seen), (name, seen)
+    # Acting from the keyboard: the row's controls change, and the focus stays in the table
+    # rather than falling back to the top of the page.
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Complete").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("!!document.activeElement.closest('section')"), page.evaluate(FOCUSED)
+    for _ in range(4):
+        if page.evaluate(FOCUSED)["text"].startswith("Complete"):
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.locator("td .badge-completed").wait_for(timeout=LIVE_TIMEOUT_MS)
+    # Every label names its control; every clickable thing is a link or a button.
+    page.goto(f"{taskrouter.url}/console/workspaces/{built.workspace_sid}/tasks")
+    page.get_by_role("button", name="Create task").wait_for()
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll(
+        'input, select, textarea')].filter(e => !e.labels.length).map(e => e.id || e.name)""")
+    assert unlabelled == []

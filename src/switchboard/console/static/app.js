@@ -42,8 +42,23 @@ function parse(pathname) {
 
 // ---------------------------------------------------------------- live regions
 
+// A refresh must not drop a keyboard user's place: the focus moves to the same control in the
+// new content (same tag, id and name), or else to the region itself, never back to the page's top.
+const focusKey = (e) => `${e.tagName}|${e.id}|${e.getAttribute("aria-label") || e.textContent}`;
+
+function swap(region, node) {
+  const had = document.activeElement;
+  const inside = had && had !== region && region.contains(had);
+  const key = inside ? focusKey(had) : null;
+  region.replaceChildren(node);
+  if (!inside) return;
+  const same = [...region.querySelectorAll("a, button, input, select, textarea, summary")]
+    .find((e) => focusKey(e) === key);
+  (same || region).focus({ preventScroll: true });
+}
+
 function live(render, concerns = () => true, delay = 150) {
-  const region = h("div", { class: "live" });
+  const region = h("div", { class: "live", tabindex: "-1" });
   const token = state.token;
   let timer = null;
   let cost = 0;  // how long the last refresh took: a costly region refreshes less often
@@ -52,9 +67,9 @@ function live(render, concerns = () => true, delay = 150) {
     const started = performance.now();
     try {
       const node = await render();
-      if (token === state.token) region.replaceChildren(node);
+      if (token === state.token) swap(region, node);
     } catch (error) {
-      if (token === state.token) region.replaceChildren(problem(error));
+      if (token === state.token) swap(region, problem(error));
     }
     cost = performance.now() - started;
     timer = null;  // events that came during the refresh schedule the next one from here
