@@ -73,25 +73,21 @@ class HandleTimes:
 
     def __init__(self, samples: int = HANDLE_SAMPLES) -> None:
         self.samples = samples
-        self._times: dict[str, deque[int]] = {}
-        self._sums: dict[str, int] = {}
+        self._times: dict[str, deque[int]] = {}  # bounded: the oldest fall out
         self._sorted: dict[str, list[int]] = {}  # cache: the samples in order
 
     def record(self, queue_sid: str, duration_ms: int) -> None:
         times = self._times.get(queue_sid)
         if times is None:
-            times = self._times[queue_sid] = deque()
+            times = self._times[queue_sid] = deque(maxlen=self.samples)
         times.append(duration_ms)
-        total = self._sums.get(queue_sid, 0) + duration_ms
-        if len(times) > self.samples:
-            total -= times.popleft()
-        self._sums[queue_sid] = total
-        self._sorted.pop(queue_sid, None)
+        if self._sorted:
+            self._sorted.pop(queue_sid, None)
 
     def mean(self, queue_sid: str) -> float | None:
         """The mean handle time in ms; None with no sample."""
         times = self._times.get(queue_sid)
-        return self._sums[queue_sid] / len(times) if times else None
+        return sum(times) / len(times) if times else None
 
     def sorted(self, queue_sid: str) -> list[int]:
         """The queue's samples, shortest first (empty with none); cached until the next."""
