@@ -76,8 +76,8 @@ def build_workspace(taskrouter: TaskRouter, name: str = "Support centre") -> Bui
 
 
 # A server of the module's own rather than the testing kit's session server: the console's
-# requests carry no credentials of their own, so another test's failed authentications from
-# this address would slow them (the server's failed-authentication brake).
+# failed sign-ins from this address count together (the server's failed-authentication brake),
+# so other tests' must not slow these.
 @pytest.fixture(scope="module")
 def console_server() -> Iterator[Server]:
     with Server(clock="manual") as server:

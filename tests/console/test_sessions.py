@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from switchboard.api.app import create_app
+from switchboard.ops import ratelimits
 from switchboard.service.runtime import Runtime
 from switchboard.service.sessions import COOKIE, ConsoleSessions
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, START_MS
@@ -170,3 +171,53 @@ def test_a_tampered_cookie_is_refused(runtime: Runtime) -> None:
         {"u": other.sid, "h": "0" * 32, "e": 2**40})).rstrip(b"=").decode()
     for cookie in (f"{forged}.{signature}", f"{payload}.x{signature[1:]}", payload, ""):
         assert sessions.account(cookie, sessions.csrf_token(cookie)) is None
+
+
+def test_failed_sign_ins_are_slowed_but_never_a_signed_in_page(
+        browser: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(ratelimits.asyncio, "sleep", fake_sleep)
+    # Requests without credentials guess nothing: however many fail, none is held up.
+    for _ in range(ratelimits.FREE_FAILURES + 3):
+        assert browser.get("/v1/Workspaces").status_code == 401
+    assert browser.get("/console/").status_code == 200
+    assert slept == []
+    # Guessing a secret through the sign-in form is slowed as through Basic credentials.
+    for _ in range(ratelimits.FREE_FAILURES + 2):
+        assert browser.post("/console/api/session", data={
+            "username": ACCOUNT_SID, "password": "wrong"}).status_code == 401
+    assert slept == [ratelimits.BASE_DELAY_SECONDS]
+    csrf = sign_in(browser)
+    assert len(slept) == 2  # the sign-in itself waited
+    # The page and what it asks with its session are not (they carry no Basic credentials).
+    for path in ("/console/workspaces", "/console/static/app.js", "/console/api/session"):
+        assert browser.get(path).status_code == 200
+    assert browser.get("/v1/Workspaces", headers={CSRF: csrf}).status_code == 200
+    assert len(slept) == 2
+
+
+def test_hostile_sign_in_bodies_get_a_4xx(browser: TestClient) -> None:
+    json_type = {"content-type": "application/json"}
+    for body, headers in (
+            (b"username=" + b"A" * 2_000_000, {}),
+            (b"[1, 2]", json_type), (b"5", json_type), (b"{", json_type),
+            (b"[" * 100_000 + b"]" * 100_000, json_type),
+            (b'{"username": {"a": 1}, "password": null}', json_type),
+            (b"username=\xff\xfe&password=%00", {}),
+            (b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\nb\r\n--x--\r\n",
+             {"content-type": "multipart/form-data; boundary=x"})):
+        reply = browser.post("/console/api/session", content=body, headers=headers)
+        assert 400 <= reply.status_code < 500, (body[:20], reply.text)
+        assert COOKIE not in reply.headers.get("set-cookie", "")
+
+
+def test_the_cookie_is_secure_over_https(runtime: Runtime) -> None:
+    with TestClient(create_app(runtime), base_url="https://testserver") as client:
+        reply = client.post("/console/api/session", data={"username": ACCOUNT_SID,
+                                                          "password": AUTH_TOKEN})
+        cookie = reply.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie

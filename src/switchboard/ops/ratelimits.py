@@ -22,8 +22,9 @@ key); a request over it gets 429 with Twilio's error 20429, the same three heade
 ``FREE_FAILURES`` within ``FAILURE_MEMORY_SECONDS``) waits before each further request as that
 SID is looked at, twice as long for each failure, at most ``MAX_DELAY_SECONDS``; a success
 clears it. Guessing one account's secret is slowed down; a test suite trying several wrong
-credentials in turn is not held up by the others' failures. Every failed authentication is
-logged (the SID tried, never the secret).
+credentials in turn is not held up by the others' failures. A request without credentials
+guesses nothing: it neither waits nor counts (the console's sign-in, whose SID and secret are in
+its body, does). Every failed authentication is logged (the SID tried, never the secret).
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ FAILURE_MEMORY_SECONDS = 300.0
 BASE_DELAY_SECONDS = 0.25
 MAX_DELAY_SECONDS = 10.0
 MAX_CLIENTS = 100_000  # addresses remembered at most (the oldest are forgotten)
+CONSOLE_SIGN_IN = "/console/api/session"  # POST: its SID and secret are in the body
 
 
 class AuthBrake:
@@ -213,24 +215,32 @@ class AuthBrake:
         username = credentials[0] if credentials else None
         if username is not None and not re.fullmatch(r"(AC|SK)[0-9a-fA-F]{32}", username):
             username = "(not a SID)"
-        key = (ip, username or "")
-        wait = self.delay(key, time.monotonic())
+        key: tuple[str, str] | None = (ip, username or "")
+        if credentials is None:
+            # A request without credentials guesses nothing, so it neither waits nor counts
+            # (else anyone's failures from an address would slow a signed-in console page,
+            # whose requests carry none); the console's sign-in carries them in its body.
+            signing_in = (scope["method"], scope["path"]) == ("POST", CONSOLE_SIGN_IN)
+            key = (ip, "(console sign-in)") if signing_in else None
+        wait = self.delay(key, time.monotonic()) if key is not None else 0.0
         if wait:
             await asyncio.sleep(wait)
         watch = StatusWatch(send)
 
         await self.app(scope, receive, watch)
         if watch.status == 401:
-            self._failed(scope, key, username)
-        elif watch.status < 400 and credentials is not None:
+            self._failed(scope, ip, key, username)
+        elif watch.status < 400 and credentials is not None and key is not None:
             self.failures.pop(key, None)
 
-    def _failed(self, scope: Scope, key: tuple[str, str], username: str | None) -> None:
-        ip = key[0]
-        count = self.failures.pop(key, (0, 0.0))[0] + 1
-        self.failures[key] = (count, time.monotonic())
-        while len(self.failures) > MAX_CLIENTS:
-            self.failures.popitem(last=False)
+    def _failed(self, scope: Scope, ip: str, key: tuple[str, str] | None,
+                username: str | None) -> None:
+        count = 1
+        if key is not None:  # counted: a guess
+            count = self.failures.pop(key, (0, 0.0))[0] + 1
+            self.failures[key] = (count, time.monotonic())
+            while len(self.failures) > MAX_CLIENTS:
+                self.failures.popitem(last=False)
         log.warning("authentication failed for %s %s from %s (username %s; %d failure(s) "
                     "in a row from this address as this SID)", scope["method"], scope["path"], ip,
                     username or "(none)", count,
