@@ -221,3 +221,16 @@ def test_the_cookie_is_secure_over_https(runtime: Runtime) -> None:
                                                           "password": AUTH_TOKEN})
         cookie = reply.headers["set-cookie"]
         assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_the_stream_needs_a_session_or_credentials_and_is_bounded(
+        client: TestClient, browser: TestClient) -> None:
+    ws = client.post("/v1/Workspaces", data={"FriendlyName": "mine"}).json()["sid"]
+    path = f"/console/api/workspaces/{ws}/stream"
+    assert browser.get(path).status_code == 401  # no session
+    sign_in(browser)
+    assert browser.get(path).status_code == 401  # the cookie without its CSRF header
+    feed = client.app.state.console_feed  # type: ignore[attr-defined]
+    feed.streams[ACCOUNT_SID] = feed.max_streams  # as many pages as it may open
+    reply = client.get(path)
+    assert reply.status_code == 429 and reply.json()["code"] == 20429

@@ -73,3 +73,16 @@ async def test_closing_ends_every_stream_and_refuses_new_ones() -> None:
     feed.close()
     assert await asyncio.wait_for(_drain(frames), 1) == []
     assert await _drain(feed.frames("WS1")) == []
+
+
+async def test_an_account_may_hold_only_so_many_streams() -> None:
+    feed = ConsoleFeed(FakeRuntime(), max_streams=2)  # type: ignore[arg-type]
+    first, second = feed.frames("WS1", "AC1"), feed.frames("WS2", "AC1")
+    await anext(first)
+    assert not feed.full("AC1")
+    await anext(second)
+    assert feed.full("AC1") and not feed.full("AC2")  # another account's are its own
+    await first.aclose()
+    assert not feed.full("AC1")
+    await second.aclose()
+    assert feed.streams == {} and feed.watchers == {}

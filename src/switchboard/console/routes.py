@@ -120,7 +120,11 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
             runtime.engine(account.sid, workspace_sid)  # the account's own, held here
         except RoutingError as exc:
             return routing_error_response(exc)
-        return StreamingResponse(feed.frames(workspace_sid), media_type="text/event-stream",
+        if feed.full(account.sid):
+            return error_response(429, 20429, "Too many console streams are open for this "
+                                  f"account (at most {feed.max_streams}); close some pages")
+        return StreamingResponse(feed.frames(workspace_sid, account.sid),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
 

@@ -17,6 +17,8 @@ from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime
 
 QUEUE_SIZE = 1000
+# Open pages per account: each holds a connection and up to QUEUE_SIZE frames.
+MAX_STREAMS_PER_ACCOUNT = 50
 HEARTBEAT_SECONDS = 15.0
 _END = None
 
@@ -36,9 +38,12 @@ def event_shape(event: Event) -> dict[str, Any]:
 
 
 class ConsoleFeed:
-    def __init__(self, runtime: Runtime, queue_size: int = QUEUE_SIZE) -> None:
+    def __init__(self, runtime: Runtime, queue_size: int = QUEUE_SIZE,
+                 max_streams: int = MAX_STREAMS_PER_ACCOUNT) -> None:
         self.queue_size = queue_size
+        self.max_streams = max_streams
         self.watchers: dict[str, set[asyncio.Queue[bytes | None]]] = {}
+        self.streams: dict[str, int] = {}  # account SID -> its open streams
         self.closed = False
         runtime.add_listener(self.on_events)
 
@@ -68,12 +73,17 @@ class ConsoleFeed:
             queue.get_nowait()
         queue.put_nowait(_END)
 
-    async def frames(self, workspace_sid: str) -> AsyncIterator[bytes]:
+    def full(self, account_sid: str) -> bool:
+        """Whether the account has as many streams open as it may."""
+        return self.streams.get(account_sid, 0) >= self.max_streams
+
+    async def frames(self, workspace_sid: str, account_sid: str = "") -> AsyncIterator[bytes]:
         """Server-Sent Events for one page: a hello, then every event, with heartbeats."""
         if self.closed:
             return
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
         self.watchers.setdefault(workspace_sid, set()).add(queue)
+        self.streams[account_sid] = self.streams.get(account_sid, 0) + 1
         try:
             yield b"retry: 1000\nevent: hello\ndata: {}\n\n"
             while True:
@@ -86,6 +96,8 @@ class ConsoleFeed:
                     return
                 yield frame
         finally:
+            if (left := self.streams.pop(account_sid, 1) - 1) > 0:
+                self.streams[account_sid] = left
             watchers = self.watchers.get(workspace_sid)
             if watchers is not None:
                 watchers.discard(queue)
