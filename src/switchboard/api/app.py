@@ -121,7 +121,8 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
         runtime.stop()
 
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
-        BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES)})]
+        BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES),
+        console.SIGN_IN_PATH: min(max_body_bytes, console.SIGN_IN_MAX_BODY_BYTES)})]
     app = _App(cors_origins=cors_origins, ops=ops, runtime=runtime, routes=routes,
                lifespan=lifespan, middleware=middleware, exception_handlers={
                    HTTPException: _http_error,

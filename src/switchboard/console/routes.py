@@ -27,6 +27,10 @@ from switchboard.service.runtime import Runtime
 from switchboard.service.sessions import COOKIE, ConsoleSessions
 
 STATIC = Path(__file__).parent / "static"
+SIGN_IN_PATH = "/console/api/session"
+# Anyone may post to the sign-in: its body (a SID and a secret) is read before anything is
+# checked, so it is kept small (the app's body limit for this path).
+SIGN_IN_MAX_BODY_BYTES = 8 * 1024
 # The page loads nothing from elsewhere: it works offline, and injected markup cannot load
 # scripts from another origin.
 PAGE_HEADERS = {
@@ -135,9 +139,9 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
     return [
         Route("/console", to_page),
         Mount("/console/static", app=StaticFiles(directory=str(STATIC)), name="console"),
-        Route("/console/api/session", sign_in, methods=["POST"]),
-        Route("/console/api/session", session, methods=["GET"]),
-        Route("/console/api/session", sign_out, methods=["DELETE"]),
+        Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
+        Route(SIGN_IN_PATH, session, methods=["GET"]),
+        Route(SIGN_IN_PATH, sign_out, methods=["DELETE"]),
         Route("/console/api/workspaces/{WorkspaceSid}/stream", stream, methods=["GET"]),
         Route("/console/api/{rest:path}", no_such_api, methods=["GET", "POST", "DELETE"]),
         Route("/console/", page),
