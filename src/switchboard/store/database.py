@@ -17,9 +17,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
 from sqlalchemy.engine import URL, make_url
@@ -79,7 +78,9 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # In memory, the database lives as long as a connection to it: this one, until close().
         self._keeper: Any = self.engine.raw_connection() if self.in_memory else None
-        self._queue: queue.Queue[Queued | None] = queue.Queue()
+        # SimpleQueue: a put from the event loop costs half of Queue's (no Python-level lock
+        # and condition), once per command.
+        self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._statements: dict[str, str] = {}
         self._rollups: RollupWriter | None = None
         self._writer: threading.Thread | None = None
@@ -340,9 +341,9 @@ def _create_engine(url: URL) -> Engine:
                                f"({exc})") from None
 
 
-@dataclass(frozen=True, slots=True)
-class LoopWaiter:
-    """An asyncio future waiting for a write, with the loop it belongs to."""
+class LoopWaiter(NamedTuple):
+    """An asyncio future waiting for a write, with the loop it belongs to (a named tuple:
+    made once per command, half a frozen dataclass's cost)."""
 
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
