@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import insert, select
 
 from switchboard.routing.changes import EVENT_FIELDS, Changes
 from switchboard.routing.model import Event
+from switchboard.service.retention import prune_rollups
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import statistics_of
 from switchboard.stats.cumulative import QUEUE, WORKER, WORKFLOW, WORKSPACE
@@ -26,7 +28,7 @@ from switchboard.stats.rollups import backfill_step, prune
 from switchboard.stats.stored import EdgeMinutes, Reader, brute_force, reading
 from switchboard.stats.window import Window
 from switchboard.store import tables
-from switchboard.store.database import Store
+from switchboard.store.database import Store, sqlite_url
 from tests.conftest import ACCOUNT_SID, START_MS, make_runtime
 from tests.integration.test_statistics_store import run_scenario
 
@@ -248,3 +250,22 @@ def test_rollups_of_periods_before_the_horizon_are_pruned(store: Store) -> None:
     store.submit(lambda conn: prune(conn, BASE + 3 * MINUTE + 1)).result()
     for table in (tables.stat_rollups, tables.stat_waits):  # the minute under way stays
         assert periods(table) == [(1, n) for n in range(3, 6)] + hour_and_day
+
+
+def test_the_daily_sweep_drops_rollups_statistics_no_longer_reach(tmp_path: Path) -> None:
+    runtime = make_runtime(sqlite_url(tmp_path))
+    try:
+        workspace_sid = f"WS{next(_workspaces):032d}"
+        events = [event(workspace_sid, 1, "task.created", BASE, 0, 0, None, 0),
+                  event(workspace_sid, 2, "task.created", BASE + 2 * DAY, 0, 0, None, 0)]
+        runtime.store.submit_changes(Changes(events=events)).result()
+        asyncio.run(runtime.advance_clock(33 * DAY))  # the first event is 33 days old
+        # Its minute, hour and day, of the workspace and of the workflow.
+        assert asyncio.run(prune_rollups(runtime)) == 6
+        with runtime.store.engine.connect() as conn:
+            left = {int(start) for (start,) in conn.execute(
+                select(tables.stat_rollups.c.period_start).where(
+                    tables.stat_rollups.c.workspace_sid == workspace_sid))}
+        assert left == {BASE + 2 * DAY}
+    finally:
+        runtime.stop()

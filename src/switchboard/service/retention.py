@@ -1,5 +1,5 @@
-"""Prunes events older than the retention period, a small batch at a time, and statistics
-rollups older than statistics reach.
+"""Prunes events older than the retention period, a small batch at a time, and once a day
+statistics rollups older than statistics reach.
 
 Each batch is its own short write, so pruning a large backlog never holds up commands.
 """
@@ -37,12 +37,15 @@ async def prune_once(runtime: Runtime, retention_days: float) -> int:
         count = await asyncio.wrap_future(runtime.store.submit(batch))
         removed += count
         if count < BATCH:
-            # Statistics rollups are kept as long as statistics reach back, whatever the
-            # events' retention.
-            horizon = runtime.clock.now_ms() - KEEP_MS
-            await asyncio.wrap_future(runtime.store.submit(partial(prune, before=horizon)))
             return removed
         await asyncio.sleep(0)  # let commands through between batches
+
+
+async def prune_rollups(runtime: Runtime) -> int:
+    """Delete statistics rollups older than statistics reach back (30 days and a day), whatever
+    the events' retention. One statement that reads every rollup: run it daily."""
+    horizon = runtime.clock.now_ms() - KEEP_MS
+    return int(await asyncio.wrap_future(runtime.store.submit(partial(prune, before=horizon))))
 
 
 class EventRetention:
@@ -52,6 +55,7 @@ class EventRetention:
         self.runtime = runtime
         self.days = days
         self._task: asyncio.Task[None] | None = None
+        self._rollups_day: int | None = None  # the day rollups were last pruned
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._sweep_forever())
@@ -68,6 +72,10 @@ class EventRetention:
                 removed = await prune_once(self.runtime, self.days)
                 if removed:
                     log.info("pruned %d events older than %s days", removed, self.days)
+                day = self.runtime.clock.now_ms() // 86_400_000
+                if day != self._rollups_day:
+                    await prune_rollups(self.runtime)
+                    self._rollups_day = day
             except Exception:
                 log.exception("event pruning failed; will try again")
             await asyncio.sleep(INTERVAL)
