@@ -224,3 +224,76 @@ def test_the_keyboard_alone_reaches_every_control_with_a_visible_focus(
     unlabelled = page.evaluate("""() => [...document.querySelectorAll(
         'input, select, textarea')].filter(e => !e.labels.length).map(e => e.id || e.name)""")
     assert unlabelled == []
+
+
+def test_why_tells_skipped_targets_order_by_and_known_workers(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    space, ws = built.client, built.workspace_sid
+    vip = space.task_queues.create(friendly_name="VIP", target_workers='skills HAS "vip"')
+    configuration = {"task_routing": {"filters": [
+        {"filter_friendly_name": "Known", "expression": 'type == "known"',
+         "targets": [{"queue": built.support_sid, "known_worker_sid": "task.agent"}]},
+        {"filter_friendly_name": "Ranked", "expression": 'type == "ranked"',
+         "targets": [{"queue": vip.sid, "skip_if": "workers.available == 0"},
+                     {"queue": built.support_sid, "order_by": "worker.level DESC"},
+                     {"queue": built.sales_sid}]}]}}
+    flow = space.workflows.create(friendly_name="Ranked flow",
+                                  configuration=json.dumps(configuration))
+    for name, level in (("Alice", 1), ("Bob", 5)):
+        space.workers(built.workers[name]).update(
+            activity_sid=built.idle_sid,
+            attributes=json.dumps({"skills": ["support"], "level": level}))
+    ranked = space.tasks.create(attributes='{"type": "ranked"}', workflow_sid=flow.sid)
+    known = space.tasks.create(attributes=json.dumps(
+        {"type": "known", "agent": built.workers["Alice"]}), workflow_sid=flow.sid)
+
+    sign_in(page, taskrouter, f"/workspaces/{ws}/tasks/{ranked.sid}")
+    decision = page.locator(".decision")
+    decision.get_by_role("link", name="Bob").wait_for()
+    skipped = page.locator('.timeline .step[data-kind="target_skipped"]')
+    assert "skip_if (workers.available == 0) was true" in skipped.inner_text()
+    assert "came first by order_by (worker.level DESC=5" in decision.inner_text()
+    # Alice took the known task: the other worker is counted, the chosen one is not.
+    assert "The queue's other workers now: 1, 0 of them eligible" in decision.inner_text()
+
+    page.goto(f"{taskrouter.url}/console/workspaces/{ws}/tasks/{known.sid}")
+    decision.get_by_role("link", name="Alice").wait_for()
+    assert "The task names its worker (task.agent" in decision.inner_text()
+    assert decision.locator(".considered").count() == 0  # nobody else was considered
+
+    page.goto(f"{taskrouter.url}/console/workspaces/{ws}/workflows/{flow.sid}")
+    arrows = page.locator(".diagram .arrow").all_inner_texts()
+    assert arrows == ["if skipped →", "never: no timeout nor skip_if before →"]
+
+
+def test_saving_a_worker_sends_only_what_was_changed(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    bob = built.workers["Bob"]
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workers/{bob}")
+    wait_live(page)
+    page.get_by_label("Activity").select_option(built.idle_sid)
+    # Before it is saved, the worker changes elsewhere: the choice stays, and the attributes
+    # editor (untouched) follows.
+    built.client.workers(bob).update(attributes='{"skills": ["support"], "team": "red"}')
+    editor = page.get_by_label("Attributes")
+    page.wait_for_function("() => document.getElementById('worker-attributes').value"
+                           ".includes('red')", timeout=LIVE_TIMEOUT_MS)
+    assert page.get_by_label("Activity").input_value() == built.idle_sid
+    page.get_by_role("button", name="Save").click()
+    page.locator('[data-figure="activity"] dd').filter(has_text="Available").wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    worker = built.client.workers(bob).fetch()
+    assert worker.activity_name == "Available"
+    assert json.loads(worker.attributes) == {"skills": ["support"], "team": "red"}
+    # Edited attributes are kept while the worker changes elsewhere, then saved alone.
+    editor.fill('{"skills": ["sales"]}')
+    built.client.workers(bob).update(activity_sid=built.offline_sid)
+    page.locator('[data-figure="activity"] dd').filter(has_text="Offline").wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    assert editor.input_value() == '{"skills": ["sales"]}'
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Worker updated").wait_for()
+    worker = built.client.workers(bob).fetch()
+    assert worker.activity_name == "Offline" and json.loads(worker.attributes) == {
+        "skills": ["sales"]}

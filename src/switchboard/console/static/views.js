@@ -227,12 +227,21 @@ export async function worker(ctx) {
   const activities = await all(wsPath(ws, "Activities"), "activities");
   const select = h("select", { id: "activity" }, activities.map((a) =>
     h("option", { value: a.sid, selected: a.sid === w.activity_sid }, `${a.friendly_name}${a.available ? " (available)" : ""}`)));
+  // Only what the user changed is sent, and the rest follows the worker as it changes
+  // elsewhere: saving an activity never puts back attributes someone else has since changed.
+  let chosen = false;
+  let edited = false;
+  select.addEventListener("change", () => { chosen = true; });
   const editor = jsonEditor("worker-attributes", "Attributes", JSON.stringify(attrs(w.attributes), null, 2), 8);
+  editor.area.addEventListener("input", () => { edited = true; });
   const form = h("form", { class: "card", onsubmit: async (event) => {
     event.preventDefault();
     if (!editor.check()) return;
-    await act("Worker updated", () => post(wsPath(ws, "Workers", sid),
-      { ActivitySid: select.value, Attributes: JSON.stringify(JSON.parse(editor.area.value || "{}")) }));
+    if (!chosen && !edited) { toast("Nothing to save: neither the activity nor the attributes changed"); return; }
+    const change = {};
+    if (chosen) change.ActivitySid = select.value;
+    if (edited) change.Attributes = JSON.stringify(JSON.parse(editor.area.value || "{}"));
+    if (await act("Worker updated", () => post(wsPath(ws, "Workers", sid), change))) chosen = edited = false;
   } }, h("h2", {}, "Change"), h("div", { class: "field" }, h("label", { for: "activity" }, "Activity"), select),
   editor.node, h("button", { type: "submit", class: "primary" }, "Save"));
   const mine = (e) => e.worker_sid === sid || e.resource_sid === sid;
@@ -240,7 +249,11 @@ export async function worker(ctx) {
     h("div", { class: "two" },
       section("Now", ctx.live(async () => {
         const now = await get(wsPath(ws, "Workers", sid));
-        if (select.value !== now.activity_sid && document.activeElement !== select) select.value = now.activity_sid;
+        if (!chosen) select.value = now.activity_sid;  // never undo a choice not yet saved
+        if (!edited && document.activeElement !== editor.area) {
+          editor.area.value = JSON.stringify(attrs(now.attributes), null, 2);
+          editor.check();
+        }
         return h("dl", { class: "figures" }, figure("Activity", now.activity_name, "activity"),
           figure("Available", now.available ? "yes" : "no"), figure("Since", clockTime(now.date_status_changed)));
       }, mine)),
@@ -384,12 +397,14 @@ function decisionView(ws, d) {
   if (d.time) facts.push(["Decided at", d.time]);
   const c = d.considered;
   let considered = null;
-  if (c && typeof c === "object") {
+  if (c && typeof c === "object" && d.strategy !== "known_worker") {  // a known worker: nobody else was
     const excluded = Object.entries(c.excluded || {}).map(([why, n]) => `${n} ${why.replace(/_/g, " ")}`).join(", ");
     const top = Array.isArray(c.top) ? c.top : [];
+    // The chosen worker is in neither count.
+    const others = (c.eligible ?? 0) + Object.values(c.excluded || {}).reduce((a, n) => a + n, 0);
     considered = h("div", { class: "considered" },
-      h("p", {}, `Workers considered ${c.as_of === "now" ? "now" : "then"}: ${c.members ?? "?"} in the queue, ${c.eligible ?? "?"} eligible`,
-        excluded ? `; excluded: ${excluded}` : "", "."),
+      h("p", {}, `${d.worker_sid ? "The queue's other workers" : "The queue's workers"} ${c.as_of === "now" ? "now" : "then"}: ${others}, ${c.eligible ?? 0} of them eligible`,
+        excluded ? `; not eligible: ${excluded}` : "", "."),
       top.length ? table(Object.keys(top[0]).map((k) => k.replace(/_/g, " ")), top.map((row) =>
         Object.entries(row).map(([k, v]) => (k === "worker_sid" || k === "sid") ? resourceLink(ws, "worker", v)
           : typeof v === "object" && v !== null ? h("code", {}, JSON.stringify(v)) : String(v ?? "–"))), "Workers considered") : null);

@@ -20,10 +20,18 @@ function target(ws, t, i, names) {
       facts.length ? h("dl", { class: "details" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v instanceof Node ? v : h("code", {}, String(v)))])) : null));
 }
 
+// How a task gets from one target to the next: its skip_if, its timeout, or not at all (a
+// target with neither keeps the task until a worker takes it).
+function passage(previous) {
+  const ways = [];
+  if (previous.skip_if) ways.push("if skipped");
+  if (previous.timeout !== undefined) ways.push(`after ${previous.timeout} s`);
+  return ways.length ? `${ways.join(" or ")} →` : "never: no timeout nor skip_if before →";
+}
+
 function cascade(ws, targets, names) {
   return targets.flatMap((t, j) => [
-    j ? h("li", { class: "arrow", "aria-hidden": "true" },
-      targets[j - 1].timeout !== undefined ? `after ${targets[j - 1].timeout} s →` : "if skipped →") : null,
+    j ? h("li", { class: "arrow" }, passage(targets[j - 1])) : null,
     target(ws, t, j, names)]);
 }
 
