@@ -297,3 +297,17 @@ def test_saving_a_worker_sends_only_what_was_changed(page: Any, taskrouter: Task
     worker = built.client.workers(bob).fetch()
     assert worker.activity_name == "Offline" and json.loads(worker.attributes) == {
         "skills": ["sales"]}
+
+
+def test_the_list_of_workspaces_is_live(page: Any, taskrouter: TaskRouter) -> None:
+    sign_in(page, taskrouter)
+    page.get_by_role("heading", name="Workspaces", exact=True).wait_for()
+    page.wait_for_function("() => window.switchboardConsole.state.liveStatus === 'live'")
+    page.evaluate("window.notReloaded = true")
+    made = taskrouter.client.taskrouter.v1.workspaces.create(friendly_name="Made elsewhere")
+    page.get_by_role("link", name="Made elsewhere").wait_for(timeout=LIVE_TIMEOUT_MS)
+    taskrouter.client.taskrouter.v1.workspaces(made.sid).update(friendly_name="Renamed")
+    page.get_by_role("link", name="Renamed").wait_for(timeout=LIVE_TIMEOUT_MS)
+    taskrouter.client.taskrouter.v1.workspaces(made.sid).delete()
+    page.get_by_role("link", name="Renamed").wait_for(state="detached", timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("window.notReloaded") is True

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import orjson
 
-from switchboard.console.stream import ConsoleFeed
+from switchboard.console.stream import ConsoleFeed, account_key
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Listener
 
@@ -86,3 +87,23 @@ async def test_an_account_may_hold_only_so_many_streams() -> None:
     assert not feed.full("AC1")
     await second.aclose()
     assert feed.streams == {} and feed.watchers == {}
+
+
+async def test_an_accounts_list_hears_of_its_workspaces_only() -> None:
+    runtime = FakeRuntime()
+    feed = ConsoleFeed(runtime)  # type: ignore[arg-type]
+    (listener,) = runtime.listeners
+    frames = feed.frames(account_key("AC1"), "AC1")
+    await anext(frames)
+    made = Event(sid="EV9", account_sid="AC1", workspace_sid="WS9", seq=1,
+                 event_type="workspace.created", event_date=1, resource_type="workspace",
+                 resource_sid="WS9", actor_type=None, actor_sid=None, description="made",
+                 data={})
+    elsewhere = dataclasses.replace(made, account_sid="AC2", workspace_sid="WS8")
+    listener("WS1", [event(1)])  # a task: not for the list
+    listener("WS8", [elsewhere])  # another account's
+    listener("WS9", [made])
+    kind, data = parse(await asyncio.wait_for(anext(frames), 1))
+    assert (kind, data["event_type"], data["resource_sid"]) == (
+        "taskrouter", "workspace.created", "WS9")
+    await frames.aclose()

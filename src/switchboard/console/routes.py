@@ -20,7 +20,7 @@ from starlette.staticfiles import StaticFiles
 
 from switchboard.api.endpoints import authenticate
 from switchboard.api.errors import error_response, routing_error_response
-from switchboard.console.stream import ConsoleFeed
+from switchboard.console.stream import ConsoleFeed, account_key
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
 from switchboard.service.runtime import Runtime
@@ -118,16 +118,19 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         return answer
 
     async def stream(request: Request) -> Response:
-        workspace_sid = request.path_params["WorkspaceSid"]
+        """A workspace's events, or without one the account's workspace.* events."""
+        workspace_sid = request.path_params.get("WorkspaceSid")
         try:
             account = authenticate(runtime, request)
-            runtime.engine(account.sid, workspace_sid)  # the account's own, held here
+            if workspace_sid is not None:
+                runtime.engine(account.sid, workspace_sid)  # the account's own, held here
         except RoutingError as exc:
             return routing_error_response(exc)
+        key = workspace_sid if workspace_sid is not None else account_key(account.sid)
         if feed.full(account.sid):
             return error_response(429, 20429, "Too many console streams are open for this "
                                   f"account (at most {feed.max_streams}); close some pages")
-        return StreamingResponse(feed.frames(workspace_sid, account.sid),
+        return StreamingResponse(feed.frames(key, account.sid),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})
@@ -142,6 +145,7 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
         Route(SIGN_IN_PATH, session, methods=["GET"]),
         Route(SIGN_IN_PATH, sign_out, methods=["DELETE"]),
+        Route("/console/api/stream", stream, methods=["GET"]),
         Route("/console/api/workspaces/{WorkspaceSid}/stream", stream, methods=["GET"]),
         Route("/console/api/{rest:path}", no_such_api, methods=["GET", "POST", "DELETE"]),
         Route("/console/", page),

@@ -37,6 +37,11 @@ def event_shape(event: Event) -> dict[str, Any]:
     }
 
 
+def account_key(account_sid: str) -> str:
+    """What ``frames`` watches for an account's list of workspaces (its workspace.* events)."""
+    return "account:" + account_sid
+
+
 class ConsoleFeed:
     def __init__(self, runtime: Runtime, queue_size: int = QUEUE_SIZE,
                  max_streams: int = MAX_STREAMS_PER_ACCOUNT) -> None:
@@ -55,7 +60,14 @@ class ConsoleFeed:
                 self._drop(workspace_sid, queue)
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
-        watchers = self.watchers.get(workspace_sid)
+        self._send(workspace_sid, events)
+        # The account's list of workspaces hears of workspaces made, renamed and deleted.
+        listed = [e for e in events if e.event_type.startswith("workspace.")]
+        if listed:
+            self._send(account_key(listed[0].account_sid), listed)
+
+    def _send(self, key: str, events: list[Event]) -> None:
+        watchers = self.watchers.get(key)
         if not watchers:
             return
         frames = [b"event: taskrouter\ndata: " + orjson.dumps(event_shape(e), default=str)
@@ -65,7 +77,7 @@ class ConsoleFeed:
                 for frame in frames:
                     queue.put_nowait(frame)
             except asyncio.QueueFull:
-                self._drop(workspace_sid, queue)
+                self._drop(key, queue)
 
     def _drop(self, workspace_sid: str, queue: asyncio.Queue[bytes | None]) -> None:
         self.watchers.get(workspace_sid, set()).discard(queue)
@@ -78,7 +90,8 @@ class ConsoleFeed:
         return self.streams.get(account_sid, 0) >= self.max_streams
 
     async def frames(self, workspace_sid: str, account_sid: str = "") -> AsyncIterator[bytes]:
-        """Server-Sent Events for one page: a hello, then every event, with heartbeats."""
+        """Server-Sent Events for one page: a hello, then every event of the workspace (or of
+        ``account_key``: the account's workspace.* events), with heartbeats."""
         if self.closed:
             return
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)

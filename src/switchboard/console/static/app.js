@@ -241,7 +241,7 @@ async function route() {
     document.title = "Sign in · Switchboard";
     return;
   }
-  setFeed(r.ws || null);
+  setFeed(r.ws || (r.view === "workspaces" ? "*" : null));  // "*": the account's workspaces
   await sideNav(r);
   const crumbs = document.getElementById("crumbs");
   crumbs.replaceChildren(link("/", "Workspaces"), r.ws ? [" / ", link(`/workspaces/${r.ws}`, r.ws)] : null);

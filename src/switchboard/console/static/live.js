@@ -4,8 +4,10 @@
 import { session } from "./api.js";
 
 export class LiveFeed {
+  // A workspace's events; without one ("*"), the account's workspace.* events.
   constructor(workspaceSid, onEvent, onState) {
     this.workspaceSid = workspaceSid;
+    this.path = workspaceSid === "*" ? "/console/api/stream" : `/console/api/workspaces/${workspaceSid}/stream`;
     this.onEvent = onEvent;
     this.onState = onState;
     this.controller = null;
@@ -17,7 +19,7 @@ export class LiveFeed {
     while (!this.closed) {
       this.controller = new AbortController();
       try {
-        const reply = await fetch(`/console/api/workspaces/${this.workspaceSid}/stream`, {
+        const reply = await fetch(this.path, {
           headers: { Accept: "text/event-stream", "X-Switchboard-Csrf": session.csrf || "" },
           credentials: "same-origin", signal: this.controller.signal,
         });

@@ -69,7 +69,7 @@ export async function workspaceList(ctx) {
       return table(["Name", "SID", "Created", "Default activity"], spaces.map((w) => [
         link(`/workspaces/${w.sid}`, w.friendly_name), h("code", {}, w.sid), w.date_created,
         w.default_activity_name || "–"]), "Workspaces");
-    }, () => false)));
+    }, (e) => e.event_type.startsWith("workspace."))));
 }
 
 // ---------------------------------------------------------------- overview and queues
