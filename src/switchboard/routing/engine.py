@@ -329,6 +329,8 @@ class WorkspaceEngine:
 
     def delete_task_channel(self, sid: str, now: int) -> None:
         self.resources.delete_task_channel(sid, now, self.tasks.values())
+        for worker in self.workers.values():  # its capacity went with it (least_occupied)
+            self.lifecycle.refresh_worker(worker)
 
     # ------------------------------------------------------------------ workers
 

@@ -532,7 +532,7 @@ def _why(result: Decision, target: Target | None, latest: Reservation,
     if strategy == "fewest_accepted":
         return f"{who} had accepted the fewest reservations in the last 24 hours{idle}"
     if strategy == "random":
-        return (f"{who} was drawn at random (a hash of the task, its offers and the worker: "
-                "the same on every run)")
+        return (f"{who} was drawn at random (seeded by the task and its offers: the same on "
+                "every run)")
     how = "when the task was offered" if result.how == "task_offered" else "then"
     return f"Of the eligible workers free {how}, {who} had been idle longest{idle}"

@@ -14,8 +14,10 @@ An extension beyond TaskRouter (docs/extensions.md): a target's ``worker_selecti
 ties of ``order_by`` (or, without it, all eligible workers) are broken: ``longest_idle`` (the
 default, TaskRouter's), ``round_robin``, ``least_occupied``, ``fewest_accepted`` or
 ``random``. ``LongestIdle`` applies them, so the idle index stays the one source of who could
-take work (``fewest_accepted`` keeps an ordered copy of it per queue and channel where it is
-used, so that its decisions stay logarithmic).
+take work; each other strategy keeps an ordered copy of it per queue and channel where it is
+used (by SID for ``round_robin`` and ``random``, by share of capacity in use for
+``least_occupied``, by accepts for ``fewest_accepted``), so that its decisions stay
+logarithmic.
 
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
 means the longest time since the worker was last offered a reservation or last became able to
@@ -27,8 +29,8 @@ after a restart workers are ordered by it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from fractions import Fraction
+from collections.abc import Callable, Iterable
+from itertools import chain, groupby
 from typing import Any, Protocol
 
 from sortedcontainers import SortedList
@@ -121,6 +123,12 @@ class LongestIdle:
     ``idle[(queue, channel)]`` holds the queue's members that could take a task of that channel
     now, longest idle first. A dict keeps insertion order, and a worker always enters at the
     back, so entering, leaving and moving to the back are all O(1).
+
+    The other strategies (extensions) each keep, for every (queue, channel) they have been
+    asked for, an ordered copy of that slot's idle workers: built at the first decision there,
+    then kept as workers come and go and as their keys change, O(log n) each, so that a
+    decision is O(log n) too (plus the workers passed over, as for the idle order: a target's
+    expression, a reservation for the task already).
     """
 
     def __init__(self, eligibility: Eligibility, changes: ChangeRecorder) -> None:
@@ -130,10 +138,14 @@ class LongestIdle:
         self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
         # round_robin (an extension): queue sid -> the worker it last reserved
         self.last_reserved: dict[str, str] = {}
-        # fewest_accepted (an extension): for each (queue, channel) it has been asked for, the
-        # idle workers by (accepts, idle since, sid): built at the first decision there, then
-        # kept as workers come and go and as their counts change (an accept, or one leaving
-        # the 24-hour window), O(log n) each, so that a decision is O(log n) too.
+        # round_robin and random: the idle workers by SID (a circular order, a position to draw)
+        self.by_sid: dict[tuple[str, str], SortedList] = {}
+        # least_occupied: the idle workers by (share of capacity in use, idle since, sid), and
+        # the share each worker in one of these indexes is keyed by (re-keyed when it changes)
+        self.by_share: dict[tuple[str, str], SortedList] = {}
+        self._shares: dict[str, float] = {}
+        # fewest_accepted: the idle workers by (accepts, idle since, sid), re-keyed as counts
+        # change (an accept, or one leaving the 24-hour window)
         self.by_accepts: dict[tuple[str, str], SortedList] = {}
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
@@ -172,6 +184,15 @@ class LongestIdle:
                 idle[slot] = {sid: None}
             else:
                 waiting[sid] = None
+        if self.by_sid and (removed or added):  # keyed by SID: only real comings and goings
+            for slot in old_slots - slots:
+                if (index := self.by_sid.get(slot)) is not None:
+                    index.remove(sid)
+            for slot in slots - old_slots:
+                if (index := self.by_sid.get(slot)) is not None:
+                    index.add(sid)
+        if self.by_share:  # the share may change without any slot changing
+            self._reshare(worker, old_since, old_slots, slots)
         if self.by_accepts and (removed or added):
             count = self.eligibility.accepts.count(sid)
             for slot in removed:
@@ -185,12 +206,38 @@ class LongestIdle:
         else:
             self._idle_slots.pop(sid, None)
 
+    def _reshare(self, worker: Worker, old_since: int,
+                 old_slots: frozenset[tuple[str, str]], slots: set[tuple[str, str]]) -> None:
+        """Re-key the worker where least_occupied keeps it (its share, idle time or slots
+        changed); a no-op when none did."""
+        sid = worker.sid
+        by_share = self.by_share
+        old = self._shares.get(sid)
+        new = self.share(worker) if any(slot in by_share for slot in slots) else None
+        if old == new and old_since == worker.idle_since and old_slots == slots:
+            return
+        if old is not None:
+            for slot in old_slots:
+                if (index := by_share.get(slot)) is not None:
+                    index.remove((old, old_since, sid))
+            del self._shares[sid]
+        if new is not None:
+            for slot in slots:
+                if (index := by_share.get(slot)) is not None:
+                    index.add((new, worker.idle_since, sid))
+            self._shares[sid] = new
+
     def forget(self, worker: Worker) -> None:
         since, slots = self._idle_slots.pop(worker.sid, (0, frozenset()))
         count = self.eligibility.accepts.count(worker.sid)
+        share = self._shares.pop(worker.sid, None)
         for slot in slots:
             if (index := self.by_accepts.get(slot)) is not None:
                 index.remove((count, since, worker.sid))
+            if (index := self.by_sid.get(slot)) is not None:
+                index.remove(worker.sid)
+            if share is not None and (index := self.by_share.get(slot)) is not None:
+                index.remove((share, since, worker.sid))
             entries = self.idle[slot]
             del entries[worker.sid]
             if not entries:
@@ -198,7 +245,8 @@ class LongestIdle:
 
     def select(self, task: Task, wanted: int, now: int, exclude: str | None) -> list[Worker]:
         assert task.task_queue_sid is not None
-        entries = self.idle.get((task.task_queue_sid, task.task_channel_sid))
+        slot = (task.task_queue_sid, task.task_channel_sid)
+        entries = self.idle.get(slot)
         if not entries:
             return []
         eligibility = self.eligibility
@@ -206,8 +254,19 @@ class LongestIdle:
         target = task.target
         chosen: list[Worker] = []
         strategy = target.worker_selection if target is not None else "longest_idle"
-        if strategy == "fewest_accepted" and target is not None and not target.order_by:
-            return self._fewest_accepted(task, target, wanted, now, exclude)
+        if target is not None and not target.order_by and strategy != "longest_idle":
+            if strategy == "round_robin":
+                chosen = self._round_robin(task, target, wanted, now, exclude)
+                if chosen:
+                    self.last_reserved[task.task_queue_sid] = chosen[-1].sid
+                return chosen
+            if strategy == "random":
+                return self._random(task, target, wanted, now, exclude)
+            if strategy == "least_occupied":
+                ranked = (sid for _, _, sid in self._share_index(slot))
+            else:
+                ranked = (sid for _, _, sid in self._accepts_index(slot, now))
+            return self._first(ranked, task, target, wanted, now, exclude)
         ordered = target is not None and (bool(target.order_by) or strategy != "longest_idle")
         for worker_sid in entries:
             if worker_sid == exclude:
@@ -224,6 +283,8 @@ class LongestIdle:
         if ordered and target is not None:
             if strategy == "longest_idle":
                 chosen.sort(key=lambda w: order_key(w, target))
+            elif strategy == "random":
+                chosen = self._random_by_order(task, target, chosen, wanted)
             else:
                 tie = self._tie_breaker(task, strategy, now)
                 chosen.sort(key=lambda w: (*order_by_key(w, target), *tie(w)))
@@ -232,14 +293,51 @@ class LongestIdle:
                 self.last_reserved[task.task_queue_sid] = chosen[-1].sid
         return chosen
 
-    def _fewest_accepted(self, task: Task, target: Target, wanted: int, now: int,
-                         exclude: str | None) -> list[Worker]:
-        """Walk the slot's ordered index from the fewest accepts: O(log n) plus the workers
-        passed over (the target's expression, a reservation for the task already)."""
-        assert task.task_queue_sid is not None
-        slot = (task.task_queue_sid, task.task_channel_sid)
+    def _takes(self, task: Task, target: Target, worker: Worker, now: int) -> bool:
+        """Beyond being idle there: the target's expression, no reservation for it yet."""
         eligibility = self.eligibility
-        accepts = eligibility.accepts
+        if target.expression is not None and not (
+                target_matches(task, target, worker, now, eligibility.worker_view)):
+            return False
+        return not eligibility.holds(worker, task)
+
+    def _first(self, ranked: Iterable[str], task: Task, target: Target, wanted: int, now: int,
+               exclude: str | None) -> list[Worker]:
+        """The first ``wanted`` workers of ``ranked`` that may take the task."""
+        workers = self.eligibility.workers
+        chosen: list[Worker] = []
+        for worker_sid in ranked:
+            if worker_sid == exclude:
+                continue
+            worker = workers[worker_sid]
+            if self._takes(task, target, worker, now):
+                chosen.append(worker)
+                if len(chosen) == wanted:
+                    break
+        return chosen
+
+    def _sid_index(self, slot: tuple[str, str]) -> SortedList:
+        index = self.by_sid.get(slot)
+        if index is None:
+            index = self.by_sid[slot] = SortedList(self.idle.get(slot, ()))
+        return index
+
+    def _share_index(self, slot: tuple[str, str]) -> SortedList:
+        index = self.by_share.get(slot)
+        if index is None:
+            shares = self._shares
+            workers = self.eligibility.workers
+            keys = []
+            for sid in self.idle.get(slot, ()):
+                share = shares.get(sid)
+                if share is None:
+                    share = shares[sid] = self.share(workers[sid])
+                keys.append((share, self._idle_slots[sid][0], sid))
+            index = self.by_share[slot] = SortedList(keys)
+        return index
+
+    def _accepts_index(self, slot: tuple[str, str], now: int) -> SortedList:
+        accepts = self.eligibility.accepts
         accepts.prune(now)  # counts as of now: expired accepts re-key their workers first
         index = self.by_accepts.get(slot)
         if index is None:
@@ -247,20 +345,67 @@ class LongestIdle:
             index = self.by_accepts[slot] = SortedList(
                 (accepts.count(sid), self._idle_slots[sid][0], sid)
                 for sid in self.idle.get(slot, ()))
-        workers = eligibility.workers
+        return index
+
+    def _round_robin(self, task: Task, target: Target, wanted: int, now: int,
+                     exclude: str | None) -> list[Worker]:
+        """By SID, from the one after the queue's last reserved, round to the start."""
+        assert task.task_queue_sid is not None
+        index = self._sid_index((task.task_queue_sid, task.task_channel_sid))
+        last = self.last_reserved.get(task.task_queue_sid)
+        start = 0 if last is None else index.bisect_right(last)
+        ranked = chain(index.islice(start), index.islice(0, start))
+        return self._first(ranked, task, target, wanted, now, exclude)
+
+    def _random(self, task: Task, target: Target, wanted: int, now: int,
+                exclude: str | None) -> list[Worker]:
+        """Uniform draws without replacement among the workers that may take the task: a
+        position in the SID order from a hash of (task, its offers so far, draw number),
+        drawn again when that worker may not take it or was drawn already. After many
+        misses (most of the slot may not take it) the rest are drawn from a list of those
+        who may, made by a scan: the same distribution, at O(n) for that decision."""
+        assert task.task_queue_sid is not None
+        index = self._sid_index((task.task_queue_sid, task.task_channel_sid))
+        seed = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
+        workers = self.eligibility.workers
         chosen: list[Worker] = []
-        for _, _, worker_sid in index:
+        drawn: set[str] = set()
+        size = len(index)
+        attempt = 0
+        while len(chosen) < wanted and len(drawn) < size:
+            if attempt == 2 * wanted + 16:  # many misses: draw from those who may take it
+                rest = [workers[sid] for sid in index
+                        if sid not in drawn and sid != exclude
+                        and self._takes(task, target, workers[sid], now)]
+                while len(chosen) < wanted and rest:
+                    chosen.append(rest.pop(_draw(seed, attempt, len(rest))))
+                    attempt += 1
+                break
+            worker_sid = index[_draw(seed, attempt, size)]
+            attempt += 1
+            if worker_sid in drawn:
+                continue
+            drawn.add(worker_sid)
             if worker_sid == exclude:
                 continue
             worker = workers[worker_sid]
-            if target.expression is not None and not (
-                    target_matches(task, target, worker, now, eligibility.worker_view)):
-                continue
-            if eligibility.holds(worker, task):
-                continue
-            chosen.append(worker)
-            if len(chosen) == wanted:
-                break
+            if self._takes(task, target, worker, now):
+                chosen.append(worker)
+        return chosen
+
+    def _random_by_order(self, task: Task, target: Target, eligible: list[Worker],
+                         wanted: int) -> list[Worker]:
+        """random with ``order_by``: the same draws as without it, among the workers
+        ``order_by`` ranks first, then among the next ones."""
+        seed = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
+        eligible.sort(key=lambda w: (*order_by_key(w, target), w.sid))
+        chosen: list[Worker] = []
+        attempt = 0
+        for _, tied in groupby(eligible, key=lambda w: order_by_key(w, target)):
+            group = list(tied)
+            while group and len(chosen) < wanted:
+                chosen.append(group.pop(_draw(seed, attempt, len(group))))
+                attempt += 1
         return chosen
 
     def _accepts_changed(self, worker_sid: str, old: int) -> None:
@@ -277,30 +422,33 @@ class LongestIdle:
 
     def _tie_breaker(self, task: Task, strategy: str, now: int
                      ) -> Callable[[Worker], tuple[Any, ...]]:
-        """The extension strategies (docs/extensions.md), each breaking ``order_by``'s ties;
-        their own ties go to the longest idle."""
+        """round_robin, least_occupied and fewest_accepted breaking ``order_by``'s ties
+        (docs/extensions.md); their own ties go to the longest idle."""
         if strategy == "round_robin":
             # A fixed circular order (by worker SID), starting after the last one reserved.
             last = self.last_reserved.get(task.task_queue_sid or "")
             return lambda w: (last is not None and w.sid <= last, w.sid)
         if strategy == "least_occupied":
-            return lambda w: (self.occupancy(w), w.idle_since, w.sid)
-        if strategy == "fewest_accepted":
-            accepts = self.eligibility.accepts
-            accepts.prune(now)
-            return lambda w: (accepts.count(w.sid), w.idle_since, w.sid)
-        # random: a hash of the task, how many offers it has had and the worker: the same
-        # decision on every run and after a rebuild, a fresh draw for each new offer.
-        draw = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
-        return lambda w: (hashlib.blake2b((draw + w.sid).encode(), digest_size=8).digest(),
-                          w.sid)
+            return lambda w: (self.share(w), w.idle_since, w.sid)
+        accepts = self.eligibility.accepts
+        accepts.prune(now)
+        return lambda w: (accepts.count(w.sid), w.idle_since, w.sid)
 
-    def occupancy(self, worker: Worker) -> Fraction:
-        """The share of the worker's capacity in use, over all its channels."""
+    def share(self, worker: Worker) -> float:
+        """The share of the worker's capacity in use, over all its channels. A float orders
+        exactly as the fraction would: equal fractions give equal floats, and two different
+        ones with denominators under 2**26 (a channel's capacity is at most 1,000) differ by
+        more than a float's rounding."""
         channels = self.eligibility.worker_channels.get(worker.sid, {}).values()
         capacity = sum(wc.configured_capacity for wc in channels)
         reserved = sum(wc.reserved for wc in channels)
-        return Fraction(reserved, capacity) if capacity else Fraction(1)
+        return reserved / capacity if capacity else 1.0
+
+
+def _draw(seed: str, attempt: int, size: int) -> int:
+    """A position below ``size``, the same for the same seed and attempt."""
+    digest = hashlib.blake2b(f"{seed}{attempt}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % size
 
 
 def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
