@@ -311,3 +311,13 @@ def test_the_list_of_workspaces_is_live(page: Any, taskrouter: TaskRouter) -> No
     taskrouter.client.taskrouter.v1.workspaces(made.sid).delete()
     page.get_by_role("link", name="Renamed").wait_for(state="detached", timeout=LIVE_TIMEOUT_MS)
     assert page.evaluate("window.notReloaded") is True
+
+
+def test_zoomed_in_or_narrow_the_navigation_stays(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    page.set_viewport_size({"width": 640, "height": 720})  # a laptop at 200 % zoom
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workers/{built.workers['Bob']}")
+    page.get_by_role("heading", level=1, name="Bob").wait_for()
+    page.get_by_role("link", name="Tasks", exact=True).click()
+    page.get_by_role("heading", level=1, name="Tasks").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 640
