@@ -40,11 +40,13 @@ Before and after side by side in one run (``--src`` the tree before, load ~7), 9
     before pending      1,317         430         0.35        5.30
     before routed         900         540         0.24        6.77
 
-A second such run (load ~5): bare 4,825/s 77 µs; after pending 0.38x (287 µs), routed 0.32x
-(370 µs); before pending 0.26x (427 µs), routed 0.26x (500 µs). So routed creation reaches its
-target in one run and misses it by a tenth in the other (0.32-0.35x of 0.35x); pending misses
-its own by a fifth to a quarter (0.38-0.40x of 0.5x). Server CPU per request fell by 30-33 %
-(pending) and 26-30 % (routed). The bare endpoint is held back by the load generator sharing
+Two more such runs (load ~5, then ~8; the second with the store's cheaper hand-off): bare
+4,825/s 77 µs and 3,043/s 80 µs; after pending 0.38x (287 µs) and 0.42x (277 µs), routed
+0.32x (370 µs) and 0.32x (367 µs); before pending 0.26x (427 µs) and 0.29x (397 µs), routed
+0.26x (500 µs) and 0.27x (503 µs). So routed creation reaches its target in one run of three
+and misses it by a tenth in the others (0.32-0.35x of 0.35x); pending misses its own by a
+sixth to a quarter (0.38-0.42x of 0.5x). Server CPU per request fell by 30-33 % (pending) and
+26-30 % (routed). The bare endpoint is held back by the load generator sharing
 the two cores (its server uses ~0.4 of a core at 5,500/s), so the rate ratios understate what
 the CPU ratios say. Latency at 500 tasks/s is the machine's noise at this load (p50 8-30 ms,
 p99 27-430 ms after; p50 8-340 ms, p99 48-2,500 ms before; alternating in one run); on a quiet
