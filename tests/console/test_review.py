@@ -153,6 +153,9 @@ def test_hostile_names_are_text_and_nothing_comes_from_elsewhere(
     built, task_sid, worker_sid = hostile_workspace(taskrouter)
     requests: list[str] = []
     page.on("request", lambda request: requests.append(request.url))
+    errors: list[str] = []  # a script error, or anything the page's CSP refused
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
     ws = built.workspace_sid
     sign_in(page, taskrouter, f"/workspaces/{ws}")
     for path in ("", "/task-queues", "/workers", f"/workers/{worker_sid}", "/tasks",
@@ -174,6 +177,7 @@ def test_hostile_names_are_text_and_nothing_comes_from_elsewhere(
     page.locator(".timeline").get_by_text("F " + HOSTILE).first.wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
     assert [url for url in requests if not url.startswith(taskrouter.url + "/")] == []
+    assert errors == []
 
 
 FOCUSED = """() => { const e = document.activeElement; const s = getComputedStyle(e);

@@ -35,8 +35,7 @@ SIGN_IN_MAX_BODY_BYTES = 8 * 1024
 # scripts from another origin.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
-                               "base-uri 'none'; form-action 'self'",
+                               "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
