@@ -5,6 +5,7 @@ elsewhere, the keyboard alone, long and non-Latin names."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from switchboard.testing import TaskRouter
@@ -325,3 +326,22 @@ def test_zoomed_in_or_narrow_the_navigation_stays(page: Any, taskrouter: TaskRou
     page.get_by_role("link", name="Tasks", exact=True).click()
     page.get_by_role("heading", level=1, name="Tasks").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 640
+
+
+def test_an_open_page_loses_its_feed_when_its_key_is_deleted(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    key = taskrouter.client.new_keys.create(friendly_name="console")
+    as_key = SimpleNamespace(url=taskrouter.url, account_sid=key.sid, auth_token=key.secret)
+    sign_in(page, as_key, f"/workspaces/{built.workspace_sid}/events")  # type: ignore[arg-type]
+    wait_live(page)
+    events = page.locator("li.event")
+    built.client.tasks.create(attributes='{"type": "sales"}', workflow_sid=built.workflow_sid)
+    events.filter(has_text="task.created").wait_for(timeout=LIVE_TIMEOUT_MS)
+    taskrouter.client.keys(key.sid).delete()
+    before = page.evaluate("window.switchboardConsole.events")
+    # The next event is not sent to the ended session: its stream ends, and the page, trying
+    # to reconnect, is told to sign in again.
+    built.client.tasks.create(attributes='{"type": "sales"}', workflow_sid=built.workflow_sid)
+    page.get_by_role("heading", name="Sign in").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("window.switchboardConsole.events") == before

@@ -107,3 +107,17 @@ async def test_an_accounts_list_hears_of_its_workspaces_only() -> None:
     assert (kind, data["event_type"], data["resource_sid"]) == (
         "taskrouter", "workspace.created", "WS9")
     await frames.aclose()
+
+
+async def test_a_stream_ends_when_its_session_does() -> None:
+    runtime = FakeRuntime()
+    feed = ConsoleFeed(runtime)  # type: ignore[arg-type]
+    session = {"valid": True}
+    frames = feed.frames("WS1", "AC1", lambda: session["valid"])
+    await anext(frames)
+    runtime.listeners[0]("WS1", [event(1)])
+    assert parse(await anext(frames))[1]["seq"] == 1
+    session["valid"] = False  # its auth token rotated, say
+    runtime.listeners[0]("WS1", [event(2)])
+    assert await asyncio.wait_for(_drain(frames), 1) == []  # event 2 is never sent
+    assert feed.watchers == {} and feed.streams == {}

@@ -129,7 +129,15 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         if feed.full(account.sid):
             return error_response(429, 20429, "Too many console streams are open for this "
                                   f"account (at most {feed.max_streams}); close some pages")
-        return StreamingResponse(feed.frames(key, account.sid),
+        def allowed() -> bool:  # checked again before each frame: a session can end
+            try:
+                return authenticate(runtime, request).sid == account.sid and (
+                    workspace_sid is None or runtime.engine(account.sid, workspace_sid)
+                    is not None)
+            except RoutingError:
+                return False
+
+        return StreamingResponse(feed.frames(key, account.sid, allowed),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store",
                                           "X-Accel-Buffering": "no"})

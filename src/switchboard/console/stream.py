@@ -8,7 +8,7 @@ hold memory: its stream ends, and the page reconnects and reloads what it shows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -89,9 +89,12 @@ class ConsoleFeed:
         """Whether the account has as many streams open as it may."""
         return self.streams.get(account_sid, 0) >= self.max_streams
 
-    async def frames(self, workspace_sid: str, account_sid: str = "") -> AsyncIterator[bytes]:
+    async def frames(self, workspace_sid: str, account_sid: str = "",
+                     allowed: Callable[[], bool] = lambda: True) -> AsyncIterator[bytes]:
         """Server-Sent Events for one page: a hello, then every event of the workspace (or of
-        ``account_key``: the account's workspace.* events), with heartbeats."""
+        ``account_key``: the account's workspace.* events), with heartbeats. The stream ends
+        as soon as ``allowed`` says no before a frame (the session ended, its token was
+        rotated, the workspace went away)."""
         if self.closed:
             return
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
@@ -103,9 +106,8 @@ class ConsoleFeed:
                 try:
                     frame = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
                 except TimeoutError:
-                    yield b": heartbeat\n\n"
-                    continue
-                if frame is _END:
+                    frame = b": heartbeat\n\n"
+                if frame is _END or not allowed():
                     return
                 yield frame
         finally:
