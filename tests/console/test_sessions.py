@@ -180,7 +180,7 @@ def test_failed_sign_ins_are_slowed_but_never_a_signed_in_page(
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(ratelimits.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(ratelimits.asyncio, "sleep", fake_sleep)  # type: ignore[attr-defined]
     # Requests without credentials guess nothing: however many fail, none is held up.
     for _ in range(ratelimits.FREE_FAILURES + 3):
         assert browser.get("/v1/Workspaces").status_code == 401

@@ -8,7 +8,7 @@ hold memory: its stream ends, and the page reconnects and reloads what it shows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -90,7 +90,7 @@ class ConsoleFeed:
         return self.streams.get(account_sid, 0) >= self.max_streams
 
     async def frames(self, workspace_sid: str, account_sid: str = "",
-                     allowed: Callable[[], bool] = lambda: True) -> AsyncIterator[bytes]:
+                     allowed: Callable[[], bool] = lambda: True) -> AsyncGenerator[bytes, None]:
         """Server-Sent Events for one page: a hello, then every event of the workspace (or of
         ``account_key``: the account's workspace.* events), with heartbeats. The stream ends
         as soon as ``allowed`` says no before a frame (the session ended, its token was
