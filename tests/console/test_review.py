@@ -268,6 +268,7 @@ def test_why_tells_skipped_targets_order_by_and_known_workers(
     assert decision.locator(".considered").count() == 0  # nobody else was considered
 
     page.goto(f"{taskrouter.url}/console/workspaces/{ws}/workflows/{flow.sid}")
+    page.locator(".diagram .arrow").first.wait_for()
     arrows = page.locator(".diagram .arrow").all_inner_texts()
     assert arrows == ["if skipped →", "never: no timeout nor skip_if before →"]
 
