@@ -100,12 +100,16 @@ def test_every_kind_of_change_shows_without_a_reload(page: Any, taskrouter: Task
     built.client.tasks(other.sid).update(assignment_status="canceled", reason="gone")
     page.locator('[data-figure="status"] dd').filter(has_text="canceled").wait_for(
         timeout=LIVE_TIMEOUT_MS)
-    # The workers list and the overview follow activities.
+    # The workers list follows activities, and links each open reservation to its task.
     page.get_by_role("link", name="Workers", exact=True).click()
     row = page.locator("tr", has=page.get_by_role("link", name="Chloé"))
     row.get_by_text("Offline").wait_for()
     built.client.workers(built.workers["Chloé"]).update(activity_sid=built.idle_sid)
     row.locator(".badge-available").wait_for(timeout=LIVE_TIMEOUT_MS)
+    lead = built.client.tasks.create(attributes='{"type": "sales"}',
+                                     workflow_sid=built.workflow_sid)
+    row.locator(f'a[href$="/tasks/{lead.sid}"]').wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert "pending" in row.inner_text()
     assert page.evaluate("window.notReloaded") is True
 
 

@@ -203,7 +203,8 @@ export async function workers(ctx) {
     ]);
     const capacity = (cs) => cs.filter((c) => c.configured_capacity > 0).map((c) =>
       `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`).join(" · ") || "–";
-    const open = (rs) => (rs.length ? rs.map((r) => `${r.reservation_status}`).join(", ") : "–");
+    const open = (rs) => (rs.length ? rs.map((r, j) => [j ? ", " : "", r.reservation_status, " ",
+      link(`/workspaces/${ws}/tasks/${r.task_sid}`, `task ${r.task_sid.slice(0, 8)}…`)]) : "–");
     return table(["Worker", "Activity", "Available", "Channels (in use/capacity)", "Open reservations", "Attributes"], list.map((w, i) => [
       link(`/workspaces/${ws}/workers/${w.sid}`, w.friendly_name), w.activity_name,
       w.available ? badge("available", "available") : badge("unavailable", "muted"),
