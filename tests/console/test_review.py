@@ -350,3 +350,19 @@ def test_an_open_page_loses_its_feed_when_its_key_is_deleted(
     built.client.tasks.create(attributes='{"type": "sales"}', workflow_sid=built.workflow_sid)
     page.get_by_role("heading", name="Sign in").wait_for(timeout=LIVE_TIMEOUT_MS)
     assert page.evaluate("window.switchboardConsole.events") == before
+
+
+def test_the_skip_link_moves_the_focus_and_keeps_what_was_typed(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks")
+    editor = page.get_by_label("Attributes (JSON)")
+    editor.fill('{"typed": true}')
+    page.locator(".brand").focus()
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.id === 'main'")
+    page.keyboard.press("Tab")
+    assert page.evaluate("!!document.activeElement.closest('main')")
+    assert editor.input_value() == '{"typed": true}'

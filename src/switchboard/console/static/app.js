@@ -26,7 +26,11 @@ document.addEventListener("click", (event) => {
   event.preventDefault();
   go(a.getAttribute("href").replace(/^\/console/, ""));
 });
-window.addEventListener("popstate", () => route());
+// Back and forward; not the skip link's "#main", which changes the hash alone (re-rendering
+// would throw away what the user was typing).
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== state.shown) route();
+});
 
 function parse(pathname) {
   const parts = pathname.replace(/^\/console\/?/, "").split("/").filter(Boolean)
@@ -225,6 +229,7 @@ session.onSignedOut = () => {
 // ---------------------------------------------------------------- the router
 
 async function route() {
+  state.shown = location.pathname + location.search;
   state.token += 1;
   state.regions = [];
   state.eventHandlers = [];
