@@ -14,9 +14,17 @@ from routing_helpers import World
 
 from switchboard.routing.errors import RoutingError
 from switchboard.routing.model import Task, Worker
-from switchboard.routing.selection import LongestIdle
+from switchboard.routing.selection import (
+    LongestIdle,
+    order_by_key,
+    order_by_values,
+    order_key,
+)
 
-STRATEGIES = ("round_robin", "least_occupied", "fewest_accepted", "random")
+# A strategy, or a strategy after the target's order_by ("+order_by": worker.rank DESC).
+STRATEGIES = ("round_robin", "least_occupied", "fewest_accepted", "random",
+              "longest_idle+order_by", "round_robin+order_by")
+ORDER_BY = "worker.rank DESC"
 CHANNELS = ("default", "chat")
 OPERATIONS = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 10_000)),
                       min_size=1, max_size=80)
@@ -73,6 +81,16 @@ def brute_force(world: World, selector: LongestIdle, strategy: str, task: Task, 
                   if idle_there(world, w, task.task_queue_sid, task.task_channel_sid))
     eligible = [engine.workers[sid] for sid in idle if sid != exclude
                 and selector.eligibility.fits(task, engine.workers[sid], now)]
+    if strategy.endswith("+order_by"):
+        target = task.target
+        assert target is not None
+        last = selector.last_reserved.get(task.task_queue_sid)
+        if strategy.startswith("round_robin"):
+            eligible.sort(key=lambda w: (*order_by_key(w, target),
+                                         last is not None and w.sid <= last, w.sid))
+        else:
+            eligible.sort(key=lambda w: order_key(w, target))
+        return [w.sid for w in eligible[:wanted]]
     if strategy == "random":
         offers = len(engine.task_reservations.get(task.sid, ()))
         return random_choice(f"{task.sid}:{offers}:", idle, {w.sid for w in eligible}, wanted)
@@ -102,6 +120,20 @@ def check_indexes(world: World, selector: LongestIdle) -> None:
             idle = [w for w in engine.workers.values()
                     if idle_there(world, w, queue_sid, channel_sid)]
             assert list(index) == sorted(key(w) for w in idle)
+    for (queue_sid, channel_sid), rankings in selector.by_order.items():
+        idle = [w for w in engine.workers.values()
+                if idle_there(world, w, queue_sid, channel_sid)]
+        for order_by, ranking in rankings.items():
+            expected = sorted((*order_by_values(w, order_by), (w.idle_since, w.sid))
+                              for w in idle)
+            assert list(ranking.order) == expected
+            assert sorted(ranking.keys) == sorted(w.sid for w in idle)
+
+
+def attributes(n: int) -> dict[str, int]:
+    """A level (0: the target's expression refuses the worker) and mostly a rank (order_by;
+    a worker without one comes after those with one)."""
+    return {"level": n % 3} if n % 5 == 0 else {"level": n % 3, "rank": n % 4}
 
 
 def run(strategy: str, operations: list[tuple[int, int]]) -> int:
@@ -109,8 +141,11 @@ def run(strategy: str, operations: list[tuple[int, int]]) -> int:
     world = World()
     queue = world.queue(max_reserved_workers=2)
     # Workers of level 0 are in the queue but fail the target's expression: passed over.
-    world.workflow({"default_filter": {"queue": queue.sid, "worker_selection": strategy,
-                                       "expression": "worker.level > 0"}})
+    target = {"queue": queue.sid, "worker_selection": strategy.removesuffix("+order_by"),
+              "expression": "worker.level > 0"}
+    if strategy.endswith("+order_by"):
+        target["order_by"] = ORDER_BY
+    world.workflow({"default_filter": target})
     selector = world.engine.lifecycle.selector
     assert isinstance(selector, LongestIdle)
     real = selector.select
@@ -135,7 +170,7 @@ def run(strategy: str, operations: list[tuple[int, int]]) -> int:
         try:
             if op == 0 or worker is None:
                 names += 1
-                world.worker(f"w{names}", level=n % 3)
+                world.worker(f"w{names}", **attributes(n))
             elif op == 1:
                 world.engine.delete_worker(worker.sid, world.now)
             elif op == 2:
@@ -157,7 +192,7 @@ def run(strategy: str, operations: list[tuple[int, int]]) -> int:
             elif op == 9:
                 world.advance((1, 30, 150, 13 * 3600)[n % 4])  # 150 s: reservations time out
             elif op == 10:
-                world.set_attributes(worker, level=n % 3)
+                world.set_attributes(worker, **attributes(n))
         except RoutingError:
             pass  # e.g. deleting a worker with an accepted task: refused, nothing changed
         check_indexes(world, selector)
@@ -195,3 +230,21 @@ def test_random_spreads_evenly() -> None:
         counts[holder] += 1
         world.cancel(task)
     assert min(counts.values()) >= 70 and max(counts.values()) <= 130
+
+
+def test_random_with_order_by_draws_among_the_first_ranked() -> None:
+    world = World()
+    queue = world.queue(max_reserved_workers=3)
+    world.workflow({"default_filter": {"queue": queue.sid, "worker_selection": "random",
+                                       "order_by": ORDER_BY}})
+    for i in range(12):
+        world.worker(f"w{i}", rank=i % 3)  # four of rank 2, four of 1, four of 0
+    seen = set()
+    for _ in range(40):
+        task = world.task()
+        reserved = world.reserved_to(task)
+        assert len(reserved) == 3
+        assert {world.named(name).parsed_attributes["rank"] for name in reserved} == {2}
+        seen.update(reserved)
+        world.cancel(task)
+    assert seen == {f"w{i}" for i in range(12) if i % 3 == 2}

@@ -39,7 +39,7 @@ from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.history import AcceptCounts
 from switchboard.routing.model import Reservation, Task, Worker, Workspace
 from switchboard.routing.resources import Resources
-from switchboard.routing.workflow_config import Target
+from switchboard.routing.workflow_config import OrderBy, Target
 from switchboard.routing.workflows import target_matches, walk
 
 _HOLDING = frozenset({"pending", "accepted"})
@@ -147,6 +147,10 @@ class LongestIdle:
         # fewest_accepted: the idle workers by (accepts, idle since, sid), re-keyed as counts
         # change (an accept, or one leaving the 24-hour window)
         self.by_accepts: dict[tuple[str, str], SortedList] = {}
+        # order_by with longest_idle (TaskRouter's): per slot and order_by, the idle workers by
+        # (order_by values, (idle since, sid)), re-keyed at every refresh of a worker in it
+        # (its attributes, the values, change only with a worker update, which refreshes it)
+        self.by_order: dict[tuple[str, str], dict[tuple[OrderBy, ...], _Ranking]] = {}
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where a worker appears in the idle index after any change to it.
@@ -193,6 +197,14 @@ class LongestIdle:
                     index.add(sid)
         if self.by_share:  # the share may change without any slot changing
             self._reshare(worker, old_since, old_slots, slots)
+        if self.by_order:
+            for slot in old_slots | slots:
+                for order_by, ranking in self.by_order.get(slot, {}).items():
+                    if slot in slots:
+                        ranking.put(sid, (*order_by_values(worker, order_by),
+                                          (worker.idle_since, sid)))
+                    else:
+                        ranking.drop(sid)
         if self.by_accepts and (removed or added):
             count = self.eligibility.accepts.count(sid)
             for slot in removed:
@@ -238,6 +250,8 @@ class LongestIdle:
                 index.remove(worker.sid)
             if share is not None and (index := self.by_share.get(slot)) is not None:
                 index.remove((share, since, worker.sid))
+            for ranking in self.by_order.get(slot, {}).values():
+                ranking.drop(worker.sid)
             entries = self.idle[slot]
             del entries[worker.sid]
             if not entries:
@@ -267,6 +281,10 @@ class LongestIdle:
             else:
                 ranked = (sid for _, _, sid in self._accepts_index(slot, now))
             return self._first(ranked, task, target, wanted, now, exclude)
+        if target is not None and target.order_by and strategy == "longest_idle":
+            ranking = self._order_index(slot, target.order_by)
+            return self._first((key[-1][1] for key in ranking.order), task, target, wanted,
+                               now, exclude)
         ordered = target is not None and (bool(target.order_by) or strategy != "longest_idle")
         for worker_sid in entries:
             if worker_sid == exclude:
@@ -335,6 +353,17 @@ class LongestIdle:
                 keys.append((share, self._idle_slots[sid][0], sid))
             index = self.by_share[slot] = SortedList(keys)
         return index
+
+    def _order_index(self, slot: tuple[str, str], order_by: tuple[OrderBy, ...]) -> _Ranking:
+        rankings = self.by_order.setdefault(slot, {})
+        ranking = rankings.get(order_by)
+        if ranking is None:
+            ranking = rankings[order_by] = _Ranking()
+            workers = self.eligibility.workers
+            for sid in self.idle.get(slot, ()):
+                ranking.put(sid, (*order_by_values(workers[sid], order_by),
+                                  (self._idle_slots[sid][0], sid)))
+        return ranking
 
     def _accepts_index(self, slot: tuple[str, str], now: int) -> SortedList:
         accepts = self.eligibility.accepts
@@ -445,6 +474,28 @@ class LongestIdle:
         return reserved / capacity if capacity else 1.0
 
 
+class _Ranking:
+    """Workers in the order of a key that may change: the key each is held by, to re-key it."""
+
+    def __init__(self) -> None:
+        self.order = SortedList()
+        self.keys: dict[str, tuple[Any, ...]] = {}
+
+    def put(self, sid: str, key: tuple[Any, ...]) -> None:
+        old = self.keys.get(sid)
+        if old == key:
+            return
+        if old is not None:
+            self.order.remove(old)
+        self.order.add(key)
+        self.keys[sid] = key
+
+    def drop(self, sid: str) -> None:
+        old = self.keys.pop(sid, None)
+        if old is not None:
+            self.order.remove(old)
+
+
 def _draw(seed: str, attempt: int, size: int) -> int:
     """A position below ``size``, the same for the same seed and attempt."""
     digest = hashlib.blake2b(f"{seed}{attempt}".encode(), digest_size=8).digest()
@@ -459,8 +510,13 @@ def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
 
 def order_by_key(worker: Worker, target: Target) -> tuple[Any, ...]:
     """``order_by`` alone: integer attributes, missing ones last whatever the direction."""
+    return order_by_values(worker, target.order_by)
+
+
+def order_by_values(worker: Worker, order_by: tuple[OrderBy, ...]) -> tuple[Any, ...]:
+    """The worker's sort key for these ``order_by`` clauses."""
     key: list[Any] = []
-    for clause in target.order_by:
+    for clause in order_by:
         value = walk(worker.parsed_attributes, clause.path)
         if isinstance(value, int) and not isinstance(value, bool):
             key.append((0, -value if clause.descending else value))
