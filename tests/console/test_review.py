@@ -366,3 +366,17 @@ def test_the_skip_link_moves_the_focus_and_keeps_what_was_typed(
     page.keyboard.press("Tab")
     assert page.evaluate("!!document.activeElement.closest('main')")
     assert editor.input_value() == '{"typed": true}'
+
+
+def test_the_open_event_log_keeps_the_newest_events_only(
+        page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/events")
+    wait_live(page)
+    for _ in range(80):  # four events each
+        last = built.client.tasks.create(attributes='{"type": "sales"}',
+                                         workflow_sid=built.workflow_sid)
+    page.locator(f'li.event a[href$="/tasks/{last.sid}"]').first.wait_for(
+        timeout=LIVE_TIMEOUT_MS)
+    page.wait_for_function("() => window.switchboardConsole.events >= 320")
+    assert page.locator("li.event").count() == 300

@@ -453,6 +453,7 @@ function eventItem(ws, e) {
     h("span", { class: "erefs" }, related.map(([type, sid]) => [resourceLink(ws, type, sid, `${type.replace("_", " ")} ${sid.slice(0, 8)}…`), " "])));
 }
 
+const SHOWN_EVENTS = 300;
 const FILTER_BY_PREFIX = { WT: "TaskSid", WK: "WorkerSid", WQ: "TaskQueueSid", WW: "WorkflowSid", WR: "ReservationSid" };
 
 export async function events(ctx) {
@@ -484,6 +485,8 @@ export async function events(ctx) {
     const empty = list.querySelector("li.muted");
     if (empty) empty.remove();
     list.prepend(eventItem(ws, e));
+    // A page left open on a busy workspace keeps the newest only, not every event since.
+    while (list.children.length > SHOWN_EVENTS) list.lastChild.remove();
   });
   const form = h("form", { class: "filters", role: "search", onsubmit: async (event) => {
     event.preventDefault();
