@@ -238,3 +238,11 @@ def test_the_stream_needs_a_session_or_credentials_and_is_bounded(
     feed.streams[ACCOUNT_SID] = feed.max_streams  # as many pages as it may open
     reply = client.get(path)
     assert reply.status_code == 429 and reply.json()["code"] == 20429
+
+
+def test_the_pages_files_are_revalidated_on_every_load(browser: TestClient) -> None:
+    first = browser.get("/console/static/app.js")
+    assert first.headers["cache-control"] == "no-cache"
+    assert first.headers["x-content-type-options"] == "nosniff"
+    again = browser.get("/console/static/app.js", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304

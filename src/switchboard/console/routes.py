@@ -8,6 +8,7 @@ session cookie and its CSRF header; nothing here decides anything about routing.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from switchboard.api.endpoints import authenticate
 from switchboard.api.errors import error_response, routing_error_response
@@ -40,6 +42,19 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+
+
+class _Static(StaticFiles):
+    """The page's files, revalidated on every load (their ETag makes that a 304): without a
+    Cache-Control a browser may keep a file for days by its age, and after an upgrade run an
+    old script against the new page."""
+
+    def file_response(self, full_path: Any, stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -148,7 +163,7 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
 
     return [
         Route("/console", to_page),
-        Mount("/console/static", app=StaticFiles(directory=str(STATIC)), name="console"),
+        Mount("/console/static", app=_Static(directory=str(STATIC)), name="console"),
         Route(SIGN_IN_PATH, sign_in, methods=["POST"]),
         Route(SIGN_IN_PATH, session, methods=["GET"]),
         Route(SIGN_IN_PATH, sign_out, methods=["DELETE"]),
