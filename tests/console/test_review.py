@@ -380,3 +380,14 @@ def test_the_open_event_log_keeps_the_newest_events_only(
         timeout=LIVE_TIMEOUT_MS)
     page.wait_for_function("() => window.switchboardConsole.events >= 320")
     assert page.locator("li.event").count() == 300
+
+
+def test_a_task_created_in_the_console_links_to_its_why(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks")
+    page.get_by_label("Attributes (JSON)").fill('{"type": "sales"}')
+    page.get_by_role("button", name="Create task").click()
+    task = page.locator("p.created a").inner_text()
+    page.locator("p.created").get_by_role("link", name=task).click()
+    page.get_by_role("heading", level=1, name=f"Task {task}").wait_for()
+    page.get_by_text("Filter 'Sales leads' matched").wait_for()

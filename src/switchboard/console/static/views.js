@@ -286,16 +286,20 @@ export async function tasks(ctx) {
   const channel = h("select", { id: "task-channel" }, channels.map((c) => h("option", { value: c.unique_name }, c.unique_name)));
   const priority = h("input", { id: "task-priority", type: "number", min: 0, value: 0 });
   const timeout = h("input", { id: "task-timeout", type: "number", min: 1, placeholder: "86400" });
+  const created = h("p", { class: "created", "aria-live": "polite" });
   const form = h("form", { class: "card", onsubmit: async (event) => {
     event.preventDefault();
     if (!editor.check()) { editor.area.focus(); return; }
-    await act("Task created", () => post(wsPath(ws, "Tasks"), {
+    let task = null;
+    await act("Task created", async () => { task = await post(wsPath(ws, "Tasks"), {
       Attributes: JSON.stringify(JSON.parse(editor.area.value || "{}")), WorkflowSid: workflow.value,
-      TaskChannel: channel.value, Priority: priority.value, Timeout: timeout.value }));
+      TaskChannel: channel.value, Priority: priority.value, Timeout: timeout.value }); });
+    if (task) created.replaceChildren("Created ", link(`/workspaces/${ws}/tasks/${task.sid}`, task.sid),
+      ": open it to see where it went and why.");
   } }, h("h2", {}, "Create a task"), editor.node,
   h("div", { class: "row" }, field("task-workflow", "Workflow", workflow), field("task-channel", "Channel", channel),
     field("task-priority", "Priority", priority), field("task-timeout", "Timeout (s)", timeout)),
-  h("button", { type: "submit", class: "primary" }, "Create task"));
+  h("button", { type: "submit", class: "primary" }, "Create task"), created);
   const status = h("select", { id: "task-status" }, ["", "pending", "reserved", "assigned", "wrapping",
     "completed", "canceled"].map((s) => h("option", { value: s }, s || "any")));
   const list = ctx.live(async () => {
