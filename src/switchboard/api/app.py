@@ -106,7 +106,7 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     sessions = ConsoleSessions(runtime.accounts,
                                console_secret.encode() if console_secret else None)
     console_feed = ConsoleFeed(runtime)
-    routes += console.routes(runtime, sessions, console_feed)
+    routes += console.routes(runtime, sessions, console_feed, public_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -76,7 +76,11 @@ def _cross_site(request: Request) -> Response | None:
                           "console's own page")
 
 
-def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> list[BaseRoute]:
+def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed,
+           public_url: str | None = None) -> list[BaseRoute]:
+    # Behind a proxy ending TLS the request may look like http: --public-url says otherwise.
+    public_https = bool(public_url and public_url.startswith("https:"))
+
     async def page(_: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
@@ -102,7 +106,7 @@ def routes(runtime: Runtime, sessions: ConsoleSessions, feed: ConsoleFeed) -> li
         answer = _json(_who(account, sessions.csrf_token(cookie)))
         answer.set_cookie(COOKIE, cookie, max_age=sessions.lifetime_seconds, path="/",
                           httponly=True, samesite="strict",
-                          secure=request.url.scheme == "https")
+                          secure=public_https or request.url.scheme == "https")
         return answer
 
     async def session(request: Request) -> Response:
