@@ -391,3 +391,22 @@ def test_a_task_created_in_the_console_links_to_its_why(page: Any, taskrouter: T
     page.locator("p.created").get_by_role("link", name=task).click()
     page.get_by_role("heading", level=1, name=f"Task {task}").wait_for()
     page.get_by_text("Filter 'Sales leads' matched").wait_for()
+
+
+def test_workflows_follow_changes_made_elsewhere(page: Any, taskrouter: TaskRouter) -> None:
+    built = build_workspace(taskrouter)
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workflows/{built.workflow_sid}")
+    page.get_by_text("Support requests", exact=True).wait_for()
+    wait_live(page)
+    configuration = {"task_routing": {"filters": [{
+        "filter_friendly_name": "Everything to sales", "expression": "1 == 1",
+        "targets": [{"queue": built.sales_sid}]}]}}
+    built.client.workflows(built.workflow_sid).update(configuration=json.dumps(configuration))
+    page.get_by_text("Everything to sales", exact=True).wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.get_by_text("Support requests", exact=True).count() == 0
+    page.get_by_role("link", name="Workflows", exact=True).click()
+    page.get_by_role("link", name="Front door").wait_for()
+    built.client.workflows.create(friendly_name="Back door", configuration=json.dumps(
+        configuration))
+    page.get_by_role("link", name="Back door").wait_for(timeout=LIVE_TIMEOUT_MS)
+    assert page.evaluate("window.notReloaded") is True

@@ -423,22 +423,29 @@ function decisionView(ws, d) {
 
 // ---------------------------------------------------------------- workflows
 
+const aboutWorkflows = (e) => e.resource_type === "workflow" || e.resource_type === "task_queue";
+
 export async function workflows(ctx) {
   const { ws } = ctx;
-  const list = await all(wsPath(ws, "Workflows"), "workflows");
-  return h("div", {}, h("h1", {}, "Workflows"), section("All workflows", table(["Workflow", "SID", "Reservation timeout"], list.map((w) => [
-    link(`/workspaces/${ws}/workflows/${w.sid}`, w.friendly_name), h("code", {}, w.sid), `${w.task_reservation_timeout} s`]), "Workflows")));
+  return h("div", {}, h("h1", {}, "Workflows"), section("All workflows", ctx.live(async () => {
+    const list = await all(wsPath(ws, "Workflows"), "workflows");
+    return table(["Workflow", "SID", "Reservation timeout"], list.map((w) => [
+      link(`/workspaces/${ws}/workflows/${w.sid}`, w.friendly_name), h("code", {}, w.sid), `${w.task_reservation_timeout} s`]), "Workflows");
+  }, aboutWorkflows)));
 }
 
 export async function workflow(ctx) {
   const { ws, sid } = ctx;
   const w = await get(wsPath(ws, "Workflows", sid));
-  const queues = await all(wsPath(ws, "TaskQueues"), "task_queues");
-  const names = Object.fromEntries(queues.map((q) => [q.sid, q.friendly_name]));
-  return h("div", {}, h("h1", {}, w.friendly_name), h("p", { class: "muted" }, h("code", {}, sid),
-    ` · reservation timeout ${w.task_reservation_timeout} s`),
-  section("Filters and targets", workflowDiagram(ws, JSON.parse(w.configuration || "{}"), names)),
-  h("details", { class: "card" }, h("summary", {}, "Configuration JSON"), json(JSON.parse(w.configuration || "{}"))));
+  // Redrawn when the workflow (or a queue it names) changes elsewhere.
+  return h("div", {}, h("h1", {}, w.friendly_name), ctx.live(async () => {
+    const [now, queues] = await Promise.all([get(wsPath(ws, "Workflows", sid)), all(wsPath(ws, "TaskQueues"), "task_queues")]);
+    const names = Object.fromEntries(queues.map((q) => [q.sid, q.friendly_name]));
+    const configuration = JSON.parse(now.configuration || "{}");
+    return h("div", {}, h("p", { class: "muted" }, h("code", {}, sid), ` · reservation timeout ${now.task_reservation_timeout} s`),
+      section("Filters and targets", workflowDiagram(ws, configuration, names)),
+      h("details", { class: "card" }, h("summary", {}, "Configuration JSON"), json(configuration)));
+  }, aboutWorkflows));
 }
 
 // ---------------------------------------------------------------- events
