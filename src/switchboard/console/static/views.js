@@ -201,8 +201,11 @@ export async function workers(ctx) {
         .catch(() => []))),
       Promise.all(list.map((w) => all(wsPath(ws, "Workers", w.sid, "Channels"), "channels").catch(() => []))),
     ]);
-    const capacity = (cs) => cs.filter((c) => c.configured_capacity > 0).map((c) =>
-      `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`).join(" · ") || "–";
+    const capacity = (cs) => {
+      const used = cs.filter((c) => c.configured_capacity > 0);
+      return used.length ? used.map((c, j) => [j ? " · " : "", h("span", { class: "nowrap" },
+        `${c.task_channel_unique_name} ${c.assigned_tasks}/${c.configured_capacity}`)]) : "–";
+    };
     const open = (rs) => (rs.length ? rs.map((r, j) => [j ? ", " : "", r.reservation_status, " ",
       link(`/workspaces/${ws}/tasks/${r.task_sid}`, `task ${r.task_sid.slice(0, 8)}…`)]) : "–");
     return table(["Worker", "Activity", "Available", "Channels (in use/capacity)", "Open reservations", "Attributes"], list.map((w, i) => [
