@@ -5,6 +5,7 @@ by benchmarks/wait_estimates.py."""
 from __future__ import annotations
 
 import heapq
+import math
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -215,3 +216,12 @@ def test_a_task_waiting_for_one_known_worker_has_a_position_but_no_estimate() ->
     assert world.engine.task_wait_estimate(for_a.sid, world.now) is None
     assert world.engine.task_wait_estimate(in_queue.sid, world.now) == 100_000
     assert b.friendly_name == "b"
+
+
+def test_the_estimate_is_the_median_of_the_simulated_waits() -> None:
+    # Not a lower quantile (the minimiser of the mean relative error when every wait counts):
+    # scored on the waits of 30 s or more, it measured worse on every seed of the benchmark.
+    assert estimates.point([10.0, 20.0, 30.0, 40.0, 1000.0]) == 30.0
+    assert estimates.point([0.0, 0.0, 5.0]) == 0.0
+    # Most runs without a slot for the task: no basis.
+    assert estimates.point([10.0, math.inf, math.inf]) == math.inf
