@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from fractions import Fraction
+from itertools import groupby
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,12 +19,11 @@ from switchboard.routing.selection import (
     LongestIdle,
     order_by_key,
     order_by_values,
-    order_key,
 )
 
 # A strategy, or a strategy after the target's order_by ("+order_by": worker.rank DESC).
-STRATEGIES = ("round_robin", "least_occupied", "fewest_accepted", "random",
-              "longest_idle+order_by", "round_robin+order_by")
+BASE = ("round_robin", "least_occupied", "fewest_accepted", "random")
+STRATEGIES = (*BASE, "longest_idle+order_by", *(f"{name}+order_by" for name in BASE))
 ORDER_BY = "worker.rank DESC"
 CHANNELS = ("default", "chat")
 OPERATIONS = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 10_000)),
@@ -49,14 +49,15 @@ def draw(seed: str, attempt: int, size: int) -> int:
     return int.from_bytes(digest, "big") % size
 
 
-def random_choice(seed: str, idle: list[str], eligible: set[str], wanted: int) -> list[str]:
+def random_choice(seed: str, idle: list[str], eligible: set[str], wanted: int,
+                  chosen: list[str], attempt: int = 0) -> int:
     """random as documented: uniform positions in the SID order of the idle workers, drawn
-    again on a miss; after 2 wanted + 16 draws, drawn from the list of the eligible left."""
-    chosen: list[str] = []
+    again on a miss; after 2 wanted + 16 draws, drawn from the list of the eligible left.
+    Returns the next draw number."""
     drawn: set[str] = set()
-    attempt = 0
+    tries = 0
     while len(chosen) < wanted and len(drawn) < len(idle):
-        if attempt == 2 * wanted + 16:
+        if tries == 2 * wanted + 16:
             rest = [sid for sid in idle if sid not in drawn and sid in eligible]
             while len(chosen) < wanted and rest:
                 chosen.append(rest.pop(draw(seed, attempt, len(rest))))
@@ -64,11 +65,12 @@ def random_choice(seed: str, idle: list[str], eligible: set[str], wanted: int) -
             break
         sid = idle[draw(seed, attempt, len(idle))]
         attempt += 1
+        tries += 1
         if sid not in drawn:
             drawn.add(sid)
             if sid in eligible:
                 chosen.append(sid)
-    return chosen
+    return attempt
 
 
 def brute_force(world: World, selector: LongestIdle, strategy: str, task: Task, wanted: int,
@@ -81,28 +83,34 @@ def brute_force(world: World, selector: LongestIdle, strategy: str, task: Task, 
                   if idle_there(world, w, task.task_queue_sid, task.task_channel_sid))
     eligible = [engine.workers[sid] for sid in idle if sid != exclude
                 and selector.eligibility.fits(task, engine.workers[sid], now)]
-    if strategy.endswith("+order_by"):
-        target = task.target
-        assert target is not None
-        last = selector.last_reserved.get(task.task_queue_sid)
-        if strategy.startswith("round_robin"):
-            eligible.sort(key=lambda w: (*order_by_key(w, target),
-                                         last is not None and w.sid <= last, w.sid))
-        else:
-            eligible.sort(key=lambda w: order_key(w, target))
-        return [w.sid for w in eligible[:wanted]]
-    if strategy == "random":
+    target = task.target
+    assert target is not None
+    name, _, order_by = strategy.partition("+")
+
+    def values(w: Worker) -> tuple[object, ...]:
+        return order_by_key(w, target) if order_by else ()
+
+    if name == "random":
         offers = len(engine.task_reservations.get(task.sid, ()))
-        return random_choice(f"{task.sid}:{offers}:", idle, {w.sid for w in eligible}, wanted)
-    if strategy == "round_robin":
-        last = selector.last_reserved.get(task.task_queue_sid)
-        eligible.sort(key=lambda w: (last is not None and w.sid <= last, w.sid))
-    elif strategy == "least_occupied":
-        eligible.sort(key=lambda w: (occupancy(world, w), w.idle_since, w.sid))
-    else:
-        accepts = engine.lifecycle.accepts
-        accepts.prune(now)
-        eligible.sort(key=lambda w: (accepts.count(w.sid), w.idle_since, w.sid))
+        seed = f"{task.sid}:{offers}:"
+        ok = {w.sid for w in eligible}
+        chosen: list[str] = []
+        attempt = 0
+        idle_workers = sorted((engine.workers[sid] for sid in idle),
+                              key=lambda w: (values(w), w.sid))
+        for _, group in groupby(idle_workers, key=values):
+            attempt = random_choice(seed, [w.sid for w in group], ok, wanted, chosen, attempt)
+        return chosen
+    last = selector.last_reserved.get(task.task_queue_sid)
+    accepts = engine.lifecycle.accepts
+    accepts.prune(now)
+    tie = {
+        "longest_idle": lambda w: (w.idle_since, w.sid),
+        "round_robin": lambda w: (last is not None and w.sid <= last, w.sid),
+        "least_occupied": lambda w: (occupancy(world, w), w.idle_since, w.sid),
+        "fewest_accepted": lambda w: (accepts.count(w.sid), w.idle_since, w.sid),
+    }[name]
+    eligible.sort(key=lambda w: (values(w), tie(w)))
     return [w.sid for w in eligible[:wanted]]
 
 
@@ -123,9 +131,15 @@ def check_indexes(world: World, selector: LongestIdle) -> None:
     for (queue_sid, channel_sid), rankings in selector.by_order.items():
         idle = [w for w in engine.workers.values()
                 if idle_there(world, w, queue_sid, channel_sid)]
-        for order_by, ranking in rankings.items():
-            expected = sorted((*order_by_values(w, order_by), (w.idle_since, w.sid))
-                              for w in idle)
+        for (order_by, name), ranking in rankings.items():
+            tail = {
+                "longest_idle": lambda w: (w.idle_since, w.sid),
+                "round_robin": lambda w: (w.sid,),
+                "random": lambda w: (w.sid,),
+                "least_occupied": lambda w: (float(occupancy(world, w)), w.idle_since, w.sid),
+                "fewest_accepted": lambda w: (accepts.count(w.sid), w.idle_since, w.sid),
+            }[name]
+            expected = sorted((*order_by_values(w, order_by), *tail(w)) for w in idle)
             assert list(ranking.order) == expected
             assert sorted(ranking.keys) == sorted(w.sid for w in idle)
 
@@ -141,7 +155,8 @@ def run(strategy: str, operations: list[tuple[int, int]]) -> int:
     world = World()
     queue = world.queue(max_reserved_workers=2)
     # Workers of level 0 are in the queue but fail the target's expression: passed over.
-    target = {"queue": queue.sid, "worker_selection": strategy.removesuffix("+order_by"),
+    target: dict[str, str] = {"queue": queue.sid,
+                              "worker_selection": strategy.removesuffix("+order_by"),
               "expression": "worker.level > 0"}
     if strategy.endswith("+order_by"):
         target["order_by"] = ORDER_BY

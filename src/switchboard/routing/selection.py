@@ -29,8 +29,8 @@ after a restart workers are ordered by it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from itertools import chain, groupby
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any, Protocol
 
 from sortedcontainers import SortedList
@@ -147,10 +147,11 @@ class LongestIdle:
         # fewest_accepted: the idle workers by (accepts, idle since, sid), re-keyed as counts
         # change (an accept, or one leaving the 24-hour window)
         self.by_accepts: dict[tuple[str, str], SortedList] = {}
-        # order_by with longest_idle (TaskRouter's): per slot and order_by, the idle workers by
-        # (order_by values, (idle since, sid)), re-keyed at every refresh of a worker in it
-        # (its attributes, the values, change only with a worker update, which refreshes it)
-        self.by_order: dict[tuple[str, str], dict[tuple[OrderBy, ...], _Ranking]] = {}
+        # order_by, with any strategy: per slot, order_by and strategy, the idle workers by
+        # (order_by values, then the strategy's key as above), re-keyed at every refresh of a
+        # worker in it (attributes, the values, change only with a worker update, which
+        # refreshes it) and, for fewest_accepted, at every change of its count
+        self.by_order: dict[tuple[str, str], dict[tuple[tuple[OrderBy, ...], str], _Ranking]] = {}
 
     def refresh(self, worker: Worker, now: int | None = None) -> None:
         """Recompute where a worker appears in the idle index after any change to it.
@@ -199,10 +200,10 @@ class LongestIdle:
             self._reshare(worker, old_since, old_slots, slots)
         if self.by_order:
             for slot in old_slots | slots:
-                for order_by, ranking in self.by_order.get(slot, {}).items():
+                for (order_by, strategy), ranking in self.by_order.get(slot, {}).items():
                     if slot in slots:
-                        ranking.put(sid, (*order_by_values(worker, order_by),
-                                          (worker.idle_since, sid)))
+                        ranking.put(sid, self._order_key(worker, order_by, strategy,
+                                                         worker.idle_since))
                     else:
                         ranking.drop(sid)
         if self.by_accepts and (removed or added):
@@ -281,12 +282,9 @@ class LongestIdle:
             else:
                 ranked = (sid for _, _, sid in self._accepts_index(slot, now))
             return self._first(ranked, task, target, wanted, now, exclude)
-        if target is not None and target.order_by and strategy == "longest_idle":
-            ranking = self._order_index(slot, target.order_by)
-            return self._first((key[-1][1] for key in ranking.order), task, target, wanted,
-                               now, exclude)
-        ordered = target is not None and (bool(target.order_by) or strategy != "longest_idle")
-        for worker_sid in entries:
+        if target is not None and target.order_by:
+            return self._by_order(task, target, strategy, wanted, now, exclude)
+        for worker_sid in entries:  # TaskRouter's: the longest idle first
             if worker_sid == exclude:
                 continue
             worker = workers[worker_sid]
@@ -296,20 +294,38 @@ class LongestIdle:
             if eligibility.holds(worker, task):
                 continue
             chosen.append(worker)
-            if len(chosen) == wanted and not ordered:
+            if len(chosen) == wanted:
                 break
-        if ordered and target is not None:
-            if strategy == "longest_idle":
-                chosen.sort(key=lambda w: order_key(w, target))
-            elif strategy == "random":
-                chosen = self._random_by_order(task, target, chosen, wanted)
-            else:
-                tie = self._tie_breaker(task, strategy, now)
-                chosen.sort(key=lambda w: (*order_by_key(w, target), *tie(w)))
-            chosen = chosen[:wanted]
-            if strategy == "round_robin" and chosen:
-                self.last_reserved[task.task_queue_sid] = chosen[-1].sid
         return chosen
+
+    def _by_order(self, task: Task, target: Target, strategy: str, wanted: int, now: int,
+                  exclude: str | None) -> list[Worker]:
+        """``order_by`` first, the strategy within each group of equal ``order_by`` values."""
+        assert task.task_queue_sid is not None
+        order_by = target.order_by
+        ranking = self._order_index((task.task_queue_sid, task.task_channel_sid), order_by,
+                                    strategy, now)
+        order = ranking.order
+        if strategy == "random":
+            chosen: list[Worker] = []
+            seed = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
+            attempt = 0
+            for start, end in _groups(order, len(order_by)):
+                attempt = self._draws(task, target, wanted, now, exclude, order, start, end,
+                                      seed, attempt, chosen)
+                if len(chosen) == wanted:
+                    break
+            return chosen
+        if strategy == "round_robin":
+            last = self.last_reserved.get(task.task_queue_sid)
+            ranked: Iterable[str] = (
+                key[-1] for start, end in _groups(order, len(order_by))
+                for key in _circular(order, start, end, len(order_by), last))
+            chosen = self._first(ranked, task, target, wanted, now, exclude)
+            if chosen:
+                self.last_reserved[task.task_queue_sid] = chosen[-1].sid
+            return chosen
+        return self._first((key[-1] for key in order), task, target, wanted, now, exclude)
 
     def _takes(self, task: Task, target: Target, worker: Worker, now: int) -> bool:
         """Beyond being idle there: the target's expression, no reservation for it yet."""
@@ -354,16 +370,33 @@ class LongestIdle:
             index = self.by_share[slot] = SortedList(keys)
         return index
 
-    def _order_index(self, slot: tuple[str, str], order_by: tuple[OrderBy, ...]) -> _Ranking:
+    def _order_index(self, slot: tuple[str, str], order_by: tuple[OrderBy, ...],
+                     strategy: str, now: int) -> _Ranking:
+        if strategy == "fewest_accepted":
+            accepts = self.eligibility.accepts
+            accepts.changed = self._accepts_changed  # from the first index on
+            accepts.prune(now)  # counts as of now: expired accepts re-key their workers first
         rankings = self.by_order.setdefault(slot, {})
-        ranking = rankings.get(order_by)
+        ranking = rankings.get((order_by, strategy))
         if ranking is None:
-            ranking = rankings[order_by] = _Ranking()
+            ranking = rankings[(order_by, strategy)] = _Ranking()
             workers = self.eligibility.workers
             for sid in self.idle.get(slot, ()):
-                ranking.put(sid, (*order_by_values(workers[sid], order_by),
-                                  (self._idle_slots[sid][0], sid)))
+                ranking.put(sid, self._order_key(workers[sid], order_by, strategy,
+                                                 self._idle_slots[sid][0]))
         return ranking
+
+    def _order_key(self, worker: Worker, order_by: tuple[OrderBy, ...], strategy: str,
+                   since: int) -> tuple[Any, ...]:
+        """The worker's key in an order_by index: the order_by values, then the strategy's."""
+        values = order_by_values(worker, order_by)
+        if strategy == "round_robin" or strategy == "random":
+            return (*values, worker.sid)
+        if strategy == "least_occupied":
+            return (*values, self.share(worker), since, worker.sid)
+        if strategy == "fewest_accepted":
+            return (*values, self.eligibility.accepts.count(worker.sid), since, worker.sid)
+        return (*values, since, worker.sid)
 
     def _accepts_index(self, slot: tuple[str, str], now: int) -> SortedList:
         accepts = self.eligibility.accepts
@@ -382,36 +415,48 @@ class LongestIdle:
         assert task.task_queue_sid is not None
         index = self._sid_index((task.task_queue_sid, task.task_channel_sid))
         last = self.last_reserved.get(task.task_queue_sid)
-        start = 0 if last is None else index.bisect_right(last)
-        ranked = chain(index.islice(start), index.islice(0, start))
+        if last is None:
+            return self._first(index, task, target, wanted, now, exclude)
+        # irange bisects by value alone (no positional index to keep up)
+        ranked = chain(index.irange(minimum=last, inclusive=(False, False)),
+                       index.irange(maximum=last))
         return self._first(ranked, task, target, wanted, now, exclude)
 
     def _random(self, task: Task, target: Target, wanted: int, now: int,
                 exclude: str | None) -> list[Worker]:
-        """Uniform draws without replacement among the workers that may take the task: a
-        position in the SID order from a hash of (task, its offers so far, draw number),
-        drawn again when that worker may not take it or was drawn already. After many
-        misses (most of the slot may not take it) the rest are drawn from a list of those
-        who may, made by a scan: the same distribution, at O(n) for that decision."""
         assert task.task_queue_sid is not None
         index = self._sid_index((task.task_queue_sid, task.task_channel_sid))
         seed = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
-        workers = self.eligibility.workers
         chosen: list[Worker] = []
+        self._draws(task, target, wanted, now, exclude, index, 0, len(index), seed, 0, chosen)
+        return chosen
+
+    def _draws(self, task: Task, target: Target, wanted: int, now: int, exclude: str | None,
+               order: SortedList, start: int, end: int, seed: str, attempt: int,
+               chosen: list[Worker]) -> int:
+        """Uniform draws without replacement among the workers at positions start..end of
+        ``order`` (SIDs, or keys ending with one) that may take the task, until ``chosen``
+        has ``wanted``: a position from a hash of (task, its offers so far, draw number),
+        drawn again when that worker may not take it or was drawn already. After many misses
+        (most of them may not take it) the rest are drawn from a list of those who may, made
+        by a scan: the same distribution, at O(n) for that decision. Returns the next draw
+        number."""
+        workers = self.eligibility.workers
         drawn: set[str] = set()
-        size = len(index)
-        attempt = 0
+        size = end - start
+        tries = 0
         while len(chosen) < wanted and len(drawn) < size:
-            if attempt == 2 * wanted + 16:  # many misses: draw from those who may take it
-                rest = [workers[sid] for sid in index
+            if tries == 2 * wanted + 16:  # many misses: draw from those who may take it
+                rest = [workers[sid] for sid in map(_sid_of, order.islice(start, end))
                         if sid not in drawn and sid != exclude
                         and self._takes(task, target, workers[sid], now)]
                 while len(chosen) < wanted and rest:
                     chosen.append(rest.pop(_draw(seed, attempt, len(rest))))
                     attempt += 1
                 break
-            worker_sid = index[_draw(seed, attempt, size)]
+            worker_sid = _sid_of(order[start + _draw(seed, attempt, size)])
             attempt += 1
+            tries += 1
             if worker_sid in drawn:
                 continue
             drawn.add(worker_sid)
@@ -420,22 +465,7 @@ class LongestIdle:
             worker = workers[worker_sid]
             if self._takes(task, target, worker, now):
                 chosen.append(worker)
-        return chosen
-
-    def _random_by_order(self, task: Task, target: Target, eligible: list[Worker],
-                         wanted: int) -> list[Worker]:
-        """random with ``order_by``: the same draws as without it, among the workers
-        ``order_by`` ranks first, then among the next ones."""
-        seed = f"{task.sid}:{len(self.eligibility.task_reservations.get(task.sid, ()))}:"
-        eligible.sort(key=lambda w: (*order_by_key(w, target), w.sid))
-        chosen: list[Worker] = []
-        attempt = 0
-        for _, tied in groupby(eligible, key=lambda w: order_by_key(w, target)):
-            group = list(tied)
-            while group and len(chosen) < wanted:
-                chosen.append(group.pop(_draw(seed, attempt, len(group))))
-                attempt += 1
-        return chosen
+        return attempt
 
     def _accepts_changed(self, worker_sid: str, old: int) -> None:
         """A worker's count of accepts changed: re-key it where fewest_accepted keeps it."""
@@ -448,20 +478,10 @@ class LongestIdle:
             if (index := self.by_accepts.get(slot)) is not None:
                 index.remove((old, since, worker_sid))
                 index.add((new, since, worker_sid))
-
-    def _tie_breaker(self, task: Task, strategy: str, now: int
-                     ) -> Callable[[Worker], tuple[Any, ...]]:
-        """round_robin, least_occupied and fewest_accepted breaking ``order_by``'s ties
-        (docs/extensions.md); their own ties go to the longest idle."""
-        if strategy == "round_robin":
-            # A fixed circular order (by worker SID), starting after the last one reserved.
-            last = self.last_reserved.get(task.task_queue_sid or "")
-            return lambda w: (last is not None and w.sid <= last, w.sid)
-        if strategy == "least_occupied":
-            return lambda w: (self.share(w), w.idle_since, w.sid)
-        accepts = self.eligibility.accepts
-        accepts.prune(now)
-        return lambda w: (accepts.count(w.sid), w.idle_since, w.sid)
+            for (order_by, strategy), ranking in self.by_order.get(slot, {}).items():
+                if strategy == "fewest_accepted":
+                    worker = self.eligibility.workers[worker_sid]
+                    ranking.put(worker_sid, self._order_key(worker, order_by, strategy, since))
 
     def share(self, worker: Worker) -> float:
         """The share of the worker's capacity in use, over all its channels. A float orders
@@ -494,6 +514,31 @@ class _Ranking:
         old = self.keys.pop(sid, None)
         if old is not None:
             self.order.remove(old)
+
+
+def _sid_of(item: Any) -> str:
+    """The worker SID of an index entry: the SID itself, or the last part of a key."""
+    return item if isinstance(item, str) else str(item[-1])
+
+
+def _groups(order: SortedList, width: int) -> Iterator[tuple[int, int]]:
+    """The ranges of ``order`` whose keys share their first ``width`` parts (order_by's
+    values), in order: O(log n) each."""
+    start, size = 0, len(order)
+    while start < size:
+        end = order.bisect_left((*order[start][:width], _AFTER_ANY_SID))
+        yield start, end
+        start = end
+
+
+def _circular(order: SortedList, start: int, end: int, width: int, last: str | None
+              ) -> Iterator[tuple[Any, ...]]:
+    """The keys start..end (one order_by group, by SID) from the one after ``last``, round."""
+    middle = start if last is None else order.bisect_right((*order[start][:width], last))
+    return chain(order.islice(middle, end), order.islice(start, middle))
+
+
+_AFTER_ANY_SID = "\U0010ffff"  # sorts after every SID (ASCII)
 
 
 def _draw(seed: str, attempt: int, size: int) -> int:
