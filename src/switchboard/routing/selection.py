@@ -14,10 +14,10 @@ An extension beyond TaskRouter (docs/extensions.md): a target's ``worker_selecti
 ties of ``order_by`` (or, without it, all eligible workers) are broken: ``longest_idle`` (the
 default, TaskRouter's), ``round_robin``, ``least_occupied``, ``fewest_accepted`` or
 ``random``. ``LongestIdle`` applies them, so the idle index stays the one source of who could
-take work; each other strategy keeps an ordered copy of it per queue and channel where it is
-used (by SID for ``round_robin`` and ``random``, by share of capacity in use for
-``least_occupied``, by accepts for ``fewest_accepted``), so that its decisions stay
-logarithmic.
+take work; each other strategy, and any strategy after ``order_by``, keeps an ordered copy of
+it per queue and channel where it is used (by SID for ``round_robin`` and ``random``, by share
+of capacity in use for ``least_occupied``, by accepts for ``fewest_accepted``; with
+``order_by``, by its values first), so that its decisions stay logarithmic.
 
 Behaviour TaskRouter leaves undocumented, chosen here (see docs/differences.md): "longest idle"
 means the longest time since the worker was last offered a reservation or last became able to
@@ -545,12 +545,6 @@ def _draw(seed: str, attempt: int, size: int) -> int:
     """A position below ``size``, the same for the same seed and attempt."""
     digest = hashlib.blake2b(f"{seed}{attempt}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % size
-
-
-def order_key(worker: Worker, target: Target) -> tuple[Any, ...]:
-    """``order_by``: integer attributes, missing ones last whatever the direction; then the
-    longest idle first."""
-    return (*order_by_key(worker, target), (worker.idle_since, worker.sid))
 
 
 def order_by_key(worker: Worker, target: Target) -> tuple[Any, ...]:
