@@ -22,11 +22,21 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter, OrderedDict
-from collections.abc import Collection, Iterator, Sequence, Set
+from collections.abc import Callable, Collection, Iterator, Sequence, Set
 from contextlib import contextmanager
 from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Table,
+    and_,
+    func,
+    select,
+    union_all,
+)
 
 from switchboard.stats.cumulative import (
     ACCEPTED,
@@ -219,22 +229,34 @@ class Reader:
             where.append(c.channel == self.channel)
         return where
 
+    def _summed(self, table: Table, where: list[ColumnElement[bool]], keys: tuple[str, ...],
+                sums: tuple[tuple[Callable[[Any], Any], str], ...]) -> Sequence[Any]:
+        """The rows matching ``where`` in the window's periods, aggregated by ``keys`` (each
+        ``(function, column)`` of ``sums``): one query, a UNION ALL branch per range (each
+        reads its rows by key), aggregated by the database, so a long window or a page of
+        queues costs one round trip and a row per key, not a row per period."""
+        c = table.c
+        branches = [select(*(c[k] for k in keys), *(c[name] for _, name in sums))
+                    .where(*where, period) for period in self.cut.each(table)]
+        if not branches:
+            return []
+        rows = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
+        return self.conn.execute(
+            select(*(rows.c[k] for k in keys), *(f(rows.c[name]) for f, name in sums))
+            .group_by(*(rows.c[k] for k in keys))).all()
+
     def figures(self, scope: str, sids: Collection[str]) -> dict[str, dict[str, Summary]]:
         """Per SID of the scope: each figure's occurrences in the window."""
         found: dict[str, dict[str, Summary]] = {sid: {} for sid in sids}
         if not sids:
             return found
-        where = self._where(_r, scope, sids)
-        for period in self.cut.each(_r):
-            rows = self.conn.execute(
-                select(_r.c.scope_sid, _r.c.figure, func.sum(_r.c.count), func.sum(_r.c.total),
-                       func.min(_r.c.minimum), func.max(_r.c.maximum))
-                .where(*where, period).group_by(_r.c.scope_sid, _r.c.figure))
-            for sid, figure, count, total, least, most in rows:
-                mine = found.get(sid)
-                if mine is not None:
-                    mine[figure] = mine.get(figure, Summary()).merge(
-                        Summary(int(count), int(total), int(least), int(most)))
+        rows = self._summed(_r, self._where(_r, scope, sids), ("scope_sid", "figure"), (
+            (func.sum, "count"), (func.sum, "total"), (func.min, "minimum"),
+            (func.max, "maximum")))
+        for sid, figure, count, total, least, most in rows:
+            mine = found.get(sid)
+            if mine is not None:
+                mine[figure] = Summary(int(count), int(total), int(least), int(most))
         added: dict[tuple[str, str], list[int]] = {}  # (sid, figure) -> count, total, min, max
         for record in self._edges():
             for kind, sid, figure, wait in occurrences(record):
@@ -255,14 +277,10 @@ class Reader:
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
         """Histograms of the canceled and accepted waits (whole seconds, rounded up)."""
         counts: dict[str, Counter[int]] = {CANCELED: Counter(), ACCEPTED: Counter()}
-        where = self._where(_w, scope, (sid,))
-        for period in self.cut.each(_w):
-            rows = self.conn.execute(
-                select(_w.c.figure, _w.c.second, func.sum(_w.c.count))
-                .where(*where, period, _w.c.figure.in_(sorted(SPLIT_FIGURES)))
-                .group_by(_w.c.figure, _w.c.second))
-            for figure, second, count in rows:
-                counts[figure][int(second)] += int(count)
+        where = [*self._where(_w, scope, (sid,)), _w.c.figure.in_(sorted(SPLIT_FIGURES))]
+        for figure, second, count in self._summed(_w, where, ("figure", "second"),
+                                                  ((func.sum, "count"),)):
+            counts[figure][int(second)] += int(count)
         for record in self._edges():
             for kind, of, figure, wait in occurrences(record):
                 if kind == scope and of == sid and figure in SPLIT_FIGURES:
