@@ -23,6 +23,7 @@ from switchboard.stats.realtime import (
     WORKSPACE,
     LiveTasks,
     LiveWorkers,
+    worker_figures,
 )
 from switchboard.stats.realtime import task_figures as figures
 
@@ -30,7 +31,8 @@ T0 = 1_767_225_600_000
 
 OPS = st.lists(st.tuples(st.sampled_from([
     "create", "create", "create", "accept", "reject", "cancel", "wrap", "complete", "delete",
-    "priority", "activity", "advance", "hire", "fire",
+    "priority", "activity", "advance", "hire", "fire", "capacity", "channel", "new channel",
+    "drop channel",
 ]), st.integers(0, 1000)), max_size=60)
 
 
@@ -82,6 +84,15 @@ def check(engine: WorkspaceEngine, live: LiveTasks, now: int,
         counts = workers.counts()
         assert min(counts.values(), default=0) >= 0
         assert +counts == Counter(w.activity_sid for w in engine.workers.values())
+        for channel in engine.task_channels:
+            tally = workers.channel_counts(channel)
+            assert min(tally.values(), default=0) >= 0
+            assert +tally == Counter(
+                (w.activity_sid, wc.available) for w in engine.workers.values()
+                if (wc := engine.worker_channels[w.sid].get(channel)) is not None
+                and wc.configured_capacity > 0)
+            assert (worker_figures(engine, None, channel, workers)
+                    == worker_figures(engine, None, channel))
     active = [t for t in engine.tasks.values() if t.assignment_status in TASK_ACTIVE]
     for channel in (None, *engine.task_channels):
         mine = [t for t in active if channel is None or t.task_channel_sid == channel]
@@ -136,6 +147,17 @@ def test_live_tallies_match_the_engine(ops: list[tuple[str, int]]) -> None:
                                                     attributes='{"skills": ["b"]}').sid)
             elif op == "fire" and workers:
                 engine.delete_worker(workers.pop(n % len(workers)), now)
+            elif op in ("capacity", "channel") and workers:
+                worker = pick(workers, n)
+                wc = pick(sorted(engine.worker_channels[worker]), n // 7)
+                engine.update_worker_channel(
+                    worker, engine.worker_channels[worker][wc].sid, now,
+                    capacity=n % 3 if op == "capacity" else None,
+                    available=n % 2 == 0 if op == "channel" else None)
+            elif op == "new channel":
+                engine.create_task_channel(f"c{n}", f"c{n}-{now}", None, now)
+            elif op == "drop channel" and len(engine.task_channels) > 2:
+                engine.delete_task_channel(pick(sorted(engine.task_channels), n), now)
             elif op == "advance":
                 now += (n % 30 + 1) * 1000
                 engine.fire_due(now)

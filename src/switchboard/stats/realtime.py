@@ -231,16 +231,27 @@ def _with_capacity(engine: WorkspaceEngine, workers: Iterable[Worker], channel_s
     return kept
 
 
+ChannelKey = tuple[str, bool]  # (activity SID, worker channel available)
+
+
 class LiveWorkers:
     """How many of the workspace's workers are in each activity, re-counted for each worker a
-    committed event names (every activity change emits ``worker.activity.update``), so the
-    whole workspace's counts cost nothing to read."""
+    committed event names (every activity change emits ``worker.activity.update``, every
+    change of a worker channel's capacity or availability ``worker.capacity.update`` or
+    ``worker.channel.availability.update``), so the whole workspace's counts cost nothing to
+    read. Per TaskChannel, once asked for it: the workers with capacity on it, by (activity,
+    channel available), kept the same way (a new channel's are counted when first asked for;
+    those of deleted channels are dropped)."""
 
     def __init__(self, engine: WorkspaceEngine) -> None:
         self.engine = engine
         self._activity: dict[str, str] = {}  # worker -> its activity, as counted
         self._counts: Counter[str] = Counter()
         self._noted: set[str] = set(engine.workers)
+        # channel -> (worker -> its (activity, available) as counted, how many of each)
+        self._channels: dict[str, tuple[dict[str, ChannelKey], Counter[ChannelKey]]] = {}
+        self._channel_sids: frozenset[str] = frozenset()
+        self._keys: dict[ChannelKey, ChannelKey] = {}  # shared, not a tuple per worker
 
     def note(self, worker_sids: Iterable[str]) -> None:
         self._noted.update(worker_sids)
@@ -259,7 +270,40 @@ class LiveWorkers:
             if worker is not None:
                 counted[sid] = worker.activity_sid
                 counts[worker.activity_sid] += 1
+        for channel_sid, (held, tally) in self._channels.items():
+            for sid in noted:
+                key = held.pop(sid, None)
+                if key is not None:
+                    tally[key] -= 1
+                key = self._key(sid, channel_sid)
+                if key is not None:
+                    held[sid] = key
+                    tally[key] += 1
         return counts
+
+    def channel_counts(self, channel_sid: str) -> Counter[ChannelKey]:
+        """The workers with capacity on a TaskChannel, by (activity SID, channel available)."""
+        self.counts()
+        if self._channel_sids != self.engine.task_channels.keys():
+            self._channels.clear()
+            self._channel_sids = frozenset(self.engine.task_channels)
+        found = self._channels.get(channel_sid)
+        if found is None:
+            held: dict[str, ChannelKey] = {}
+            for sid in self.engine.workers:
+                key = self._key(sid, channel_sid)
+                if key is not None:
+                    held[sid] = key
+            found = self._channels[channel_sid] = (held, Counter(held.values()))
+        return found[1]
+
+    def _key(self, worker_sid: str, channel_sid: str) -> ChannelKey | None:
+        worker = self.engine.workers.get(worker_sid)
+        wc = self.engine.worker_channels.get(worker_sid, {}).get(channel_sid)
+        if worker is None or wc is None or wc.configured_capacity <= 0:
+            return None
+        key = (worker.activity_sid, wc.available)
+        return self._keys.setdefault(key, key)
 
 
 def worker_figures(engine: WorkspaceEngine, worker_sids: Iterable[str] | None,
@@ -267,22 +311,31 @@ def worker_figures(engine: WorkspaceEngine, worker_sids: Iterable[str] | None,
                    ) -> dict[str, Any]:
     """How many workers (all, or these) there are, how many in each activity and how many in
     an available one. ``everyone`` answers for all workers without counting them."""
-    workers: Collection[Worker] = (
-        engine.workers.values() if worker_sids is None
-        else list(map(engine.workers.__getitem__, worker_sids)))
-    if channel_sid is not None:
-        workers = _with_capacity(engine, workers, channel_sid)
-    if worker_sids is None and channel_sid is None and everyone is not None:
-        counts = everyone.counts()
-    else:
-        counts = Counter(map(_activity_of, workers))
     available = {sid for sid, activity in engine.activities.items() if activity.available}
-    if channel_sid is None:
-        total_available = sum(n for sid, n in counts.items() if sid in available)
+    if worker_sids is None and everyone is not None:
+        if channel_sid is None:
+            counts = everyone.counts()
+            total_available = sum(n for sid, n in counts.items() if sid in available)
+        else:
+            counts = Counter()
+            total_available = 0
+            for (activity_sid, up), n in everyone.channel_counts(channel_sid).items():
+                counts[activity_sid] += n
+                if up and activity_sid in available:
+                    total_available += n
     else:
-        total_available = sum(
-            1 for w in workers
-            if w.activity_sid in available and engine.worker_channels[w.sid][channel_sid].available)
+        workers: Collection[Worker] = (
+            engine.workers.values() if worker_sids is None
+            else list(map(engine.workers.__getitem__, worker_sids)))
+        if channel_sid is not None:
+            workers = _with_capacity(engine, workers, channel_sid)
+        counts = Counter(map(_activity_of, workers))
+        if channel_sid is None:
+            total_available = sum(n for sid, n in counts.items() if sid in available)
+        else:
+            total_available = sum(
+                1 for w in workers if w.activity_sid in available
+                and engine.worker_channels[w.sid][channel_sid].available)
     return {
         "total_workers": sum(counts.values()),
         "total_available_workers": total_available,
