@@ -84,15 +84,15 @@ def check(engine: WorkspaceEngine, live: LiveTasks, now: int,
         counts = workers.counts()
         assert min(counts.values(), default=0) >= 0
         assert +counts == Counter(w.activity_sid for w in engine.workers.values())
-        for channel in engine.task_channels:
-            tally = workers.channel_counts(channel)
+        for channel_sid in engine.task_channels:
+            tally = workers.channel_counts(channel_sid)
             assert min(tally.values(), default=0) >= 0
             assert +tally == Counter(
                 (w.activity_sid, wc.available) for w in engine.workers.values()
-                if (wc := engine.worker_channels[w.sid].get(channel)) is not None
+                if (wc := engine.worker_channels[w.sid].get(channel_sid)) is not None
                 and wc.configured_capacity > 0)
-            assert (worker_figures(engine, None, channel, workers)
-                    == worker_figures(engine, None, channel))
+            assert (worker_figures(engine, None, channel_sid, workers)
+                    == worker_figures(engine, None, channel_sid))
     active = [t for t in engine.tasks.values() if t.assignment_status in TASK_ACTIVE]
     for channel in (None, *engine.task_channels):
         mine = [t for t in active if channel is None or t.task_channel_sid == channel]
