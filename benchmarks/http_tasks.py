@@ -22,7 +22,7 @@ answer, i.e. "task created -> reservation committed".
     python benchmarks/http_tasks.py [--rounds 9] [--tasks 3000] [--concurrency 32]
         [--rate 500] [--seconds 10] [--src PATH ...]   # PATH: git archive <commit> src | tar -x
 
-Targets (issue 14): routed creation ≥ 0.35x the bare endpoint's rate, pending ≥ 0.5x.
+Targets: routed creation ≥ 0.35x the bare endpoint's rate, pending ≥ 0.5x.
 
 Figures: a 2-core VM (Intel Xeon, Linux 6.18), Python 3.11.7, shared with about seven other
 people's work (load average 4 to 11 during these runs: rates swing 3x between rounds; the CPU
