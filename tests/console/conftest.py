@@ -34,6 +34,13 @@ class Built:
     def client(self) -> Any:
         return self.taskrouter.client.taskrouter.v1.workspaces(self.workspace_sid)
 
+    def offer(self, worker: str, attributes: str = '{"type": "support", "language": "fr"}'
+              ) -> Any:
+        """Make ``worker`` available and create a task through the workflow (by default one
+        only Alice, the French speaker, is offered at first)."""
+        self.client.workers(self.workers[worker]).update(activity_sid=self.idle_sid)
+        return self.client.tasks.create(attributes=attributes, workflow_sid=self.workflow_sid)
+
 
 def build_workspace(taskrouter: TaskRouter, name: str = "Support centre") -> Built:
     client = taskrouter.client.taskrouter.v1

@@ -86,9 +86,7 @@ def test_accept_and_complete_a_reservation_from_the_console(
         page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
     alice = built.workers["Alice"]
-    built.client.workers(alice).update(activity_sid=built.idle_sid)
-    task = built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
-                                     workflow_sid=built.workflow_sid)
+    task = built.offer("Alice")
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workers/{alice}")
     page.get_by_role("heading", name="Alice").wait_for()
     page.get_by_role("button", name="Accept").click()
@@ -145,9 +143,7 @@ def test_the_manual_clock_moves_a_reservation_to_timeout(
         page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
     alice = built.workers["Alice"]
-    built.client.workers(alice).update(activity_sid=built.idle_sid)
-    task = built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
-                                     workflow_sid=built.workflow_sid)
+    task = built.offer("Alice")
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks/{task.sid}")
     page.locator("td .badge-pending").wait_for()
     page.get_by_role("link", name="Clock").click()
@@ -224,10 +220,7 @@ def test_why_a_task_went_where_it_went(page: Any, taskrouter: TaskRouter) -> Non
 def test_the_event_log_filters_and_links_to_its_resources(
         page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
-    bob = built.workers["Bob"]
-    built.client.workers(bob).update(activity_sid=built.idle_sid)
-    task = built.client.tasks.create(attributes='{"type": "sales"}',
-                                     workflow_sid=built.workflow_sid)
+    task = built.offer("Bob", '{"type": "sales"}')
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/events")
     page.get_by_label("Event type").fill("reservation.created")
     page.get_by_role("button", name="Filter").click()
@@ -257,10 +250,7 @@ def test_the_event_log_filters_and_links_to_its_resources(
 
 def test_reject_a_reservation_and_cancel_the_task(page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
-    alice = built.workers["Alice"]
-    built.client.workers(alice).update(activity_sid=built.idle_sid)
-    task = built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
-                                     workflow_sid=built.workflow_sid)
+    task = built.offer("Alice")
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks/{task.sid}")
     page.get_by_role("button", name="Reject").click()
     page.locator("td .badge-rejected").wait_for(timeout=LIVE_TIMEOUT_MS)

@@ -115,10 +115,7 @@ def test_every_kind_of_change_shows_without_a_reload(page: Any, taskrouter: Task
 
 def test_moving_the_clock_updates_the_pending_timers(page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
-    alice = built.workers["Alice"]
-    built.client.workers(alice).update(activity_sid=built.idle_sid)
-    built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
-                              workflow_sid=built.workflow_sid)
+    built.offer("Alice")
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/clock")
     timeout = page.locator("section:has(h2:text('Pending timers')) tbody tr").filter(
         has_text="reservation timeout")
@@ -196,9 +193,7 @@ def test_the_keyboard_alone_reaches_every_control_with_a_visible_focus(
         page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)
     alice = built.workers["Alice"]
-    built.client.workers(alice).update(activity_sid=built.idle_sid)
-    built.client.tasks.create(attributes='{"type": "support", "language": "fr"}',
-                              workflow_sid=built.workflow_sid)
+    built.offer("Alice")
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/workers/{alice}")
     page.get_by_role("button", name="Accept").wait_for()
     page.locator(".brand").focus()
@@ -378,7 +373,11 @@ def test_the_open_event_log_keeps_the_newest_events_only(
                                          workflow_sid=built.workflow_sid)
     page.locator(f'li.event a[href$="/tasks/{last.sid}"]').first.wait_for(
         timeout=LIVE_TIMEOUT_MS)
-    page.wait_for_function("() => window.switchboardConsole.events >= 320")
+    page.wait_for_function("() => window.switchboardConsole.events >= 320",
+                           timeout=LIVE_TIMEOUT_MS)
+    # A feed that reconnected meanwhile reloads the newest 300 from the Events list.
+    page.wait_for_function("() => document.querySelectorAll('li.event').length === 300",
+                           timeout=LIVE_TIMEOUT_MS)
     assert page.locator("li.event").count() == 300
 
 

@@ -485,7 +485,8 @@ export async function events(ctx) {
   const matches = (e) => (!type.value || e.event_type === type.value) && (!resource.value ||
     [e.resource_sid, e.task_sid, e.worker_sid, e.task_queue_sid, e.workflow_sid, e.reservation_sid].includes(resource.value));
   const load = async () => {
-    const query = { PageSize: "100", Minutes: "43200" };
+    // As many as the live list keeps, so a reload after a reconnect shows the same.
+    const query = { PageSize: String(SHOWN_EVENTS), Minutes: "43200" };
     if (type.value) query.EventType = type.value;
     const key = FILTER_BY_PREFIX[resource.value.slice(0, 2)];
     if (resource.value && key) query[key] = resource.value;
