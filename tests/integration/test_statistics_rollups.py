@@ -159,6 +159,49 @@ def test_windows_read_from_rollups_and_edges_equal_brute_force(
     check_windows(store, workspace_sid, windows, minutes)
 
 
+dense = st.tuples(  # a few busy minutes, waits often equal (ties at the least and greatest)
+    st.integers(0, 3 * MINUTE - 1), st.sampled_from(KINDS), st.integers(0, 1),
+    st.integers(0, 1), st.sampled_from([None, "default", "chat"]),
+    st.one_of(st.sampled_from([1_000, 5_000, 12_000]), st.integers(0, 40_000)))
+ending_inside = st.tuples(  # (start after BASE, length): ends within the busy minutes
+    st.integers(0, MINUTE), st.integers(MINUTE, 3 * MINUTE // 2))
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(happened=st.lists(dense, min_size=20, max_size=80),
+       windows=st.lists(ending_inside, min_size=1, max_size=4))
+def test_a_window_ending_in_a_minute_still_written_equals_brute_force(
+        store: Store, happened: list[tuple[int, str, int, int, str | None, int]],
+        windows: list[tuple[int, int]]) -> None:
+    """Events after a window's end in its last minute (committed after the request's "now"):
+    that minute's rollups less those events, or its events when that cannot be exact."""
+    workspace_sid = f"WS{next(_workspaces):032d}"
+    events = [event(workspace_sid, seq, kind, BASE + at, queue, worker, channel, wait)
+              for seq, (at, kind, queue, worker, channel, wait) in enumerate(happened, 1)]
+    store.submit_changes(Changes(events=events)).result()
+    check_windows(store, workspace_sid, windows)
+    check_windows(store, workspace_sid, windows, EdgeMinutes())
+
+
+@pytest.mark.parametrize("later_waits", [(5_000,), (5_000, 7_000), (1_000,), (500,), (20_000,),
+                                         (5_000, 20_000)])
+def test_events_after_the_end_taken_out_of_the_last_minute(
+        store: Store, later_waits: tuple[int, ...]) -> None:
+    """Waits strictly between the least and the greatest are taken out of the minute's
+    rollups; one equal to either sends the read to the events."""
+    workspace_sid = f"WS{next(_workspaces):032d}"
+    dated = [(2 * MINUTE + 10_000, 1_000), (2 * MINUTE + 20_000, 5_000),
+             (2 * MINUTE + 30_000, 12_000), (MINUTE + 5_000, 3_000),
+             *((2 * MINUTE + 45_000 + i, w) for i, w in enumerate(later_waits))]
+    kinds = [(at, wait, kind) for at, wait in dated
+             for kind in ("task.canceled", "reservation.accepted")]
+    events = [event(workspace_sid, seq, kind, BASE + at, 0, 0, "chat", wait)
+              for seq, (at, wait, kind) in enumerate(kinds, 1)]
+    store.submit_changes(Changes(events=events)).result()
+    check_windows(store, workspace_sid, [(30_000, 2 * MINUTE + 10_000)])
+
+
 def test_events_stored_without_rollups_are_folded_in_once(store: Store) -> None:
     """Events written straight into the log (as before migration 0008) count once their
     ``stat_backfill`` mark is folded in, a batch at a time, together with later commits."""

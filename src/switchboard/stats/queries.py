@@ -67,13 +67,14 @@ def history_records(conn: Connection, workspace_sid: str, since: int,
         yield records.from_row(row)
 
 
-def records_between(conn: Connection, workspace_sid: str, start: int, end: int
-                    ) -> list[EventRecord]:
-    """The workspace's counted events with ``start <= event_date < end``."""
+def records_between(conn: Connection, workspace_sid: str, start: int, end: int,
+                    limit: int | None = None) -> list[EventRecord]:
+    """The workspace's counted events with ``start <= event_date < end`` (at most ``limit``,
+    any of them)."""
     query = _columns(conn.dialect.name).where(
         _events.c.workspace_sid == workspace_sid,
         _events.c.event_date >= start, _events.c.event_date < end,
-        _events.c.event_type.in_(sorted(records.COUNTED_TYPES)))
+        _events.c.event_type.in_(sorted(records.COUNTED_TYPES))).limit(limit)
     return [records.from_row(row) for row in conn.execute(query)]
 
 

@@ -57,6 +57,7 @@ from switchboard.store import tables
 
 _date = attrgetter("event_date")
 MANY = 500  # SIDs beyond which rows are filtered here rather than by an IN (...) list
+LATER_MOST = 1_000  # events after a window's end beyond which its last part-minute is read
 _r = tables.stat_rollups
 _w = tables.stat_waits
 _e = tables.events
@@ -98,14 +99,16 @@ def periods(first: int, end: int | None) -> list[Range]:
 
 
 class Cut:
-    """How a window is read: events in ``edges`` (half-open ranges), rollups in ``ranges``."""
+    """How a window is read: events in ``edges`` (half-open ranges), rollups in ``ranges``,
+    less the events in ``later`` (a half-open range, or None)."""
 
-    def __init__(self, window: Window, newest: int | None) -> None:
+    def __init__(self, window: Window, newest: int | None, subtract: bool = False) -> None:
         start, end = window.start, window.end
         first_full = _up(start, MINUTE_MS)
         after_last = _down(end + 1, MINUTE_MS)
         self.edges: list[tuple[int, int]] = []
         self.ranges: list[Range] = []
+        self.later: tuple[int, int] | None = None
         if newest is None or newest <= end:
             # Nothing after the window's end: every period from the first whole minute is in it.
             if start < first_full:
@@ -114,8 +117,15 @@ class Cut:
         elif first_full < after_last:
             if start < first_full:
                 self.edges.append((start, first_full))
-            self.edges.append((after_last, end + 1))
-            self.ranges = periods(first_full, after_last)
+            if subtract and after_last <= end:
+                # The last minute's rollups less its few events after the end, rather than
+                # its many events up to the end (a busy minute still being written).
+                self.ranges = periods(first_full, after_last + MINUTE_MS)
+                self.later = (end + 1, after_last + MINUTE_MS)
+            else:
+                if after_last <= end:
+                    self.edges.append((after_last, end + 1))
+                self.ranges = periods(first_full, after_last)
         else:
             self.edges.append((start, end + 1))
 
@@ -188,8 +198,24 @@ class Reader:
             _e.c.workspace_sid == workspace_sid)).scalar()
         self.newest = None if newest is None else int(newest)
         self.cut = Cut(window, self.newest)
+        self._later: list[EventRecord] = []
+        if self.newest is not None and self.newest > window.end:
+            # Committed after the window's end (the request's "now"): usually a handful.
+            lo = window.end + 1
+            later = records_between(conn, workspace_sid, lo, _up(lo, MINUTE_MS), LATER_MOST + 1)
+            if len(later) <= LATER_MOST:
+                self.cut = Cut(window, self.newest, subtract=True)
+                if self.cut.later is not None:
+                    self._later = [r for r in later
+                                   if channel is None or r.task_channel == channel]
         self._minutes = minutes
         self._edge_records: list[EventRecord] | None = None
+
+    def _unsubtract(self) -> None:
+        """Read the last part-minute from its events after all (see ``figures``)."""
+        self.cut = Cut(self.window, self.newest)
+        self._later = []
+        self._edge_records = None
 
     def _edges(self) -> list[EventRecord]:
         if self._edge_records is None:
@@ -272,6 +298,23 @@ class Reader:
         for (sid, figure), (count, total, least, most) in added.items():
             mine = found[sid]
             mine[figure] = mine.get(figure, Summary()).merge(Summary(count, total, least, most))
+        for record in self._later:
+            for kind, sid, figure, wait in occurrences(record):
+                mine = found.get(sid) if kind == scope else None
+                if mine is None:
+                    continue
+                had = mine.get(figure)
+                # Taking a value out keeps the least and the greatest only if it is neither
+                # (or all values are equal); otherwise the events are read after all.
+                if had is None or not (had.minimum < wait < had.maximum
+                                       or had.minimum == had.maximum):
+                    self._unsubtract()
+                    return self.figures(scope, sids)
+                if had.count == 1:
+                    del mine[figure]
+                else:
+                    mine[figure] = Summary(had.count - 1, had.total - wait, had.minimum,
+                                           had.maximum)
         return found
 
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
@@ -285,6 +328,13 @@ class Reader:
             for kind, of, figure, wait in occurrences(record):
                 if kind == scope and of == sid and figure in SPLIT_FIGURES:
                     counts[figure][-(-wait // 1000)] += 1
+        for record in self._later:
+            for kind, of, figure, wait in occurrences(record):
+                if kind == scope and of == sid and figure in SPLIT_FIGURES:
+                    counts[figure][-(-wait // 1000)] -= 1
+        for counted in counts.values():
+            for second in [second for second, n in counted.items() if not n]:
+                del counted[second]
         canceled, accepted = (sorted(counts[f].items()) for f in (CANCELED, ACCEPTED))
         return canceled, accepted
 
