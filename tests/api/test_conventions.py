@@ -156,6 +156,8 @@ def test_every_405_lists_every_method_of_its_path(client: TestClient) -> None:
         allowed = response.headers["Allow"].split(", ")
         assert methods <= set(allowed), path
         for method in allowed:
+            if path.endswith("/stream") and method in ("GET", "HEAD"):
+                continue  # the console's event stream answers 200 and never ends
             assert client.request(method, url).status_code != 405, (method, path)
 
 
