@@ -8,7 +8,6 @@ the runtime's manual clock does.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -283,8 +282,7 @@ def routing_state(engine: WorkspaceEngine) -> dict[str, Any]:
     }
 
 
-def idle_index(engine: WorkspaceEngine
-               ) -> dict[tuple[str, str], OrderedDict[str, None]]:
+def idle_index(engine: WorkspaceEngine) -> dict[tuple[str, str], dict[str, None]]:
     """The default selection strategy's idle workers by (queue, channel)."""
     selector = engine.lifecycle.selector
     assert isinstance(selector, LongestIdle)

@@ -3,8 +3,12 @@ multi-reservation, channel capacity and single-tasking."""
 
 from __future__ import annotations
 
-from routing_helpers import SECOND, T0, World, queue_and_workflow, rebuild
+from collections import OrderedDict
 
+from pytest import MonkeyPatch
+from routing_helpers import SECOND, T0, World, idle_index, queue_and_workflow, rebuild
+
+from switchboard.routing import selection
 from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.model import Task, Worker
 from switchboard.routing.selection import Eligibility, WorkerSelector
@@ -266,6 +270,24 @@ def test_a_worker_coming_back_goes_to_the_back_of_the_idle_order() -> None:
     world.set_activity(a, "Offline")
     world.set_activity(a, "Available")
     assert [world.holder(world.task()) for _ in range(3)] == ["b", "c", "a"]
+
+
+def test_a_slot_of_many_idle_workers_keeps_the_same_order(monkeypatch: MonkeyPatch) -> None:
+    # selection.py: from _ORDERED_FROM idle workers a slot's index is an OrderedDict (a dict
+    # walked from the front steps over removed workers' slots); the order stays the same.
+    monkeypatch.setattr(selection, "_ORDERED_FROM", 3)
+    world = World()
+    queue_and_workflow(world)
+    a, _, _, _ = world.workers("a", "b", "c", "d")
+    assert all(isinstance(entries, OrderedDict) for entries in idle_index(world.engine).values())
+    world.set_activity(a, "Offline")
+    world.set_activity(a, "Available")
+    first = world.task()
+    assert world.holder(first) == "b"
+    world.accept(world.pending(first))
+    world.complete(first)  # b goes to the back
+    world.clock.advance(1)
+    assert [world.holder(world.task()) for _ in range(4)] == ["c", "d", "a", "b"]
 
 
 def test_the_idle_order_survives_a_restart() -> None:

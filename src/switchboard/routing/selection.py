@@ -44,6 +44,8 @@ from switchboard.routing.workflow_config import OrderBy, Target
 from switchboard.routing.workflows import target_matches, walk
 
 _HOLDING = frozenset({"pending", "accepted"})
+# Idle workers in one (queue, channel) from which its index is an OrderedDict (LongestIdle)
+_ORDERED_FROM = 512
 
 
 class Eligibility:
@@ -122,11 +124,12 @@ class LongestIdle:
     """TaskRouter's order: longest idle first, or the target's ``order_by`` then idle time.
 
     ``idle[(queue, channel)]`` holds the queue's members that could take a task of that channel
-    now, longest idle first. An OrderedDict keeps insertion order, and a worker always enters
-    at the back, so entering, leaving and moving to the back are all O(1). Not a plain dict:
-    one keeps the slots of removed keys until it next grows, and a walk from the front steps
-    over each (at 100,000 workers, thousands per decision); an OrderedDict's linked order
-    does not.
+    now, longest idle first. A dict keeps insertion order, and a worker always enters at the
+    back, so entering, leaving and moving to the back are all O(1). A dict keeps the slots
+    of removed keys until it next grows, though, and a walk from the front steps over each
+    (thousands per decision at 100,000 workers); so a slot that reaches ``_ORDERED_FROM``
+    workers becomes an OrderedDict, whose linked order does not (it is slower to build and
+    change, which the many small slots would pay for).
 
     The other strategies (extensions) each keep, for every (queue, channel) they have been
     asked for, an ordered copy of that slot's idle workers: built at the first decision there,
@@ -138,7 +141,7 @@ class LongestIdle:
     def __init__(self, eligibility: Eligibility, changes: ChangeRecorder) -> None:
         self.eligibility = eligibility
         self.changes = changes
-        self.idle: dict[tuple[str, str], OrderedDict[str, None]] = {}
+        self.idle: dict[tuple[str, str], dict[str, None]] = {}
         self._idle_slots: dict[str, tuple[int, frozenset[tuple[str, str]]]] = {}
         # round_robin (an extension): queue sid -> the worker it last reserved
         self.last_reserved: dict[str, str] = {}
@@ -177,27 +180,24 @@ class LongestIdle:
         if now is not None and slots and not old_slots and worker.idle_since != now:
             worker.idle_since = now
             self.changes.touch(worker)
-        moved = old_since != worker.idle_since
-        if moved:  # just offered work: to the back everywhere
+        if old_since != worker.idle_since:  # just offered work: to the back everywhere
             removed, added = old_slots, slots
         else:
             removed, added = old_slots - slots, slots - old_slots
         idle = self.idle
-        for slot in old_slots - slots:
+        for slot in removed:
             entries = idle[slot]
             del entries[sid]
             if not entries:
                 del idle[slot]
-        for slot in slots:
-            if slot in old_slots:
-                if moved:
-                    idle[slot].move_to_end(sid)
-                continue
+        for slot in added:
             waiting = idle.get(slot)
             if waiting is None:
-                idle[slot] = OrderedDict({sid: None})
+                idle[slot] = {sid: None}
             else:
                 waiting[sid] = None
+                if len(waiting) == _ORDERED_FROM and type(waiting) is dict:
+                    idle[slot] = OrderedDict(waiting)
         if self.by_sid and (removed or added):  # keyed by SID: only real comings and goings
             for slot in old_slots - slots:
                 if (index := self.by_sid.get(slot)) is not None:
