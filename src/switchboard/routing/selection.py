@@ -187,6 +187,9 @@ class LongestIdle:
         idle = self.idle
         for slot in removed:
             entries = idle[slot]
+            if isinstance(entries, OrderedDict) and slot in added:
+                entries.move_to_end(sid)  # to the back, cheaper than out and in again
+                continue
             del entries[sid]
             if not entries:
                 del idle[slot]
