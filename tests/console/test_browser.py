@@ -70,7 +70,7 @@ def test_a_task_created_through_the_sdk_appears_without_a_reload(
     built = build_workspace(taskrouter)
     sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/tasks")
     page.get_by_role("heading", name="Tasks").wait_for()
-    page.wait_for_function("() => document.getElementById('live').dataset.state === 'live'")
+    page.wait_for_function("() => document.getElementById('live')?.dataset.state === 'live'")
     page.evaluate("window.notReloaded = true")
     created = time.monotonic()
     task = built.client.tasks.create(attributes='{"type": "sales"}',

@@ -16,7 +16,7 @@ HOSTILE = '"><img src=x onerror=pwned=1><script>pwned=2</script>'
 
 
 def wait_live(page: Any) -> None:
-    page.wait_for_function("() => document.getElementById('live').dataset.state === 'live'")
+    page.wait_for_function("() => document.getElementById('live')?.dataset.state === 'live'")
     page.evaluate("window.notReloaded = true")
 
 
@@ -282,8 +282,8 @@ def test_saving_a_worker_sends_only_what_was_changed(page: Any, taskrouter: Task
     # editor (untouched) follows.
     built.client.workers(bob).update(attributes='{"skills": ["support"], "team": "red"}')
     editor = page.get_by_label("Attributes")
-    page.wait_for_function("() => document.getElementById('worker-attributes').value"
-                           ".includes('red')", timeout=LIVE_TIMEOUT_MS)
+    page.wait_for_function("() => document.getElementById('worker-attributes')?.value"
+                           "?.includes('red')", timeout=LIVE_TIMEOUT_MS)
     assert page.get_by_label("Activity").input_value() == built.idle_sid
     page.get_by_role("button", name="Save").click()
     page.locator('[data-figure="activity"] dd').filter(has_text="Available").wait_for(
