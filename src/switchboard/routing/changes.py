@@ -28,7 +28,6 @@ Row = dict[str, Any]
 # by one attrgetter costs a quarter of a dict built field by field.
 Values = tuple[Any, ...]
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
 FIELDS: dict[str, tuple[str, ...]] = {
     cls.kind: stored_fields(cls) for cls in (
         Workspace, Activity, TaskChannel, Worker, WorkerChannel, TaskQueue, Workflow, Task,
@@ -41,11 +40,8 @@ _EVENT_SNAPSHOT = attrgetter(*EVENT_FIELDS[:-1])
 
 def to_row(entity: Any) -> Row:
     """Snapshot an entity's stored fields (taken at once: the entity keeps changing)."""
-    cls = type(entity)
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = stored_fields(cls)
-    return {name: getattr(entity, name) for name in names}
+    kind = entity.kind
+    return dict(zip(FIELDS[kind], _SNAPSHOTS[kind](entity), strict=True))
 
 
 @dataclass
