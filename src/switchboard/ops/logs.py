@@ -12,7 +12,8 @@ Every record made while a request is answered carries its ``Twilio-Request-Id``
 (``request_id`` field, a ``logging.Filter`` reading ``api.headers.request_id()``), so a log line
 can be found from an answer's header.
 
-``AccessLog`` writes one line per HTTP request to the ``switchboard.access`` logger (INFO):
+``AccessLog`` (told of each request by ``ops.requests.ObserveRequests``) writes one line per
+HTTP request to the ``switchboard.access`` logger (INFO):
 method, path, status, duration in ms, account SID and request ID, and the client's address;
 a cluster node's line for a request it forwarded to the workspace's owner also has
 ``forwarded_to`` (the owner's URL), and the request ID of the owner's answer.
@@ -22,18 +23,18 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from switchboard.api.headers import request_id
-from switchboard.ops.requests import StatusWatch, account_of, client_ip
+from switchboard.ops.requests import account_of, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 ACCESS_LOGGER = "switchboard.access"
+access_logger = logging.getLogger(ACCESS_LOGGER)  # once: getLogger takes logging's lock
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s%(request_tag)s"
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -97,25 +98,17 @@ def uvicorn_log_config() -> dict[str, Any]:
 
 
 class AccessLog:
-    """ASGI middleware (inside ``TwilioHeaders``, so the request ID is set): one line per
-    HTTP request once it is answered."""
+    """The access log, a ``RequestObserver`` (inside ``TwilioHeaders``, so the request ID is
+    set): one line per HTTP request once it is answered."""
 
-    def __init__(self, app: ASGIApp, accounts: AccountRegistry) -> None:
-        self.app = app
+    def __init__(self, accounts: AccountRegistry) -> None:
         self.accounts = accounts
-        self.log = logging.getLogger(ACCESS_LOGGER)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        watch = StatusWatch(send)
+    def observing(self) -> bool:
+        return access_logger.isEnabledFor(logging.INFO)
 
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            log_access(scope, self.accounts, watch.status, time.perf_counter() - start)
+    def observed(self, scope: Scope, status: int, seconds: float) -> None:
+        log_access(scope, self.accounts, status, seconds)  # nothing below INFO
 
 
 def log_access(scope: Scope, accounts: AccountRegistry, status: int, seconds: float, *,
@@ -123,8 +116,7 @@ def log_access(scope: Scope, accounts: AccountRegistry, status: int, seconds: fl
     """The access line of one answered request. ``forwarded_to``: the node that answered it (a
     cluster node relayed its answer); ``request_id``: that answer's, when it is not this
     node's own request's."""
-    log = logging.getLogger(ACCESS_LOGGER)
-    if not log.isEnabledFor(logging.INFO):
+    if not access_logger.isEnabledFor(logging.INFO):
         return
     ms = round(seconds * 1000, 2)
     # The handler authenticated it unless it answered 401.
@@ -137,5 +129,5 @@ def log_access(scope: Scope, accounts: AccountRegistry, status: int, seconds: fl
         extra["forwarded_to"] = forwarded_to
     if request_id is not None:
         extra["request_id"] = request_id
-    log.info("%s %s %d %.1fms%s", scope["method"], path, status, ms,
-             f" forwarded to {forwarded_to}" if forwarded_to else "", extra=extra)
+    access_logger.info("%s %s %d %.1fms%s", scope["method"], path, status, ms,
+                       f" forwarded to {forwarded_to}" if forwarded_to else "", extra=extra)

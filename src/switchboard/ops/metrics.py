@@ -2,9 +2,9 @@
 
 Every metric is listed in ``docs/operations.md``. They come from four places:
 
-* ``HttpMetrics``, ASGI middleware: requests by method, route template (``/v1/Workspaces/
-  {WorkspaceSid}/Tasks``, never the raw path, so SIDs do not become labels) and status, and
-  their durations;
+* ``HttpMetrics``, told of each request by ``ops.requests.ObserveRequests``: requests by
+  method, route template (``/v1/Workspaces/{WorkspaceSid}/Tasks``, never the raw path, so SIDs
+  do not become labels) and status, and their durations;
 * a runtime listener: reservations by outcome and the time from a task's creation to its first
   reservation, counted from committed events;
 * the store's batch commit hook: commit latency and batch size;
@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -34,9 +33,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from switchboard.ops.requests import StatusWatch
 from switchboard.routing.model import Event
 from switchboard.service.runtime import Runtime
 
@@ -152,8 +150,9 @@ class Metrics:
 
     # ------------------------------------------------------------------ HTTP
 
-    def middleware(self, app: ASGIApp, routes: Iterable[BaseRoute]) -> HttpMetrics:
-        return HttpMetrics(app, self, routes)
+    def http(self, routes: Iterable[BaseRoute]) -> HttpMetrics:
+        """The observer of the app's requests (see ``ops.requests.ObserveRequests``)."""
+        return HttpMetrics(self, routes)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -171,29 +170,31 @@ def route_templates(routes: Iterable[BaseRoute]) -> dict[Any, str]:
 
 
 class HttpMetrics:
-    """ASGI middleware: counts and times every HTTP request by its route template."""
+    """A ``RequestObserver``: counts and times every HTTP request by its route template."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Iterable[BaseRoute]) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics, routes: Iterable[BaseRoute]) -> None:
         self.metrics = metrics
         self.templates = route_templates(routes)
+        # (method, route, status) -> its count and its durations' histogram: ``labels()``
+        # costs more than counting (a lock, the values checked), so once per label set (as
+        # many as the registry keeps anyway).
+        self._labelled: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        watch = StatusWatch(send)
+    def observing(self) -> bool:
+        return True
 
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            route = scope.get("switchboard.route") or self.templates.get(
-                scope.get("endpoint"), UNMATCHED)
-            method = scope["method"]
-            self.metrics.http_requests.labels(method, route, str(watch.status)).inc()
-            self.metrics.http_duration.labels(method, route).observe(
-                time.perf_counter() - start)
+    def observed(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope["method"]
+        route = scope.get("switchboard.route") or self.templates.get(
+            scope.get("endpoint"), UNMATCHED)
+        key = (method, route, status)
+        labelled = self._labelled.get(key)
+        if labelled is None:
+            labelled = self._labelled[key] = (
+                self.metrics.http_requests.labels(method, route, str(status)),
+                self.metrics.http_duration.labels(method, route))
+        labelled[0].inc()
+        labelled[1].observe(seconds)
 
 
 class _Collector(Collector):

@@ -1,12 +1,16 @@
 """What the ops middleware read of a request (its credentials' account, its client) and of its
-answer (its status)."""
+answer (its status), and ``ObserveRequests``: one timing and one status of each HTTP request for
+all that record it (the access log, the HTTP metrics)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
+from collections.abc import Sequence
+from typing import Protocol
 
-from starlette.types import Message, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.service.accounts import AccountRegistry
 
@@ -61,3 +65,48 @@ class StatusWatch:
         if message["type"] == "http.response.start":
             self.status = message["status"]
         await self.send(message)
+
+
+class RequestObserver(Protocol):
+    """Told of each HTTP request once it is answered."""
+
+    def observing(self) -> bool:
+        """Whether it wants requests now (asked as one arrives: none wanting it, it is not
+        timed)."""
+        ...
+
+    def observed(self, scope: Scope, status: int, seconds: float) -> None:
+        """The request was answered with ``status`` ``seconds`` after it arrived (told to
+        every observer once any wanted the request: each skips what it does not want)."""
+        ...
+
+
+class ObserveRequests:
+    """ASGI middleware: times each HTTP request and notes its answer's status once, for all its
+    observers in order. A request none of them wants goes straight through (the access log
+    with its logger below INFO and no metrics: no timing at all)."""
+
+    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+        self.app = app
+        # Their methods, bound once: this runs on every request.
+        self.observing = tuple(observer.observing for observer in observers)
+        self.observed = tuple(observer.observed for observer in observers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for observing in self.observing:  # a loop, not any(): cheaper
+                if observing():
+                    break
+            else:
+                await self.app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            watch = StatusWatch(send)
+            try:
+                await self.app(scope, receive, watch)
+            finally:
+                seconds = time.perf_counter() - start
+                for observed in self.observed:
+                    observed(scope, watch.status, seconds)
+            return
+        await self.app(scope, receive, send)

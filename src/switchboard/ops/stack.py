@@ -12,6 +12,7 @@ from switchboard.ops.logs import AccessLog, log_access
 from switchboard.ops.metrics import Metrics
 from switchboard.ops.ratelimits import AuthBrake, TwilioRateLimits
 from switchboard.ops.readiness import NodeState
+from switchboard.ops.requests import ObserveRequests, RequestObserver
 from switchboard.service.accounts import AccountRegistry
 
 
@@ -24,16 +25,19 @@ class Ops:
 
     def wrap(self, app: ASGIApp, accounts: AccountRegistry,
              routes: Sequence[BaseRoute]) -> ASGIApp:
-        """Inside ``TwilioHeaders`` (the request ID is set), outermost first: the access log
-        (sees every answer, 429s included), metrics, the failed-authentication brake (its
-        delay is timed too), the rate limits."""
+        """Inside ``TwilioHeaders`` (the request ID is set), outermost first: one observation
+        of each request for the metrics and the access log (they see every answer, 429s
+        included), the failed-authentication brake (its delay is timed too), the rate limits."""
         if self.rate_limits == "twilio":
             app = TwilioRateLimits(app, accounts)
         app = AuthBrake(app)
+        observers: list[RequestObserver] = []
         if self.metrics is not None:
-            app = self.metrics.middleware(app, routes)
+            observers.append(self.metrics.http(routes))
         if self.access_log:
-            app = AccessLog(app, accounts)
+            observers.append(AccessLog(accounts))
+        if observers:
+            app = ObserveRequests(app, observers)
         return app
 
     def forwarded(self, scope: Scope, accounts: AccountRegistry, status: int, seconds: float,
