@@ -24,6 +24,11 @@ from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, ServerProcess
 LEASE_SECONDS = 1.5  # short, so failover tests take seconds
 
 
+def node_index(node_id: str) -> int:
+    """``node2`` -> 2: the index in ``Cluster.nodes`` of the node with that ID."""
+    return int(node_id.removeprefix("node"))
+
+
 class Cluster:
     def __init__(self, database_url: str, root: Path, size: int = 3,
                  lease_seconds: float = LEASE_SECONDS) -> None:
@@ -72,6 +77,18 @@ class Cluster:
     def owners(self) -> dict[str, str]:
         """Workspace -> the node that owns it now."""
         return {ws: node["id"] for node in self.status()["nodes"] for ws in node["workspaces"]}
+
+    def owner_of(self, ws: str, timeout: float = 20.0) -> int:
+        """The index of the node that owns ``ws``, once one does."""
+        owners: dict[str, str] = {}
+
+        def owned() -> bool:
+            owners.clear()
+            owners.update(self.owners())
+            return ws in owners
+
+        self.wait_until(owned, timeout, what=f"{ws} to be owned")
+        return node_index(owners[ws])
 
     def wait_until(self, condition: Any, timeout: float = 20.0, what: str = "") -> None:
         deadline = time.monotonic() + timeout

@@ -44,8 +44,7 @@ def test_a_forwarded_request_is_logged_and_counted(cluster_db: str, tmp_path: Pa
     try:
         with cluster.client(0) as client:
             [ws] = create_workspaces(client, 1)
-        cluster.wait_until(lambda: ws in cluster.owners(), what="the workspace owned")
-        owner = int(cluster.owners()[ws].removeprefix("node"))
+        owner = cluster.owner_of(ws)
         other = 1 - owner
         with cluster.client(other) as client:
             answer = client.get(f"/v1/Workspaces/{ws}")

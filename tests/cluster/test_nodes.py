@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from switchboard.cluster.placement import desired_owner
 from tests.callbacks.receiver import Answer, Received, Receiver
-from tests.cluster.nodes import Balancer, Cluster, TaskLoad, create_workspaces
+from tests.cluster.nodes import Balancer, Cluster, TaskLoad, create_workspaces, node_index
 from tests.conftest import ACCOUNT_SID
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -69,7 +69,7 @@ def test_kill_minus_nine_loses_no_acknowledged_write_and_timers_fire(cluster: Cl
     workspaces = create_workspaces(cluster.client(0), 6)
     cluster.wait_until(lambda: settled(cluster, workspaces), what="workspaces spread")
     owners = cluster.owners()
-    victim = int(owners[workspaces[0]].removeprefix("node"))
+    victim = node_index(owners[workspaces[0]])
     theirs = [ws for ws in workspaces if owners[ws] == f"node{victim}"]
     survivors = Balancer(cluster, [i for i in range(3) if i != victim])
     # A task the victim's workspace must cancel by itself after the failover (its TTL).
@@ -100,7 +100,7 @@ def test_a_paused_owner_commits_nothing_after_its_lease_is_taken(cluster: Cluste
     workspaces = create_workspaces(cluster.client(0), 6)
     cluster.wait_until(lambda: settled(cluster, workspaces), what="workspaces spread")
     ws = workspaces[0]
-    paused = int(cluster.owners()[ws].removeprefix("node"))
+    paused = cluster.owner_of(ws)
     others = Balancer(cluster, [i for i in range(3) if i != paused])
     assert others.request("POST", f"/v1/Workspaces/{ws}/Tasks", data={}).status_code == 201
     cluster.signal(paused, signal.SIGSTOP)
@@ -168,7 +168,7 @@ def test_callbacks_resume_on_the_new_owner_at_least_once_in_order(cluster: Clust
             "FriendlyName": "called back", "Template": "FIFO", "EventCallbackUrl": receiver.url})
         ws = answer.json()["sid"]
         cluster.wait_until(lambda: settled(cluster, [ws]), what="the workspace to be placed")
-        owner = int(cluster.owners()[ws].removeprefix("node"))
+        owner = cluster.owner_of(ws)
         survivors = Balancer(cluster, [i for i in range(3) if i != owner])
         for _ in range(5):
             assert survivors.request("POST", f"/v1/Workspaces/{ws}/Tasks",

@@ -22,8 +22,7 @@ WAIT = 30.0
 def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
     client = cluster.client(0)
     ws = create_workspaces(client, 1)[0]
-    cluster.wait_until(lambda: ws in cluster.owners(), what="the workspace to be owned")
-    owner = int(cluster.owners()[ws].removeprefix("node"))
+    owner = cluster.owner_of(ws)
     relay, third = (i for i in range(3) if i != owner)
     base = f"/v1/Workspaces/{ws}"
     available = next(a["sid"] for a in client.get(f"{base}/Activities").json()["activities"]

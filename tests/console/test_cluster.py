@@ -26,8 +26,7 @@ def test_a_session_works_on_every_node_and_the_feed_on_the_owner(
     try:
         with cluster.client(0) as client:
             [ws] = create_workspaces(client, 1)
-        cluster.wait_until(lambda: ws in cluster.owners(), what="the workspace owned")
-        owner = int(cluster.owners()[ws].removeprefix("node"))
+        owner = cluster.owner_of(ws)
         other = 1 - owner
         with httpx.Client(base_url=cluster.nodes[other].url, timeout=30) as browser:
             signed = browser.post("/console/api/session",
