@@ -33,6 +33,7 @@ from sqlalchemy.dialects import sqlite
 from switchboard.callbacks import sender
 from switchboard.routing.errors import RoutingError
 from switchboard.routing.model import Event
+from switchboard.service.background import TaskSet
 from switchboard.service.runtime import Runtime
 from switchboard.store import tables
 
@@ -67,7 +68,7 @@ class CallbackDispatcher:
         self.niceness = niceness
         self.lanes: dict[str, Lane] = {}
         self._dirty: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._flusher: asyncio.Task[None] | None = None
         self._process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
@@ -122,14 +123,14 @@ class CallbackDispatcher:
         """Runtime workspace listener: a workspace taken over (or reloaded) resumes its
         callbacks from its saved cursors."""
         lane = self.lanes[workspace_sid] = Lane(workspace_sid, resuming=[])
-        self._spawn(self._resume(lane))
+        self._tasks.spawn(self._resume(lane))
 
     def workspace_unloaded(self, workspace_sid: str) -> None:
         """The workspace went to another node, which resumes from the saved cursors: save
         them now, and stop following it (what the sender still has may arrive twice)."""
         lane = self.lanes.pop(workspace_sid, None)
         if lane is not None:
-            self._spawn(asyncio.to_thread(self._save_cursors, [lane]))
+            self._tasks.spawn(asyncio.to_thread(self._save_cursors, [lane]))
 
     async def _resume(self, lane: Lane) -> None:
         try:
@@ -243,24 +244,19 @@ class CallbackDispatcher:
             self.sent["assignment"] += event is not None
             self._move_assignments(lane)
             if event is not None and report["instruction"] is not None:
-                self._spawn(self._carry_out(event, report["instruction"]))
+                self._tasks.spawn(self._carry_out(event, report["instruction"]))
         elif kind == "f":
             failed = "assignment" if report["kind"].startswith("assignment") else "event"
             self.failed[failed] += 1
-            self._spawn(self._record_failure(lane.workspace_sid, report["event"],
-                                             report["kind"], report["url"],
-                                             report["attempts"], report["error"]))
+            self._tasks.spawn(self._record_failure(lane.workspace_sid, report["event"],
+                                                   report["kind"], report["url"],
+                                                   report["attempts"], report["error"]))
 
     def _move_assignments(self, lane: Lane) -> None:
         moved = (min(lane.offers) - 1) if lane.offers else lane.highest_assignment
         if moved > lane.assignments_seq:
             lane.assignments_seq = moved
             self._dirty.add(lane.workspace_sid)
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ assignment answers
 

@@ -33,6 +33,7 @@ from sqlalchemy import Connection, select
 from switchboard.cluster import directory
 from switchboard.cluster.directory import Lease
 from switchboard.cluster.placement import desired_owner
+from switchboard.service.background import TaskSet, cancel
 from switchboard.service.runtime import Runtime
 from switchboard.store import tables
 
@@ -83,7 +84,7 @@ class ClusterNode:
         self.claimed: dict[str, int] = {}
         self.leaving = False
         self._moving: set[str] = set()  # being adopted or handed over right now
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet()
         self._loop_task: asyncio.Task[None] | None = None
         self._last_renewal = 0
         self.takeovers = 0  # workspaces taken over since start (metrics)
@@ -103,10 +104,7 @@ class ClusterNode:
 
     async def stop(self) -> None:
         await self.hand_over_all()
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        await cancel(self._loop_task)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self._db(directory.forget_node, self.id)
@@ -183,7 +181,7 @@ class ClusterNode:
                             self.id, sid, view.owners.get(sid))
                 self.claimed.pop(sid, None)
                 self.lost_leases += 1
-                self._spawn(self.runtime.unload(sid))
+                self._tasks.spawn(self.runtime.unload(sid))
         if self.leaving:
             return
         handovers = 0
@@ -195,9 +193,9 @@ class ClusterNode:
                 if desired is not None and desired != self.id and \
                         handovers < HANDOVERS_PER_TICK:
                     handovers += 1
-                    self._spawn(self.hand_over(sid))
+                    self._tasks.spawn(self.hand_over(sid))
             elif desired == self.id and view.owners.get(sid) in (None, self.id):
-                self._spawn(self.take(sid))
+                self._tasks.spawn(self.take(sid))
         if now % 60_000 < self.config.tick_seconds * 1000:  # about once a minute
             await self._db(directory.forget_dead_nodes, FORGET_NODES_AFTER_MS)
 
@@ -249,11 +247,6 @@ class ClusterNode:
         return epoch
 
     # ------------------------------------------------------------------ helpers
-
-    def _spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(conn, *args)`` in one transaction, off the event loop."""

@@ -9,33 +9,23 @@ no channel between processes other than the database they already share.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from switchboard.service.accounts import AccountRegistry
+from switchboard.service.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 INTERVAL = 0.5  # seconds between looks at the version
 
 
-class CredentialsWatch:
+class CredentialsWatch(BackgroundLoop):
     """A background service: reloads accounts and keys when the stored version moves."""
 
     def __init__(self, accounts: AccountRegistry, interval: float = INTERVAL) -> None:
         self.accounts = accounts
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._poll_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _poll_forever(self) -> None:
+    async def run(self) -> None:
         failing = False
         while True:
             await asyncio.sleep(self.interval)

@@ -7,12 +7,12 @@ Each batch is its own short write, so pruning a large backlog never holds up com
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from functools import partial
 
 from sqlalchemy import Connection, delete, select
 
+from switchboard.service.background import BackgroundLoop
 from switchboard.service.runtime import Runtime
 from switchboard.stats.rollups import prune
 from switchboard.stats.window import KEEP_MS
@@ -48,25 +48,15 @@ async def prune_rollups(runtime: Runtime) -> int:
     return int(await asyncio.wrap_future(runtime.store.submit(partial(prune, before=horizon))))
 
 
-class EventRetention:
+class EventRetention(BackgroundLoop):
     """Keeps the event log to the retention period: a sweep at start and every 10 minutes."""
 
     def __init__(self, runtime: Runtime, days: float) -> None:
         self.runtime = runtime
         self.days = days
-        self._task: asyncio.Task[None] | None = None
         self._rollups_day: int | None = None  # the day rollups were last pruned
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._sweep_forever())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _sweep_forever(self) -> None:
+    async def run(self) -> None:
         while True:
             try:
                 removed = await prune_once(self.runtime, self.days)
