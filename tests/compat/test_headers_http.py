@@ -8,18 +8,9 @@ from __future__ import annotations
 
 import base64
 import http.client
-import re
 from typing import Any
 
-REQUEST_ID = re.compile(r"^RQ[0-9a-f]{32}$")
-TWILIO_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, If-Match, "
-    "If-Modified-Since, If-None-Match, If-Unmodified-Since, Idempotency-Key",
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Expose-Headers": "ETag",
-    "Access-Control-Allow-Credentials": "true",
-}
+from tests.api.test_headers import REQUEST_ID, TWILIO_CORS
 
 
 def wire_headers(url: str, method: str, path: str, account_sid: str, password: str,

@@ -109,6 +109,20 @@ def normal_client(server: ServerProcess) -> Iterator[list[float]]:
     assert max(latencies) < 1.0
 
 
+def trickled(server: ServerProcess, sock: socket.socket, data: bytes) -> bytes:
+    """Sends ``data`` a byte every 0.2 s while a normal client is served, until the server
+    closes (within its deadline); what it answered."""
+    start = time.monotonic()
+    with normal_client(server):
+        with contextlib.suppress(OSError):  # the server closes while we are still sending
+            for byte in data:
+                sock.send(bytes([byte]))
+                time.sleep(0.2)
+        _, answer = until_closed(sock)
+    assert time.monotonic() - start <= TIMEOUT + SLACK + 0.2
+    return answer
+
+
 def test_an_idle_connection_is_closed_after_the_header_deadline(server: ServerProcess) -> None:
     with normal_client(server):
         elapsed, data = until_closed(connect(server))
@@ -117,16 +131,8 @@ def test_an_idle_connection_is_closed_after_the_header_deadline(server: ServerPr
 
 
 def test_headers_sent_a_byte_at_a_time_get_408(server: ServerProcess) -> None:
-    sock = connect(server)
     request = b"GET /v1/Workspaces HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 100 + b"\r\n\r\n"
-    start = time.monotonic()
-    with normal_client(server):
-        with contextlib.suppress(OSError):  # the server closes while we are still sending
-            for byte in request:
-                sock.send(bytes([byte]))
-                time.sleep(0.2)
-        _, data = until_closed(sock)
-    assert time.monotonic() - start <= TIMEOUT + SLACK + 0.2
+    data = trickled(server, connect(server), request)
     status, body = status_and_body(data)
     assert status == 408
     assert body["code"] == 408 and "headers" in str(body["message"])
@@ -140,15 +146,7 @@ def test_a_body_sent_slowly_gets_408_and_changes_nothing(server: ServerProcess) 
             "Content-Type: application/x-www-form-urlencoded\r\n"
             f"Authorization: {httpx.BasicAuth(*AUTH)._auth_header}\r\n\r\n").encode()
     sock.send(head)
-    start = time.monotonic()
-    with normal_client(server):
-        with contextlib.suppress(OSError):
-            for byte in body:
-                sock.send(bytes([byte]))
-                time.sleep(0.2)
-        _, data = until_closed(sock)
-    assert time.monotonic() - start <= TIMEOUT + SLACK + 0.2
-    status, answer = status_and_body(data)
+    status, answer = status_and_body(trickled(server, sock, body))
     assert status == 408 and answer["code"] == 408 and "body" in str(answer["message"])
     after = httpx.get(server.url + "/v1/Workspaces", auth=AUTH).json()["workspaces"]
     assert after == before
