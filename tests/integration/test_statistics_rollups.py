@@ -25,7 +25,7 @@ from switchboard.stats.cumulative import QUEUE, WORKER, WORKFLOW, WORKSPACE
 from switchboard.stats.queries import history_records
 from switchboard.stats.records import EventRecord
 from switchboard.stats.rollups import backfill_step, prune
-from switchboard.stats.stored import EdgeMinutes, Reader, brute_force, reading
+from switchboard.stats.stored import EdgeMinutes, Reader, WindowReader, brute_force, reading
 from switchboard.stats.window import Window
 from switchboard.store import tables
 from switchboard.store.database import Store, sqlite_url
@@ -237,7 +237,7 @@ def _answers(runtime: Runtime, workspace_sid: str, windows: list[Window]) -> lis
     engine = runtime.engine(ACCOUNT_SID, workspace_sid)
     queues = sorted(engine.task_queues)
 
-    def read(reader: Reader) -> Any:
+    def read(reader: WindowReader) -> Any:
         return [reader.figures(scope, [sid]) for scope, sid in (
             (WORKSPACE, ""), *((QUEUE, q) for q in queues))]
 

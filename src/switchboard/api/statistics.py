@@ -30,7 +30,7 @@ from switchboard.routing.validate import check_json_depth
 from switchboard.service.runtime import Runtime
 from switchboard.service.statistics import StatisticsService, statistics_of
 from switchboard.stats import cumulative, realtime
-from switchboard.stats.stored import Reader
+from switchboard.stats.stored import WindowReader
 from switchboard.stats.window import Window, parse_thresholds, resolve_window
 
 MAX_BULK_QUEUES = 50
@@ -188,7 +188,7 @@ async def _flows(ctx: Context, engine: WorkspaceEngine, scope: str, sids: list[s
     """The cumulative figures of some queues or workflows (or the workspace, SID ''), read
     from the store in one snapshot."""
 
-    def read(reader: Reader) -> dict[str, dict[str, Any]]:
+    def read(reader: WindowReader) -> dict[str, dict[str, Any]]:
         found = reader.figures(scope, sids)
         return {sid: {**cumulative.task_flow(
             found[sid], scope, None if q.thresholds is None else reader.split(scope, sid),

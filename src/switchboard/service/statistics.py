@@ -1,9 +1,11 @@
 """Statistics beside the runtime: each workspace's cumulative figures read from the store, the
 workers' activity changes, and live task tallies.
 
-Cumulative figures are read from the store for each request (``stats.stored``: per-minute
-rollups written with the events, and the events at a window's edges), on a worker thread, so
-memory does not grow with history. Before a workspace's first read, events stored without
+Cumulative figures are read from the store (``stats.stored``: per-minute rollups written with
+the events, and the events at a window's edges), on a worker thread, so memory does not grow
+with history; windows reaching to now, as dashboards poll them, are answered from memory
+instead (``stats.recent``: the live minutes' rollups, fed by the store's writer, and a bounded
+cache of closed periods' sums). Before a workspace's first read, events stored without
 rollups (before the rollups existed) are folded into them, a batch per short write.
 
 Workers' activity changes of the last 30 days are kept in memory (``stats.activity``, a few
@@ -34,9 +36,10 @@ from switchboard.stats.activity import ActivityLog
 from switchboard.stats.cumulative import feed_activity
 from switchboard.stats.queries import history_records
 from switchboard.stats.realtime import LiveTasks, LiveWorkers
+from switchboard.stats.recent import RecentRollups
 from switchboard.stats.records import WORKER_TYPES, EventRecord, from_event
 from switchboard.stats.rollups import backfill_step
-from switchboard.stats.stored import EdgeMinutes, Reader, reading
+from switchboard.stats.stored import EdgeMinutes, WindowReader, reading
 from switchboard.stats.window import RETENTION_MS, Window
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,8 @@ class StatisticsService:
         self._to_build: list[str] = []
         self._building = False
         self._edges = EdgeMinutes()
+        self._recent = RecentRollups(self._edges, runtime.store.submit)
+        runtime.store.rollup_listeners.append(self._recent)
         runtime.add_listener(self._heard)
         runtime.add_workspace_listener(self)
         for workspace_sid in list(runtime.engines):
@@ -72,12 +77,12 @@ class StatisticsService:
     def workspace_loaded(self, workspace_sid: str) -> None:
         """Runtime workspace listener: whatever was kept from an earlier stay is stale (the
         activity log is rebuilt from the store on first use)."""
-        self._workspaces.pop(workspace_sid, None)
-        self._edges.forget(workspace_sid)
+        self.workspace_unloaded(workspace_sid)
 
     def workspace_unloaded(self, workspace_sid: str) -> None:
         self._workspaces.pop(workspace_sid, None)
         self._edges.forget(workspace_sid)
+        self._recent.forget(workspace_sid)
 
     @property
     def runtime(self) -> Runtime:
@@ -97,9 +102,16 @@ class StatisticsService:
         return await asyncio.wrap_future(stats.ready)
 
     async def read(self, workspace_sid: str, window: Window, channel: str | None,
-                   figures: Callable[[Reader], T]) -> T:
-        """``figures`` of a window read from the store, on a worker thread."""
+                   figures: Callable[[WindowReader], T]) -> T:
+        """``figures`` of a window: from memory when it holds them (``stats.recent``: on the
+        event loop, no store), else read from the store on a worker thread."""
         await self.activity(workspace_sid)
+        recent = self._recent.reader(workspace_sid, window, channel)
+        if recent is not None:
+            found = figures(recent)
+            if recent.complete:
+                return found
+            self._recent.fill(workspace_sid, recent.missing)  # for the next requests
         engine = self.runtime.store.engine
 
         def run() -> T:
@@ -135,7 +147,6 @@ class StatisticsService:
                 stats.ready.set_result(activity)
             else:
                 stats = self._rebuild(workspace_sid)
-        self._edges.heard(workspace_sid, min(e.event_date for e in events))
         changes = [from_event(e) for e in events if e.event_type in WORKER_TYPES]
         if changes:
             with self._lock:

@@ -19,7 +19,8 @@ time, by ``backfill_step``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -78,6 +79,16 @@ class Rollup:
         for event in events:
             if event.event_type in COUNTED_TYPES:
                 self.add(event.workspace_sid, from_event(event))
+
+
+class RollupListener(Protocol):
+    """Told by the store's writer thread of the events each transaction stores: before it
+    commits, and with their rollup once it has."""
+
+    def staged(self, events: Sequence[Event]) -> None: ...
+
+    def committed(self, events: Sequence[Event], rollup: Rollup,
+                  dropped: Collection[str] = ()) -> None: ...
 
 
 class RollupWriter:

@@ -11,7 +11,8 @@ themselves (the ``(workspace_sid, event_date)`` index finds them). When no event
 is all before ``end`` and is read from its rollup rows, so only the first edge reads events.
 Counts, totals, minimums and maximums merge exactly, and so do histograms by whole second, so
 every figure equals the one folded from the window's events one by one (the tests compare
-both). Nothing of the history is kept in memory.
+both). Nothing of the history is kept in memory (``recent.py`` keeps the live minutes' sums
+and answers windows reaching to now from them when it can).
 
 All reads of one request are one snapshot of the store (a transaction), so rollups and events
 agree with each other.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import threading
 from bisect import bisect_left
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Collection, Iterator, Sequence, Set
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any
@@ -129,14 +130,6 @@ class Cut:
         else:
             self.edges.append((start, end + 1))
 
-    def each(self, table: Table) -> list[ColumnElement[bool]]:
-        """A condition per range: each a run of the key, once the scope's SID is fixed (one
-        OR of them all would read every period of the scope)."""
-        c = table.c
-        return [and_(c.span == span, c.period_start >= lo,
-                     *(() if hi is None else (c.period_start < hi,)))
-                for span, lo, hi in self.ranges]
-
 
 class EdgeMinutes:
     """The counted events of a few whole minutes, by workspace, kept for the next requests'
@@ -185,7 +178,135 @@ class EdgeMinutes:
             self._latest.pop(workspace_sid, None)
 
 
-class Reader:
+Sums = dict[str, dict[str, Summary]]  # per SID: each figure's occurrences
+Waits = dict[str, Counter[int]]  # per split figure: how many waits by whole second
+
+
+def _where(table: Table, workspace_sid: str, scope: str, sids: Collection[str],
+           channel: str | None) -> list[ColumnElement[bool]]:
+    c = table.c
+    where = [c.workspace_sid == workspace_sid, c.scope == scope]
+    if len(sids) <= MANY:
+        where.append(c.scope_sid.in_(sorted(sids)) if len(sids) > 1
+                     else c.scope_sid == next(iter(sids)))
+    if channel is not None:
+        where.append(c.channel == channel)
+    return where
+
+
+def _each(table: Table, ranges: Sequence[Range]) -> list[ColumnElement[bool]]:
+    """A condition per range: each a run of the key, once the scope's SID is fixed (one OR of
+    them all would read every period of the scope)."""
+    c = table.c
+    return [and_(c.span == span, c.period_start >= lo,
+                 *(() if hi is None else (c.period_start < hi,)))
+            for span, lo, hi in ranges]
+
+
+def _summed(conn: Connection, table: Table, where: list[ColumnElement[bool]],
+            ranges: Sequence[Range], keys: tuple[str, ...],
+            sums: tuple[tuple[Callable[[Any], Any], str], ...]) -> Sequence[Any]:
+    """The rows matching ``where`` in ``ranges``' periods, aggregated by ``keys`` (each
+    ``(function, column)`` of ``sums``): one query, a UNION ALL branch per range (each reads
+    its rows by key), aggregated by the database, so a long window or a page of queues costs
+    one round trip and a row per key, not a row per period."""
+    c = table.c
+    branches = [select(*(c[k] for k in keys), *(c[name] for _, name in sums))
+                .where(*where, period) for period in _each(table, ranges)]
+    if not branches:
+        return []
+    rows = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
+    return conn.execute(
+        select(*(rows.c[k] for k in keys), *(f(rows.c[name]) for f, name in sums))
+        .group_by(*(rows.c[k] for k in keys))).all()
+
+
+def rollup_figures(conn: Connection, workspace_sid: str, scope: str, sids: Collection[str],
+                   channel: str | None, ranges: Sequence[Range]) -> Sums:
+    """Per SID of the scope: each figure's occurrences in the rollups of ``ranges``."""
+    found: Sums = {sid: {} for sid in sids}
+    if not sids:
+        return found
+    rows = _summed(conn, _r, _where(_r, workspace_sid, scope, sids, channel), ranges,
+                   ("scope_sid", "figure"), ((func.sum, "count"), (func.sum, "total"),
+                                             (func.min, "minimum"), (func.max, "maximum")))
+    for sid, figure, count, total, least, most in rows:
+        mine = found.get(sid)
+        if mine is not None:
+            mine[figure] = Summary(int(count), int(total), int(least), int(most))
+    return found
+
+
+def rollup_waits(conn: Connection, workspace_sid: str, scope: str, sid: str,
+                 channel: str | None, ranges: Sequence[Range]) -> Waits:
+    """The canceled and accepted waits of one SID in the rollups of ``ranges``."""
+    counts: Waits = {CANCELED: Counter(), ACCEPTED: Counter()}
+    where = [*_where(_w, workspace_sid, scope, (sid,), channel),
+             _w.c.figure.in_(sorted(SPLIT_FIGURES))]
+    for figure, second, count in _summed(conn, _w, where, ranges, ("figure", "second"),
+                                         ((func.sum, "count"),)):
+        counts[figure][int(second)] += int(count)
+    return counts
+
+
+def fold_figures(found: Sums, records: Iterable[EventRecord], scope: str) -> None:
+    """Add the occurrences of ``records`` in the scope to the SIDs of ``found``."""
+    added: dict[tuple[str, str], list[int]] = {}  # (sid, figure) -> count, total, min, max
+    for record in records:
+        for kind, sid, figure, wait in occurrences(record):
+            if kind == scope and sid in found:
+                sums = added.get((sid, figure))
+                if sums is None:
+                    added[(sid, figure)] = [1, wait, wait, wait]
+                else:
+                    sums[0] += 1
+                    sums[1] += wait
+                    sums[2] = min(sums[2], wait)
+                    sums[3] = max(sums[3], wait)
+    for (sid, figure), (count, total, least, most) in added.items():
+        mine = found[sid]
+        mine[figure] = mine.get(figure, Summary()).merge(Summary(count, total, least, most))
+
+
+def fold_waits(counts: Waits, records: Iterable[EventRecord], scope: str, sid: str,
+               sign: int = 1) -> None:
+    for record in records:
+        for kind, of, figure, wait in occurrences(record):
+            if kind == scope and of == sid and figure in SPLIT_FIGURES:
+                counts[figure][-(-wait // 1000)] += sign
+
+
+def histograms(counts: Waits) -> tuple[Histogram, Histogram]:
+    """(canceled, accepted), sorted by second, without empty seconds."""
+    canceled, accepted = (sorted((second, n) for second, n in counts[f].items() if n)
+                          for f in (CANCELED, ACCEPTED))
+    return canceled, accepted
+
+
+class WindowReader:
+    """One request's reads of one workspace's window: what the statistics resources ask."""
+
+    def figures(self, scope: str, sids: Collection[str]) -> Sums:
+        """Per SID of the scope: each figure's occurrences in the window."""
+        raise NotImplementedError
+
+    def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
+        """Histograms of the canceled and accepted waits (whole seconds, rounded up)."""
+        raise NotImplementedError
+
+    def reservations(self, only: Set[str] | None) -> dict[str, int]:
+        """Reservations by outcome of every worker (None) or of some."""
+        if only is None:
+            return {figure: s.count for figure, s in self.figures(WORKSPACE, ("",))[""].items()
+                    if figure in RESERVATION_FIGURES}
+        totals: Counter[str] = Counter()
+        for figures in self.figures(WORKER, only).values():
+            for figure, summary in figures.items():
+                totals[figure] += summary.count
+        return dict(totals)
+
+
+class Reader(WindowReader):
     """One request's reads of one workspace, in one snapshot of the store."""
 
     def __init__(self, conn: Connection, workspace_sid: str, window: Window,
@@ -231,7 +352,7 @@ class Reader:
             self._edge_records = found
         return self._edge_records
 
-    def _part(self, minute: int, lo: int, hi: int) -> list[EventRecord]:
+    def _part(self, minute: int, lo: int, hi: int) -> Sequence[EventRecord]:
         """The counted events with ``lo <= event_date < hi``, all in ``minute``."""
         cache, ws = self._minutes, self.workspace_sid
         if cache is None or self.newest is None or minute + MINUTE_MS > self.newest:
@@ -241,63 +362,14 @@ class Reader:
             records = records_between(self.conn, ws, minute, minute + MINUTE_MS)
             records.sort(key=_date)
             cache.put(ws, minute, records)
-        dates = [r.event_date for r in records]
-        return records[bisect_left(dates, lo):bisect_left(dates, hi)]
+        return within(records, lo, hi)
 
-    def _where(self, table: Table, scope: str, sids: Collection[str]
-               ) -> list[ColumnElement[bool]]:
-        c = table.c
-        where = [c.workspace_sid == self.workspace_sid, c.scope == scope]
-        if len(sids) <= MANY:
-            where.append(c.scope_sid.in_(sorted(sids)) if len(sids) > 1
-                         else c.scope_sid == next(iter(sids)))
-        if self.channel is not None:
-            where.append(c.channel == self.channel)
-        return where
-
-    def _summed(self, table: Table, where: list[ColumnElement[bool]], keys: tuple[str, ...],
-                sums: tuple[tuple[Callable[[Any], Any], str], ...]) -> Sequence[Any]:
-        """The rows matching ``where`` in the window's periods, aggregated by ``keys`` (each
-        ``(function, column)`` of ``sums``): one query, a UNION ALL branch per range (each
-        reads its rows by key), aggregated by the database, so a long window or a page of
-        queues costs one round trip and a row per key, not a row per period."""
-        c = table.c
-        branches = [select(*(c[k] for k in keys), *(c[name] for _, name in sums))
-                    .where(*where, period) for period in self.cut.each(table)]
-        if not branches:
-            return []
-        rows = (union_all(*branches) if len(branches) > 1 else branches[0]).subquery()
-        return self.conn.execute(
-            select(*(rows.c[k] for k in keys), *(f(rows.c[name]) for f, name in sums))
-            .group_by(*(rows.c[k] for k in keys))).all()
-
-    def figures(self, scope: str, sids: Collection[str]) -> dict[str, dict[str, Summary]]:
-        """Per SID of the scope: each figure's occurrences in the window."""
-        found: dict[str, dict[str, Summary]] = {sid: {} for sid in sids}
+    def figures(self, scope: str, sids: Collection[str]) -> Sums:
         if not sids:
-            return found
-        rows = self._summed(_r, self._where(_r, scope, sids), ("scope_sid", "figure"), (
-            (func.sum, "count"), (func.sum, "total"), (func.min, "minimum"),
-            (func.max, "maximum")))
-        for sid, figure, count, total, least, most in rows:
-            mine = found.get(sid)
-            if mine is not None:
-                mine[figure] = Summary(int(count), int(total), int(least), int(most))
-        added: dict[tuple[str, str], list[int]] = {}  # (sid, figure) -> count, total, min, max
-        for record in self._edges():
-            for kind, sid, figure, wait in occurrences(record):
-                if kind == scope and sid in found:
-                    sums = added.get((sid, figure))
-                    if sums is None:
-                        added[(sid, figure)] = [1, wait, wait, wait]
-                    else:
-                        sums[0] += 1
-                        sums[1] += wait
-                        sums[2] = min(sums[2], wait)
-                        sums[3] = max(sums[3], wait)
-        for (sid, figure), (count, total, least, most) in added.items():
-            mine = found[sid]
-            mine[figure] = mine.get(figure, Summary()).merge(Summary(count, total, least, most))
+            return {}
+        found = rollup_figures(self.conn, self.workspace_sid, scope, sids, self.channel,
+                               self.cut.ranges)
+        fold_figures(found, self._edges(), scope)
         for record in self._later:
             for kind, sid, figure, wait in occurrences(record):
                 mine = found.get(sid) if kind == scope else None
@@ -318,36 +390,17 @@ class Reader:
         return found
 
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
-        """Histograms of the canceled and accepted waits (whole seconds, rounded up)."""
-        counts: dict[str, Counter[int]] = {CANCELED: Counter(), ACCEPTED: Counter()}
-        where = [*self._where(_w, scope, (sid,)), _w.c.figure.in_(sorted(SPLIT_FIGURES))]
-        for figure, second, count in self._summed(_w, where, ("figure", "second"),
-                                                  ((func.sum, "count"),)):
-            counts[figure][int(second)] += int(count)
-        for record in self._edges():
-            for kind, of, figure, wait in occurrences(record):
-                if kind == scope and of == sid and figure in SPLIT_FIGURES:
-                    counts[figure][-(-wait // 1000)] += 1
-        for record in self._later:
-            for kind, of, figure, wait in occurrences(record):
-                if kind == scope and of == sid and figure in SPLIT_FIGURES:
-                    counts[figure][-(-wait // 1000)] -= 1
-        for counted in counts.values():
-            for second in [second for second, n in counted.items() if not n]:
-                del counted[second]
-        canceled, accepted = (sorted(counts[f].items()) for f in (CANCELED, ACCEPTED))
-        return canceled, accepted
+        counts = rollup_waits(self.conn, self.workspace_sid, scope, sid, self.channel,
+                              self.cut.ranges)
+        fold_waits(counts, self._edges(), scope, sid)
+        fold_waits(counts, self._later, scope, sid, -1)
+        return histograms(counts)
 
-    def reservations(self, only: Set[str] | None) -> dict[str, int]:
-        """Reservations by outcome of every worker (None) or of some."""
-        if only is None:
-            return {figure: s.count for figure, s in self.figures(WORKSPACE, ("",))[""].items()
-                    if figure in RESERVATION_FIGURES}
-        totals: Counter[str] = Counter()
-        for figures in self.figures(WORKER, only).values():
-            for figure, summary in figures.items():
-                totals[figure] += summary.count
-        return dict(totals)
+
+def within(records: Sequence[EventRecord], lo: int, hi: int) -> Sequence[EventRecord]:
+    """The records (sorted by date) with ``lo <= event_date < hi``."""
+    dates = [r.event_date for r in records]
+    return records[bisect_left(dates, lo):bisect_left(dates, hi)]
 
 
 @contextmanager

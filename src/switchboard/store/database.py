@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from switchboard.routing.changes import EVENT_FIELDS, FIELDS, Changes, Values
-from switchboard.stats.rollups import Rollup, RollupWriter, writer_for
+from switchboard.stats.rollups import Rollup, RollupListener, RollupWriter, writer_for
 from switchboard.store import tables
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,9 @@ class Store:
         self.fence_check: FenceCheck | None = None
         # Told (on the writer thread) of each batch committed: seconds taken, writes in it.
         self.on_batch: Callable[[float, int], None] | None = None
+        # Told (on the writer thread) of the events each transaction stores, before it commits,
+        # and of them and their rollup once committed (statistics kept in memory).
+        self.rollup_listeners: list[RollupListener] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -207,6 +210,7 @@ class Store:
         try:
             results: list[Any] = []
             merged = Changes()
+            rollup: Rollup | None = None
             with conn.begin():
                 fences = {fence[0]: fence[1] for _, _, fence in batch if fence is not None}
                 if fences and self.fence_check is not None:
@@ -218,7 +222,7 @@ class Store:
                     else:
                         results.append(work(conn))
                 if merged:
-                    self.apply_changes(conn, merged)
+                    rollup = self.apply_changes(conn, merged)
         except Exception as exc:
             if len(batch) == 1:
                 if isinstance(exc, Fenced):
@@ -231,13 +235,17 @@ class Store:
             for item in batch:  # find the faulty write: commit each alone
                 self._commit_batch(conn, [item])
             return
+        if merged and self.rollup_listeners:
+            self._tell_committed(merged, rollup or Rollup())
         if self.on_batch is not None:
             self.on_batch(time.perf_counter() - started, len(batch))
         _settle([(waiter, result, None) for (_, waiter, _), result in zip(batch, results,
                                                                            strict=True)])
 
-    def apply_changes(self, conn: Connection, changes: Changes) -> None:
-        """Write one (possibly merged) set of changes with one statement per table."""
+    def apply_changes(self, conn: Connection, changes: Changes) -> Rollup | None:
+        """Write one (possibly merged) set of changes with one statement per table; returns
+        the statistics rollup of its events."""
+        rollup = None
         if changes.events:
             self._write_rows(conn, "event", changes.event_rows())
             # The statistics rollups, in the same transaction: they always agree with the log.
@@ -247,6 +255,8 @@ class Store:
                 if self._rollups is None:
                     self._rollups = writer_for(conn)
                 self._rollups.write(conn, rollup)
+            for listener in self.rollup_listeners:
+                listener.staged(changes.events)
         by_kind: dict[str, list[Values]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)
@@ -260,6 +270,14 @@ class Store:
             for table in tables.WORKSPACE_CHILDREN:
                 conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
             conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
+        return rollup
+
+    def _tell_committed(self, changes: Changes, rollup: Rollup) -> None:
+        for listener in self.rollup_listeners:
+            try:
+                listener.committed(changes.events, rollup, changes.dropped_workspaces)
+            except Exception:
+                log.exception("rollup listener failed")
 
     def _write_rows(self, conn: Connection, kind: str, rows: list[Values]) -> None:
         """One executemany straight to the driver: rows are plain values already, and going

@@ -1,0 +1,424 @@
+"""Recent statistics in memory, so that a dashboard polling "the last 15 minutes" is answered
+without the store: each workspace's live minutes summed as the rollups sum them, and a bounded
+cache of what closed periods sum to.
+
+A window ``[start, end]`` with no event after ``end`` (the usual "the last N minutes") is read
+in three parts, as ``stored.Cut`` reads it: the events of its first part-minute (kept by
+``stored.EdgeMinutes``, bounded), its whole minutes before the live ones (closed: summed once
+by the store, then kept in ``_Closed``), and the live minutes (the newest event's and the one
+before, ``LIVE_MINUTES``, from ``since`` on). Nothing here is kept per event.
+
+The live minutes are fed by the store's writer thread as each batch commits (``committed``:
+the rollup rows the writer built for the batch, no second pass over the events), so they hold
+exactly the events committed so far. A workspace's live minutes are loaded on its first read,
+and closed periods summed on a miss, on the writer thread too, between two batches: nothing
+commits meanwhile, so every part agrees with one state of the log. An event dated before
+``since`` (the clock stepped back) changes a closed minute: it bumps the workspace's
+generation, which every cached sum carries, so they are summed again. What memory cannot
+answer exactly (an event dated after the window's end, a first part-minute not kept or still
+live, a state that changed while a request was read) is read from the store.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, func, select
+
+from switchboard.stats.cumulative import ACCEPTED, CANCELED, Histogram
+from switchboard.stats.queries import records_between
+from switchboard.stats.records import EventRecord
+from switchboard.stats.rollups import MINUTE_MS, Rollup, pending_backfill
+from switchboard.stats.series import Summary
+from switchboard.stats.stored import (
+    EdgeMinutes,
+    Sums,
+    Waits,
+    WindowReader,
+    fold_figures,
+    fold_waits,
+    histograms,
+    periods,
+    rollup_figures,
+    rollup_waits,
+    within,
+)
+from switchboard.stats.window import Window
+from switchboard.store import tables
+
+log = logging.getLogger(__name__)
+LIVE_MINUTES = 2  # the newest event's minute and the one before (its last commits may lag)
+CLOSED_ENTRIES = 256  # closed sums kept, least recently used dropped first
+CLOSED_SIDS = 10_000  # ... and SIDs in them all
+CACHED_SIDS = 500  # requests for more SIDs than this are not cached
+FIGURES, WAITS = "figures", "waits"
+# (workspace, FIGURES or WAITS, scope, SIDs, channel, first minute, end of the last)
+ClosedKey = tuple[str, str, str, tuple[str, ...], str | None, int, int]
+_generations = itertools.count(1)  # never reused: a forgotten workspace's sums never match
+
+
+class Submit(Protocol):
+    def __call__(self, write: Callable[[Connection], Any]) -> Future[Any]: ...
+
+
+class _Minute:
+    """One minute's rollup rows of one workspace, by (scope, SID)."""
+
+    __slots__ = ("figures", "waits")
+
+    def __init__(self) -> None:
+        # (scope, sid) -> (figure, channel) -> [count, total, minimum, maximum]
+        self.figures: dict[tuple[str, str], dict[tuple[str, str], list[int]]] = {}
+        # (scope, sid) -> (figure, channel, second) -> count
+        self.waits: dict[tuple[str, str], dict[tuple[str, str, int], int]] = {}
+
+    def add(self, scope: str, sid: str, figure: str, channel: str, row: Sequence[int]) -> None:
+        rows = self.figures.setdefault((scope, sid), {})
+        had = rows.get((figure, channel))
+        if had is None:
+            rows[(figure, channel)] = list(row)
+        else:
+            had[0] += row[0]
+            had[1] += row[1]
+            had[2] = min(had[2], row[2])
+            had[3] = max(had[3], row[3])
+
+    def add_wait(self, scope: str, sid: str, figure: str, channel: str, second: int,
+                 count: int) -> None:
+        seconds = self.waits.setdefault((scope, sid), {})
+        key = (figure, channel, second)
+        seconds[key] = seconds.get(key, 0) + count
+
+
+class _Live:
+    """A workspace's minutes from ``since`` on, every committed event of them counted."""
+
+    __slots__ = ("generation", "minutes", "newest", "since", "version")
+
+    def __init__(self, since: int, newest: int | None) -> None:
+        self.since = since
+        self.newest = newest  # the newest event's date (None: no event yet)
+        self.minutes: dict[int, _Minute] = {}
+        self.generation = next(_generations)  # changes when a closed minute does
+        self.version = 0  # changes at every commit: one request reads one state
+
+    def minute(self, start: int) -> _Minute:
+        found = self.minutes.get(start)
+        if found is None:
+            found = self.minutes[start] = _Minute()
+        return found
+
+    def advance(self) -> None:
+        """Keep the live minutes only: those of the newest event and just before."""
+        if self.newest is None:
+            return
+        since = self.newest - self.newest % MINUTE_MS - (LIVE_MINUTES - 1) * MINUTE_MS
+        if since > self.since:
+            self.since = since
+            for start in [m for m in self.minutes if m < since]:
+                del self.minutes[start]
+
+
+class _Closed:
+    """Sums of closed periods, least recently used dropped first once there are ``entries``
+    of them or they name ``sids`` SIDs in all."""
+
+    def __init__(self, entries: int = CLOSED_ENTRIES, sids: int = CLOSED_SIDS) -> None:
+        self.entries = entries
+        self.sids = sids
+        self._found: OrderedDict[ClosedKey, tuple[int, Any]] = OrderedDict()
+        self._weight = 0
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def get(self, key: ClosedKey, generation: int) -> Any:
+        found = self._found.get(key)
+        if found is None or found[0] != generation:
+            return None
+        self._found.move_to_end(key)
+        return found[1]
+
+    def put(self, key: ClosedKey, generation: int, value: Any) -> None:
+        if key in self._found:
+            self._weight -= len(key[3])
+            del self._found[key]
+        self._found[key] = (generation, value)
+        self._weight += len(key[3])
+        while len(self._found) > self.entries or self._weight > self.sids:
+            gone, _ = self._found.popitem(last=False)
+            self._weight -= len(gone[3])
+
+    def forget(self, workspace_sid: str) -> None:
+        for key in [k for k in self._found if k[0] == workspace_sid]:
+            self._weight -= len(key[3])
+            del self._found[key]
+
+
+class RecentRollups:
+    """The live minutes of the workspaces read lately, and closed periods' sums. Fed by the
+    store (``Store.rollup_listeners``); read on the event loop."""
+
+    def __init__(self, edges: EdgeMinutes, submit: Submit,
+                 closed_entries: int = CLOSED_ENTRIES, closed_sids: int = CLOSED_SIDS
+                 ) -> None:
+        self.edges = edges
+        self._submit = submit
+        self._lock = threading.Lock()
+        self._live: dict[str, _Live] = {}
+        self._loading: set[str] = set()
+        self._closed = _Closed(closed_entries, closed_sids)
+
+    # ------------------------------------------------------------------ fed by the store
+
+    def staged(self, events: Sequence[Any]) -> None:
+        """Writer thread, in the transaction, before it commits: the edge minutes these
+        events reopen are dropped before a request can read them."""
+        for workspace_sid, (earliest, _) in _dates(events).items():
+            self.edges.heard(workspace_sid, earliest)
+
+    def committed(self, events: Sequence[Any], rollup: Rollup,
+                  dropped: Collection[str] = ()) -> None:
+        """Writer thread, once a batch is committed: its minute rows join the live minutes."""
+        for workspace_sid in dropped:
+            self.forget(workspace_sid)
+        if not self._live:
+            return
+        dates = _dates(events)
+        with self._lock:
+            for workspace_sid, (earliest, _) in dates.items():
+                self.edges.heard(workspace_sid, earliest)  # again: a read may have put it back
+                live = self._live.get(workspace_sid)
+                if live is not None and earliest < live.since:
+                    live.generation = next(_generations)  # a closed minute changed
+            self._absorb(rollup)
+            for workspace_sid, (_, newest) in dates.items():
+                live = self._live.get(workspace_sid)
+                if live is not None:
+                    live.version += 1
+                    if live.newest is None or newest > live.newest:
+                        live.newest = newest
+                        live.advance()
+
+    def _absorb(self, rollup: Rollup) -> None:
+        """Add a rollup's minute rows to the live minutes they fall in (lock held)."""
+        for key, row in rollup.periods.items():
+            if key[3] != MINUTE_MS:
+                continue
+            live = self._live.get(key[0])
+            if live is not None and key[4] >= live.since:
+                live.minute(key[4]).add(key[1], key[2], key[5], key[6], row)
+        for wait_key, count in rollup.waits.items():
+            if wait_key[3] != MINUTE_MS:
+                continue
+            live = self._live.get(wait_key[0])
+            if live is not None and wait_key[4] >= live.since:
+                live.minute(wait_key[4]).add_wait(wait_key[1], wait_key[2], wait_key[5],
+                                                  wait_key[6], wait_key[7], count)
+
+    def forget(self, workspace_sid: str) -> None:
+        """The workspace's state here is stale (loaded, unloaded, deleted)."""
+        with self._lock:
+            self._live.pop(workspace_sid, None)
+            self._closed.forget(workspace_sid)
+
+    def _load(self, conn: Connection, workspace_sid: str) -> None:
+        """Writer thread: the workspace's live minutes, from their events."""
+        try:
+            self._read_live(conn, workspace_sid)
+        except Exception:  # the request was answered from the store; the next one retries
+            log.exception("recent statistics of workspace %s could not be loaded",
+                          workspace_sid)
+        finally:
+            with self._lock:
+                self._loading.discard(workspace_sid)
+
+    def _read_live(self, conn: Connection, workspace_sid: str) -> None:
+        if pending_backfill(conn, workspace_sid):
+            return  # events still to fold into the rollups: read from the store
+        e = tables.events
+        newest = conn.execute(select(func.max(e.c.event_date)).where(
+            e.c.workspace_sid == workspace_sid)).scalar()
+        live = _Live(0, None if newest is None else int(newest))
+        live.advance()
+        # The live minutes' events (by the date index; the rollup rows are keyed by scope
+        # first), summed as the writer sums them.
+        rollup = Rollup()
+        if live.newest is not None:
+            for record in records_between(conn, workspace_sid, live.since, live.newest + 1):
+                rollup.add(workspace_sid, record)
+        with self._lock:
+            self._live[workspace_sid] = live
+            self._absorb(rollup)
+
+    def _fill(self, conn: Connection, workspace_sid: str, keys: list[ClosedKey]) -> None:
+        """Writer thread: sum the closed periods of ``keys`` (no commit runs meanwhile)."""
+        with self._lock:
+            live = self._live.get(workspace_sid)
+            if live is None:
+                return
+            generation = live.generation
+        found: list[tuple[ClosedKey, Any]] = []
+        for key in keys:
+            _, kind, scope, sids, channel, first, until = key
+            ranges = periods(first, until)
+            if kind == FIGURES:
+                found.append((key, rollup_figures(conn, workspace_sid, scope, sids, channel,
+                                                  ranges)))
+            else:
+                found.append((key, rollup_waits(conn, workspace_sid, scope, sids[0], channel,
+                                                ranges)))
+        with self._lock:
+            if self._live.get(workspace_sid) is live and live.generation == generation:
+                for key, value in found:
+                    self._closed.put(key, generation, value)
+
+    # ------------------------------------------------------------------ read
+
+    def reader(self, workspace_sid: str, window: Window, channel: str | None
+               ) -> RecentReader | None:
+        """A reader of the window from memory, or None when it must be read from the store
+        (the workspace is not loaded yet — its loading starts —, or an event is dated after
+        the window's end)."""
+        with self._lock:
+            live = self._live.get(workspace_sid)
+            if live is None:
+                if workspace_sid not in self._loading:
+                    self._loading.add(workspace_sid)
+                    self._submit(lambda conn: self._load(conn, workspace_sid))
+                return None
+            if live.newest is not None and live.newest > window.end:
+                return None
+            return RecentReader(self, workspace_sid, live, window, channel)
+
+    def fill(self, workspace_sid: str, keys: list[ClosedKey]) -> None:
+        """Sum closed periods a reader missed, for the next requests."""
+        if keys:
+            self._submit(lambda conn: self._fill(conn, workspace_sid, keys))
+
+
+class RecentReader(WindowReader):
+    """One request's reads from memory, of one state of the workspace (``complete`` False if
+    a part was missing or the state changed: the answers are then wrong and the request is
+    read from the store; ``missing`` are the closed sums to compute for the next one)."""
+
+    def __init__(self, recent: RecentRollups, workspace_sid: str, live: _Live, window: Window,
+                 channel: str | None) -> None:
+        self.recent = recent
+        self.workspace_sid = workspace_sid
+        self.live = live
+        self.version = live.version
+        self.window = window
+        self.channel = channel
+        self.first = -(-window.start // MINUTE_MS) * MINUTE_MS  # the first whole minute
+        self.complete = True
+        self.missing: list[ClosedKey] = []
+        self._edge: Sequence[EventRecord] | None = self._edge_records(live)
+
+    def _edge_records(self, live: _Live) -> Sequence[EventRecord] | None:
+        """The counted events before the first whole minute (None: not kept)."""
+        start, first = self.window.start, self.first
+        if start == first or live.newest is None or first - MINUTE_MS > live.newest:
+            return ()  # no part-minute, or nothing in it
+        if first > live.since:
+            return None  # a live minute: its events are not kept
+        records = self.recent.edges.get(self.workspace_sid, first - MINUTE_MS)
+        if records is None:
+            return None
+        part = within(records, start, min(first, self.window.end + 1))
+        if self.channel is not None:
+            part = [r for r in part if r.task_channel == self.channel]
+        return part
+
+    def _key(self, kind: str, scope: str, sids: Collection[str]) -> ClosedKey | None:
+        """The cache key of the closed minutes' sums (None: there are none)."""
+        if self.first >= self.live.since:
+            return None
+        return (self.workspace_sid, kind, scope, tuple(sorted(sids)), self.channel,
+                self.first, self.live.since)
+
+    def _closed(self, kind: str, scope: str, sids: Collection[str]) -> Any:
+        """The closed minutes' sums (None if none; the key was missed if not kept)."""
+        key = self._key(kind, scope, sids)
+        if key is None:
+            return None
+        found = self.recent._closed.get(key, self.live.generation)
+        if found is None:
+            self.complete = False
+            if len(sids) <= CACHED_SIDS:
+                self.missing.append(key)
+        return found
+
+    def _usable(self) -> bool:
+        """Still the state the reader began with (and every part was found so far)."""
+        if self._edge is None or self.live.version != self.version \
+                or self.recent._live.get(self.workspace_sid) is not self.live:
+            self.complete = False
+        return self.complete
+
+    def figures(self, scope: str, sids: Collection[str]) -> Sums:
+        found: Sums = {sid: {} for sid in sids}
+        if not sids:
+            return found
+        with self.recent._lock:
+            closed = self._closed(FIGURES, scope, sids)
+            if not self._usable():
+                return found
+            if closed is not None:
+                for sid, figures in closed.items():
+                    found[sid] = dict(figures)
+            channel, first = self.channel, self.first
+            for start, minute in self.live.minutes.items():
+                if start < first:
+                    continue
+                for sid in sids:
+                    rows = minute.figures.get((scope, sid))
+                    if not rows:
+                        continue
+                    mine = found[sid]
+                    for (figure, of), (count, total, least, most) in rows.items():
+                        if channel is None or of == channel:
+                            mine[figure] = mine.get(figure, Summary()).merge(
+                                Summary(count, total, least, most))
+        assert self._edge is not None
+        fold_figures(found, self._edge, scope)
+        return found
+
+    def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
+        counts: Waits = {CANCELED: Counter(), ACCEPTED: Counter()}
+        with self.recent._lock:
+            closed = self._closed(WAITS, scope, (sid,))
+            if not self._usable():
+                return (), ()
+            if closed is not None:
+                for figure, seconds in closed.items():
+                    counts[figure].update(seconds)
+            channel, first = self.channel, self.first
+            for start, minute in self.live.minutes.items():
+                if start < first:
+                    continue
+                for (figure, of, second), count in minute.waits.get((scope, sid), {}).items():
+                    if channel is None or of == channel:
+                        counts[figure][second] += count
+        assert self._edge is not None
+        fold_waits(counts, self._edge, scope, sid)
+        return histograms(counts)
+
+
+def _dates(events: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    """Per workspace: the earliest and the newest date of the events."""
+    found: dict[str, tuple[int, int]] = {}
+    for event in events:
+        date = event.event_date
+        had = found.get(event.workspace_sid)
+        if had is None:
+            found[event.workspace_sid] = (date, date)
+        elif date < had[0] or date > had[1]:
+            found[event.workspace_sid] = (min(date, had[0]), max(date, had[1]))
+    return found
