@@ -5,6 +5,7 @@ by benchmarks/wait_estimates.py."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from routing_helpers import World
 
 from switchboard.routing import estimates
+from switchboard.routing.changes import ChangeRecorder
 from switchboard.routing.model import Task, TaskQueue, Worker
 
 
@@ -225,3 +227,81 @@ def test_the_estimate_is_the_median_of_the_simulated_waits() -> None:
     assert estimates.point([0.0, 0.0, 5.0]) == 0.0
     # Most runs without a slot for the task: no basis.
     assert estimates.point([10.0, math.inf, math.inf]) == math.inf
+
+
+def shared_centre() -> tuple[World, list[TaskQueue], list[Worker]]:
+    """Two queues sharing a worker, handle times spread out, every worker busy."""
+    world = World()
+    sales = world.queue("sales", "skills HAS 'sales'")
+    support = world.queue("support", "skills HAS 'support'")
+    world.workflow({"filters": [
+        {"filter_friendly_name": "s", "expression": "kind == 'sales'",
+         "targets": [{"queue": sales.sid}]}],
+        "default_filter": {"queue": support.sid}})
+    workers = [world.worker("a", skills=["sales"]), world.worker("b", skills=["sales", "support"]),
+               world.worker("c", skills=["support"])]
+    for seconds in (40, 90, 150, 260):  # each worker learns a spread of handle times
+        for kind in ("sales", "support"):
+            task = world.task({"kind": kind})
+            world.accept(world.pending(task))
+            world.clock.advance(seconds)
+            world.complete(task)
+    for kind in ("sales", "support", "support"):
+        world.accept(world.pending(world.task({"kind": kind})))
+        world.clock.advance(7)
+    return world, [sales, support], workers
+
+
+def test_a_kept_simulation_answers_as_a_fresh_one_across_changes() -> None:
+    world, queues, workers = shared_centre()
+    engine = world.engine
+
+    def fresh() -> estimates.Estimates:  # nothing kept: a new cache for each question
+        return estimates.Estimates(engine.lifecycle, ChangeRecorder())
+
+    def check() -> None:
+        waiting = sorted((t for t in engine.tasks.values() if engine.queue_position(t.sid)),
+                         key=lambda t: t.seq)
+        # Deepest first, then in order: a run resumed or not, the same answers.
+        for task in [*reversed(waiting), *waiting]:
+            assert (engine.task_wait_estimate(task.sid, world.now)
+                    == fresh().for_task(task, world.now))
+        for queue in queues:
+            for priority in (0, 1):
+                channel = engine.task_channel("default", "TaskChannel").sid
+                assert (engine.estimate_wait(queue.sid, world.now, priority=priority)
+                        == fresh().for_new_task(queue.sid, channel, priority, world.now))
+
+    for i in range(12):
+        world.task({"kind": "sales" if i % 3 else "support"}, priority=i % 2)
+    check()
+    world.clock.advance(5)  # the clock moves
+    check()
+    world.task({"kind": "sales"}, priority=1)  # a task enters, at the same time
+    check()
+    world.set_activity(workers[2], "Offline")  # busy and away: frees, then takes no more
+    check()
+    held = next(t for t in engine.tasks.values() if t.assignment_status == "assigned")
+    world.complete(held)  # a handle time learnt, a slot freed, a task reserved
+    check()
+    world.set_channel(workers[1], "default", capacity=2)  # room for one more
+    check()
+
+
+def test_queue_positions_at_one_state_share_one_simulation() -> None:
+    world, (sales, _), _ = shared_centre()
+    engine = world.engine
+    waiting = [world.task({"kind": "sales"}) for _ in range(50)]
+    channel = waiting[0].task_channel_sid
+    first = [engine.task_wait_estimate(t.sid, world.now) for t in waiting]
+    simulation = engine.estimates.simulation(sales.sid, channel, world.now)
+    assert len(simulation._runs) == estimates.RUNS  # one set of runs served all 50
+    assert [engine.task_wait_estimate(t.sid, world.now) for t in waiting] == first
+    assert engine.estimates.simulation(sales.sid, channel, world.now) is simulation
+    # One set of draws for the whole queue: in each run, a task further back waits no less.
+    for _, places, _ in simulation._runs:
+        assert all(a is not None and b is not None and a[0] <= b[0]
+                   for a, b in itertools.pairwise(places))
+    assert None not in first
+    world.clock.advance(1)
+    assert engine.estimates.simulation(sales.sid, channel, world.now) is not simulation

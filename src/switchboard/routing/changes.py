@@ -80,6 +80,9 @@ class ChangeRecorder:
     """Collects the entities a command touched; snapshots them when the command ends."""
 
     def __init__(self) -> None:
+        # Changes recorded, ever (never reset): a cache of what derives from the state (the
+        # wait estimates' simulations) is good while it holds.
+        self.version = 0
         self._touched: dict[tuple[str, str], Any] = {}
         self._deleted: list[tuple[str, str]] = []
         self._dropped: list[str] = []
@@ -89,19 +92,23 @@ class ChangeRecorder:
         return bool(self._touched or self._deleted or self._dropped or self._events)
 
     def touch(self, entity: Any) -> None:
+        self.version += 1
         self._touched[(entity.kind, entity.sid)] = entity
 
     def delete(self, entity: Any) -> None:
+        self.version += 1
         key = (entity.kind, entity.sid)
         self._touched.pop(key, None)
         self._deleted.append(key)
 
     def drop_workspace(self, workspace_sid: str) -> None:
+        self.version += 1
         self._touched.clear()
         self._deleted.clear()
         self._dropped.append(workspace_sid)
 
     def event(self, event: Event) -> None:
+        self.version += 1
         self._events.append(event)
 
     def take(self) -> Changes:
@@ -111,5 +118,8 @@ class ChangeRecorder:
             dropped_workspaces=self._dropped,
             events=self._events,
         )
-        self.__init__()  # type: ignore[misc]
+        self._touched = {}
+        self._deleted = []
+        self._dropped = []
+        self._events = []
         return changes

@@ -109,6 +109,8 @@ class WorkspaceEngine:
         self.fire_due = lifecycle.fire_due
         # An extension (docs/extensions.md): a waiting task's place in its queue, or None.
         self.queue_position = lifecycle.waiting.position
+        # An extension: wait-time estimates, each queue's simulation kept until a change.
+        self.estimates = estimates.Estimates(lifecycle, self.changes)
 
     def estimate_wait(self, queue_sid: str, now: int, *, task_channel: str | None = None,
                       priority: int = 0) -> estimates.QueueEstimate:
@@ -116,11 +118,11 @@ class WorkspaceEngine:
         wait. ``task_channel``: a SID or unique name, ``default`` if not given."""
         queue = self.task_queue(queue_sid)
         channel = self.task_channel(task_channel or "default", "TaskChannel")
-        return estimates.for_new_task(self.lifecycle, queue.sid, channel.sid, priority, now)
+        return self.estimates.for_new_task(queue.sid, channel.sid, priority, now)
 
     def task_wait_estimate(self, task_sid: str, now: int) -> float | None:
         """An extension: ms until a waiting task would be reserved; None without a basis."""
-        return estimates.for_task(self.lifecycle, self.task(task_sid), now)
+        return self.estimates.for_task(self.task(task_sid), now)
 
     @property
     def event_seq(self) -> int:

@@ -75,12 +75,14 @@ class HandleTimes:
         self.samples = samples
         self._times: dict[str, deque[int]] = {}  # bounded: the oldest fall out
         self._sorted: dict[str, list[int]] = {}  # cache: the samples in order
+        self.version = 0  # samples recorded, ever: what the estimates' cache keys on
 
     def record(self, queue_sid: str, duration_ms: int) -> None:
         times = self._times.get(queue_sid)
         if times is None:
             times = self._times[queue_sid] = deque(maxlen=self.samples)
         times.append(duration_ms)
+        self.version += 1
         if self._sorted:
             self._sorted.pop(queue_sid, None)
 
