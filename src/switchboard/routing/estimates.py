@@ -30,8 +30,8 @@ The model simulates the router forward from now, from the live indexes:
   the waits rise along the queue; tasks in a row are not told waits from different rolls of
   the dice). They are kept
   (``Estimates``) until the clock moves or the state changes, and a run resumes when a place
-  deeper than it went is asked about: the 50 positions a console asks for at once cost about
-  one estimate, and give what 50 fresh ones would.
+  deeper than it went is asked about: the 50 positions a console asks for at once cost a few
+  estimates, not fifty, and give what 50 fresh ones would.
 * **Bounded work.** Each run simulates at most ``SIMULATED`` tasks; beyond them, the queue's
   tasks still ahead are served at the rate the run showed. The cost is
   O(R x W log W + S log W) for W workers of the queues involved, R runs and S tasks
