@@ -71,8 +71,10 @@ estimates, not fifty. Side by side with the estimates before the sharing, on the
 (instructions counted under callgrind, which the machine's other work does not disturb), a
 single estimate costs about 15 % more (18.4 against 16.0 million instructions at a steady 95 %,
 13.6 against 11.8 million at the peak) and the first 50 waiting tasks of a queue at the peak
-16 times less (49 against 765 million); in CPU time, alternating rounds, 0.89x for one estimate
-and 13x for the 50 with 1,000 waiting.
+16 times less (49 against 765 million). In CPU time, alternating rounds in one process: one
+estimate 0.82-0.90x as fast as before (1,000 or 100,000 waiting, the centre at its peak and
+at 95 %), the first 50 waiting at one state 12-16x faster (1,000 waiting: 10.5 against 162
+ms; 100,000: 160 against 2,280 ms; the centre at its peak: 6.6 against 80 ms).
 
 ``--seeds 1-6``, then ``--seeds 1-6 --oracle`` (median error, tasks that waited >= 30 s;
 naive alike in both); "before" is the same model with each place's runs drawn apart:
