@@ -97,10 +97,13 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
     ops = ops or Ops()
     readiness = Readiness(runtime)
     readiness.node = ops.node
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readiness.endpoint),
-                               *docs.routes(document)]
+    # The API's routes first: Starlette tries each route in turn, and a task's creation
+    # would otherwise be matched against health and documentation paths first.
+    routes: list[BaseRoute] = []
     for module in MODULES:
         routes += module.api.routes(runtime, public_url)
+    routes += [Route("/healthz", healthz), Route("/readyz", readiness.endpoint),
+               *docs.routes(document)]
     bridge = EventBridge(runtime, public_url)
     routes += bridge.routes()
     sessions = ConsoleSessions(runtime.accounts,

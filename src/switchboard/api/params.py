@@ -85,8 +85,12 @@ def parse(params: tuple[Param, ...], data: ImmutableMultiDict[str, Any], where: 
           ) -> dict[str, Any]:
     """Validated values by ``attr``; absent optional parameters are None."""
     values: dict[str, Any] = {}
+    # Grouped in one pass: a getlist per parameter would go over every item each time.
+    given: dict[str, list[Any]] = {}
+    for key, value in data.multi_items():
+        given.setdefault(key, []).append(value)
     for param in params:
-        raw = data.getlist(param.name)
+        raw = given.get(param.name)
         if not raw or (param.kind != "string" and raw == [""]):
             if param.required:
                 raise InvalidParameter(f"Missing required parameter {param.name} in the {where}")

@@ -182,6 +182,7 @@ BASE_DELAY_SECONDS = 0.25
 MAX_DELAY_SECONDS = 10.0
 MAX_CLIENTS = 100_000  # addresses remembered at most (the oldest are forgotten)
 CONSOLE_SIGN_IN = "/console/api/session"  # POST: its SID and secret are in the body
+_SID = re.compile(r"(AC|SK)[0-9a-fA-F]{32}")  # what a username may be logged as
 
 
 class AuthBrake:
@@ -213,7 +214,7 @@ class AuthBrake:
         ip = client_ip(scope)
         credentials = basic_username(scope)
         username = credentials[0] if credentials else None
-        if username is not None and not re.fullmatch(r"(AC|SK)[0-9a-fA-F]{32}", username):
+        if username is not None and not _SID.fullmatch(username):
             username = "(not a SID)"
         key: tuple[str, str] | None = (ip, username or "")
         if credentials is None:

@@ -984,13 +984,12 @@ class TaskLifecycle:
 
     def _task_event(self, event_type: str, task: Task, now: int, description: str,
                     extra: dict[str, Any] | None = None, **sids: str | None) -> Event:
-        task_channels = self.task_channels
-        data = event_data.task_data(task, now, task_channels.get(task.task_channel_sid),
+        channel = self.task_channels.get(task.task_channel_sid)
+        data = event_data.task_data(task, now, channel,
                                     self.task_queues.get(task.task_queue_sid or ""),
                                     self.workflows.get(task.workflow_sid or ""))
         if extra:
             data.update(extra)
-        channel = task_channels.get(task.task_channel_sid)
         return self.emit(event_type, "task", task.sid, now, description, data,
                          task_sid=task.sid, task_queue_sid=task.task_queue_sid,
                          workflow_sid=task.workflow_sid,
