@@ -270,3 +270,26 @@ def test_the_same_answers_after_a_restart(database_url: str) -> None:
     workspace = before[0][0][0][""]
     assert workspace["tasks_created"].count == 3
     assert workspace["reservations_accepted"].count == 1
+
+
+def test_a_commit_while_reading_is_noticed(store: Store) -> None:
+    """A batch committed between a reader's first and second read: the reader says so (the
+    service reads again) rather than mixing two states of the log."""
+    fed = Fed(store)
+    workspace_sid = f"WS{next(_workspaces):032d}"
+    seq = commit(store, workspace_sid, 1, [(at * 10_000, "task.created", 0, 0, None, 0)
+                                           for at in range(40)])
+    now = BASE + 40 * 10_000 + 1_000
+    w = Window(now - 5 * MINUTE, now)
+    assert fed.read(workspace_sid, w, None) is not None
+    reader = fed.recent.reader(workspace_sid, w, None)
+    assert reader is not None
+    first = reader.figures(WORKSPACE, [""])
+    commit(store, workspace_sid, seq, [(40 * 10_000 + 500, "task.created", 0, 0, None, 0)])
+    reader.figures(WORKSPACE, [""])
+    assert reader.changed and not reader.complete and not reader.missing
+    again = fed.recent.reader(workspace_sid, w, None)
+    assert again is not None
+    assert again.figures(WORKSPACE, [""])[""]["tasks_created"].count == (
+        first[""]["tasks_created"].count + 1)
+    assert again.complete

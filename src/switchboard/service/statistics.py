@@ -47,6 +47,8 @@ T = TypeVar("T")
 # Held-back records fed outside the lock while more than this many remain, so the event loop
 # is never kept waiting long for the lock.
 HANDOVER_BATCH = 1_000
+# Reads from memory begun again when a commit lands in the middle, before the store is read.
+RECENT_TRIES = 3
 
 
 @dataclass
@@ -106,12 +108,18 @@ class StatisticsService:
         """``figures`` of a window: from memory when it holds them (``stats.recent``: on the
         event loop, no store), else read from the store on a worker thread."""
         await self.activity(workspace_sid)
-        recent = self._recent.reader(workspace_sid, window, channel)
-        if recent is not None:
+        for _ in range(RECENT_TRIES):
+            recent = self._recent.reader(workspace_sid, window, channel)
+            if recent is None:
+                break
             found = figures(recent)
             if recent.complete:
                 return found
-            self._recent.fill(workspace_sid, recent.missing)  # for the next requests
+            if not recent.changed:
+                self._recent.fill(workspace_sid, recent.missing)  # for the next requests
+                break
+            # A batch committed while it was read (the writer thread took its turn): read
+            # the new state (``reader`` checks again that no event is after the window's end).
         engine = self.runtime.store.engine
 
         def run() -> T:

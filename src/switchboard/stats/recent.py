@@ -3,10 +3,12 @@ without the store: each workspace's live minutes summed as the rollups sum them,
 cache of what closed periods sum to.
 
 A window ``[start, end]`` with no event after ``end`` (the usual "the last N minutes") is read
-in three parts, as ``stored.Cut`` reads it: the events of its first part-minute (kept by
-``stored.EdgeMinutes``, bounded), its whole minutes before the live ones (closed: summed once
-by the store, then kept in ``_Closed``), and the live minutes (the newest event's and the one
-before, ``LIVE_MINUTES``, from ``since`` on). Nothing here is kept per event.
+in three parts, as ``stored.Cut`` reads it: its first part-minute, from the events of that
+minute (closed: kept by ``stored.EdgeMinutes``, bounded), laid out once as runs with suffix
+sums (``_EdgeSums``: a part from any moment on is summed in O(log n), a few minutes kept); its
+whole minutes before the live ones (closed: summed once by the store, then kept in
+``_Closed``); and the live minutes (the newest event's and the one before, ``LIVE_MINUTES``,
+from ``since`` on). Nothing else is kept per event.
 
 The live minutes are fed by the store's writer thread as each batch commits (``committed``:
 the rollup rows the writer built for the batch, no second pass over the events), so they hold
@@ -24,14 +26,16 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from array import array
+from bisect import bisect_left
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select
 
-from switchboard.stats.cumulative import ACCEPTED, CANCELED, Histogram
+from switchboard.stats.cumulative import ACCEPTED, CANCELED, SPLIT_FIGURES, Histogram, occurrences
 from switchboard.stats.queries import records_between
 from switchboard.stats.records import EventRecord
 from switchboard.stats.rollups import MINUTE_MS, Rollup, pending_backfill
@@ -41,13 +45,10 @@ from switchboard.stats.stored import (
     Sums,
     Waits,
     WindowReader,
-    fold_figures,
-    fold_waits,
     histograms,
     periods,
     rollup_figures,
     rollup_waits,
-    within,
 )
 from switchboard.stats.window import Window
 from switchboard.store import tables
@@ -57,6 +58,7 @@ LIVE_MINUTES = 2  # the newest event's minute and the one before (its last commi
 CLOSED_ENTRIES = 256  # closed sums kept, least recently used dropped first
 CLOSED_SIDS = 10_000  # ... and SIDs in them all
 CACHED_SIDS = 500  # requests for more SIDs than this are not cached
+EDGE_SUMS = 4  # first part-minutes kept as runs (a dashboard asks for one or two windows)
 FIGURES, WAITS = "figures", "waits"
 # (workspace, FIGURES or WAITS, scope, SIDs, channel, first minute, end of the last)
 ClosedKey = tuple[str, str, str, tuple[str, ...], str | None, int, int]
@@ -161,6 +163,61 @@ class _Closed:
             del self._found[key]
 
 
+class _Run:
+    """One figure's occurrences in one channel of a closed minute, by date, with the sums of
+    every suffix: the part of the minute from any moment on is summed in O(log n)."""
+
+    __slots__ = ("dates", "least", "most", "totals", "waits")
+
+    def __init__(self, dates: array[int], waits: array[int]) -> None:
+        self.dates = dates
+        self.waits = waits
+        totals, least, most = [0] * len(waits), [0] * len(waits), [0] * len(waits)
+        total, low, high = 0, waits[-1], waits[-1]
+        for i in range(len(waits) - 1, -1, -1):
+            wait = waits[i]
+            total += wait
+            low = min(low, wait)
+            high = max(high, wait)
+            totals[i], least[i], most[i] = total, low, high
+        self.totals, self.least, self.most = (array("q", a) for a in (totals, least, most))
+
+    def span(self, lo: int, hi: int) -> tuple[int, int]:
+        """The indexes of the occurrences with ``lo <= date < hi``."""
+        return bisect_left(self.dates, lo), bisect_left(self.dates, hi)
+
+    def summary(self, lo: int, hi: int) -> Summary | None:
+        i, j = self.span(lo, hi)
+        if i >= j:
+            return None
+        if j == len(self.dates):  # a suffix, as a window's first part-minute is
+            return Summary(j - i, self.totals[i], self.least[i], self.most[i])
+        part = self.waits[i:j]
+        return Summary(j - i, sum(part), min(part), max(part))
+
+
+class _EdgeSums:
+    """A closed minute's counted events (an ``EdgeMinutes`` entry) as runs by (scope, SID)
+    and (figure, channel)."""
+
+    __slots__ = ("records", "runs")
+
+    def __init__(self, records: Sequence[EventRecord]) -> None:
+        self.records = records  # what it was made from: it is stale once that is dropped
+        found: dict[tuple[str, str], dict[tuple[str, str], tuple[array[int], array[int]]]] = {}
+        for record in records:  # sorted by date
+            channel = record.task_channel or ""
+            for scope, sid, figure, wait in occurrences(record):
+                runs = found.setdefault((scope, sid), {})
+                run = runs.get((figure, channel))
+                if run is None:
+                    run = runs[(figure, channel)] = (array("q"), array("q"))
+                run[0].append(record.event_date)
+                run[1].append(wait)
+        self.runs = {key: {of: _Run(*run) for of, run in runs.items()}
+                     for key, runs in found.items()}
+
+
 class RecentRollups:
     """The live minutes of the workspaces read lately, and closed periods' sums. Fed by the
     store (``Store.rollup_listeners``); read on the event loop."""
@@ -174,6 +231,7 @@ class RecentRollups:
         self._live: dict[str, _Live] = {}
         self._loading: set[str] = set()
         self._closed = _Closed(closed_entries, closed_sids)
+        self._edge_sums: OrderedDict[tuple[str, int], _EdgeSums] = OrderedDict()
 
     # ------------------------------------------------------------------ fed by the store
 
@@ -227,6 +285,8 @@ class RecentRollups:
         with self._lock:
             self._live.pop(workspace_sid, None)
             self._closed.forget(workspace_sid)
+            for key in [k for k in self._edge_sums if k[0] == workspace_sid]:
+                del self._edge_sums[key]
 
     def _load(self, conn: Connection, workspace_sid: str) -> None:
         """Writer thread: the workspace's live minutes, from their events."""
@@ -297,6 +357,20 @@ class RecentRollups:
                 return None
             return RecentReader(self, workspace_sid, live, window, channel)
 
+    def edge_sums(self, workspace_sid: str, minute: int) -> _EdgeSums | None:
+        """A closed minute's occurrences as runs, if ``edges`` keeps its events (lock held)."""
+        records = self.edges.get(workspace_sid, minute)
+        if records is None:
+            return None
+        key = (workspace_sid, minute)
+        found = self._edge_sums.get(key)
+        if found is None or found.records is not records:
+            found = self._edge_sums[key] = _EdgeSums(records)
+            while len(self._edge_sums) > EDGE_SUMS:
+                self._edge_sums.popitem(last=False)
+        self._edge_sums.move_to_end(key)
+        return found
+
     def fill(self, workspace_sid: str, keys: list[ClosedKey]) -> None:
         """Sum closed periods a reader missed, for the next requests."""
         if keys:
@@ -304,9 +378,10 @@ class RecentRollups:
 
 
 class RecentReader(WindowReader):
-    """One request's reads from memory, of one state of the workspace (``complete`` False if
-    a part was missing or the state changed: the answers are then wrong and the request is
-    read from the store; ``missing`` are the closed sums to compute for the next one)."""
+    """One request's reads from memory, of one state of the workspace. ``complete`` False:
+    the answers are wrong, because the state changed meanwhile (``changed``: a batch committed;
+    read again) or a part was missing (read from the store; ``missing`` are the closed sums to
+    compute for the next requests)."""
 
     def __init__(self, recent: RecentRollups, workspace_sid: str, live: _Live, window: Window,
                  channel: str | None) -> None:
@@ -318,23 +393,22 @@ class RecentReader(WindowReader):
         self.channel = channel
         self.first = -(-window.start // MINUTE_MS) * MINUTE_MS  # the first whole minute
         self.complete = True
+        self.changed = False
         self.missing: list[ClosedKey] = []
-        self._edge: Sequence[EventRecord] | None = self._edge_records(live)
+        # The first part-minute, ``[_lo, _hi)``: its minute's runs (None: none in it).
+        self._lo, self._hi = window.start, min(self.first, window.end + 1)
+        self._edge: _EdgeSums | None = None
+        self._edge_kept = True  # False: the part-minute has events not kept here
+        if window.start < self.first and live.newest is not None \
+                and self.first - MINUTE_MS <= live.newest:
+            # A live minute's events are not kept; a closed one's may be.
+            self._edge = None if self.first > live.since else self.recent.edge_sums(
+                workspace_sid, self.first - MINUTE_MS)
+            self._edge_kept = self._edge is not None
 
-    def _edge_records(self, live: _Live) -> Sequence[EventRecord] | None:
-        """The counted events before the first whole minute (None: not kept)."""
-        start, first = self.window.start, self.first
-        if start == first or live.newest is None or first - MINUTE_MS > live.newest:
-            return ()  # no part-minute, or nothing in it
-        if first > live.since:
-            return None  # a live minute: its events are not kept
-        records = self.recent.edges.get(self.workspace_sid, first - MINUTE_MS)
-        if records is None:
-            return None
-        part = within(records, start, min(first, self.window.end + 1))
-        if self.channel is not None:
-            part = [r for r in part if r.task_channel == self.channel]
-        return part
+    def _runs(self, scope: str, sid: str) -> Iterable[tuple[tuple[str, str], _Run]]:
+        """The first part-minute's runs of a SID of the scope."""
+        return () if self._edge is None else self._edge.runs.get((scope, sid), {}).items()
 
     def _key(self, kind: str, scope: str, sids: Collection[str]) -> ClosedKey | None:
         """The cache key of the closed minutes' sums (None: there are none)."""
@@ -357,8 +431,10 @@ class RecentReader(WindowReader):
 
     def _usable(self) -> bool:
         """Still the state the reader began with (and every part was found so far)."""
-        if self._edge is None or self.live.version != self.version \
+        if self.live.version != self.version \
                 or self.recent._live.get(self.workspace_sid) is not self.live:
+            self.changed = True
+        if self.changed or not self._edge_kept:
             self.complete = False
         return self.complete
 
@@ -386,8 +462,13 @@ class RecentReader(WindowReader):
                         if channel is None or of == channel:
                             mine[figure] = mine.get(figure, Summary()).merge(
                                 Summary(count, total, least, most))
-        assert self._edge is not None
-        fold_figures(found, self._edge, scope)
+            for sid in sids:
+                mine = found[sid]
+                for (figure, of), run in self._runs(scope, sid):
+                    if channel is None or of == channel:
+                        part = run.summary(self._lo, self._hi)
+                        if part is not None:
+                            mine[figure] = mine.get(figure, Summary()).merge(part)
         return found
 
     def split(self, scope: str, sid: str) -> tuple[Histogram, Histogram]:
@@ -406,8 +487,11 @@ class RecentReader(WindowReader):
                 for (figure, of, second), count in minute.waits.get((scope, sid), {}).items():
                     if channel is None or of == channel:
                         counts[figure][second] += count
-        assert self._edge is not None
-        fold_waits(counts, self._edge, scope, sid)
+            for (figure, of), run in self._runs(scope, sid):
+                if figure in SPLIT_FIGURES and (channel is None or of == channel):
+                    i, j = run.span(self._lo, self._hi)
+                    for wait in run.waits[i:j]:
+                        counts[figure][-(-wait // 1000)] += 1
         return histograms(counts)
 
 
