@@ -118,6 +118,50 @@ B-trees, not reads), and would have counted against the memory target. What is l
 thin over the parts of the table above, none of them above 70 µs: to reach 0.5x, pending would
 need about a fifth of its CPU gone (~60 µs of ~300), more than any one part but uvicorn's HTTP
 handling (which the bare endpoint pays too) and the store writer's SQLite work.
+
+A third pass (issue 14) profiled again, per thread, and counted instructions to see changes of
+a few per cent through the noise: ``valgrind --tool=callgrind`` on the app driven in process
+(as above), the difference between runs of 100 and 400 creations divided by 300 (its own noise
+about 1 %). Kept: the API's routes are tried before /healthz, /readyz and the documentation
+(Starlette matches routes in turn: a creation was tried against five paths first), the form's
+parameters are grouped in one pass (one ``getlist`` scan per declared parameter cost 6.3 µs a
+creation, now 2.8 µs), the failed-authentication brake's SID pattern is compiled once, and a
+task event looks its channel up once. Instructions per creation, both threads, before and after
+side by side: pending 1.27M-1.30M before (three runs), 1.24M after (-3.0 % against the run
+beside it), routed 1.75M before, 1.69M after (-3.6 %). Over HTTP the machine was saturated
+(load 8 to 9, the bare endpoint's CPU per request 123-133 µs instead of 77-83), 9 rounds of
+3,000, two runs with the trees' order swapped:
+
+                       rate/s         µs CPU/req   x bare rate   x bare CPU
+    bare          2,238 / 2,552      123 / 133      1.00          1.00
+    after  pending  935 / 1,083      463 / 477      0.46 / 0.40   3.76 / 3.58
+    after  routed   651 / 875        587 / 593      0.33 / 0.33   4.76 / 4.49
+    before pending  799 / 1,037      490 / 480      0.37 / 0.41   3.95 / 3.68
+    before routed   762 / 842        597 / 597      0.34 / 0.34   4.84 / 4.47
+
+A 3 % cut is about this noise: the server's CPU per request is lower in both runs (by 0.6 to
+5.5 %), but the rate ratios disagree on the sign. Neither target is met at this load (pending
+0.40-0.46x of 0.5x, routed 0.33x of 0.35x); at a quieter moment the earlier figures above
+hold, less about 3 %.
+
+Where the event loop's time goes now, sampled in process (py-spy, the app's share of that
+thread = 100 %; uvicorn's HTTP parsing and writing come on top, about a fifth of the thread
+in the served profile): Starlette's and our middleware and routing 23 % (route matching 5 %,
+the send wrappers 5 %), the command 25 % (of it the four task events 12 %, their ``emit`` 7 %),
+the commit and its listeners 12 % (the hand-off to the store 5 %, statistics 4 %), reading and
+parsing the form 12 %, authentication 5 %, rendering and sending the task 3 %, timers 2 %. In
+the served profile, uvicorn writing a response's head is the largest single piece (6.6 µs an
+answer measured alone: a regular expression on each of the eleven header names and values).
+
+Tried and not kept in this pass: one write per answer (the head held back until the body, in
+a cycle class of our own): uvloop already sends what a loop iteration wrote in one system call,
+so nothing moved (490 against 497 µs); reading the body straight from ``receive`` instead of
+Starlette's ``Request.body()`` (2.2 µs less) broke handlers that read the body again (bulk
+statistics with a JSON body waited forever for it); Twilio's constant headers made once
+(0.07 µs); decoding the Basic credentials once for the brake and the endpoint through a cache
+(1.2 µs, not worth keeping secrets in a cache); validating uvicorn's response head ourselves
+(about 4 µs) would mean a copy of uvicorn's ``send``. The store writer was not touched (it was
+being changed for the statistics at the same time).
 """
 
 from __future__ import annotations
