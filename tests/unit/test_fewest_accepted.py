@@ -4,10 +4,13 @@ recent-reservation history it and the wait estimates learn from (routing/history
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from routing_helpers import World, rebuild
 
 from switchboard.routing.engine import WorkspaceEngine
@@ -191,6 +194,41 @@ def test_accept_counts_window_is_exact() -> None:
     assert (counts.count("WKa"), counts.count("WKb")) == (1, 1)
     counts.prune(2_000 + ACCEPT_WINDOW_MS)
     assert (counts.count("WKa"), counts.count("WKb")) == (0, 0)
+
+
+def check_accept_counts(steps: list[tuple[int, int]], window_ms: int) -> AcceptCounts:
+    """Records the accepts (worker, ms since the last), pruning after each, and compares
+    every count with the brute-force count of the accepts within the window."""
+    counts = AcceptCounts(window_ms=window_ms)
+    told: Counter[str] = Counter()
+    counts.changed = lambda sid, old: told.update((sid,))
+    accepted: list[tuple[int, str]] = []
+    now = 0
+    for worker, step in steps:
+        now += step
+        counts.record(f"WK{worker}", now)
+        accepted.append((now, f"WK{worker}"))
+        counts.prune(now)
+        # The accepts in the window: those after the last one at or before its start.
+        start = bisect_right(accepted, (now - window_ms, "~"))
+        live = Counter(sid for _, sid in accepted[start:])
+        assert all(counts.count(f"WK{w}") == live[f"WK{w}"] for w in range(4))
+    expired = sum(1 for at, _ in accepted if at <= now - window_ms)
+    assert sum(told.values()) == len(accepted) + expired  # told of each change once
+    return counts
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3_000)), max_size=300),
+       st.integers(1, 5_000))
+def test_accept_counts_equal_brute_force(steps: list[tuple[int, int]], window_ms: int) -> None:
+    check_accept_counts(steps, window_ms)
+
+
+def test_spent_accepts_are_dropped_and_counts_stay_exact() -> None:
+    rng = random.Random(7)
+    steps = [(rng.randrange(4), rng.randrange(0, 30)) for _ in range(6_000)]
+    counts = check_accept_counts(steps, window_ms=1_000)  # ~70 accepts in the window
+    assert len(counts._times) < 2_200  # spent accepts went in batches, not all kept
 
 
 def test_handle_times_mean_and_conditional_residual() -> None:
