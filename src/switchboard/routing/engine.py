@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Unpack
 
 from switchboard.routing import estimates, loading, validate
 from switchboard.routing import events as event_data
@@ -42,6 +43,8 @@ from switchboard.routing.resources import (
     FIFO_WORKFLOW_NAME,
     UNSET,
     Resources,
+    TaskQueueSettings,
+    WorkflowSettings,
     check_queue_order,
     check_version,
 )
@@ -87,6 +90,11 @@ class WorkspaceEngine:
         self.workflow = resources.workflow
         self.workers_matching = membership.workers_matching
         self.queues_for_attributes = membership.queues_for_attributes
+        # Commands that change nothing routing depends on: the resources' own, bound here.
+        self.create_activity = resources.create_activity
+        self.delete_activity = resources.delete_activity
+        self.update_task_channel = resources.update_task_channel
+        self.create_workflow = resources.create_workflow
         # Tasks and reservations: their commands and reads are the lifecycle's own, bound here
         # so that a command costs no extra call.
         self.task = lifecycle.task
@@ -294,9 +302,6 @@ class WorkspaceEngine:
 
     # ------------------------------------------------------------------ activities
 
-    def create_activity(self, friendly_name: str, available: bool, now: int) -> Activity:
-        return self.resources.create_activity(friendly_name, available, now)
-
     def update_activity(self, sid: str, now: int, *, friendly_name: str | None) -> Activity:
         activity = self.activity(sid)
         if friendly_name is not None and friendly_name != activity.friendly_name:
@@ -309,9 +314,6 @@ class WorkspaceEngine:
         self.resources.activity_updated(activity, now)
         return activity
 
-    def delete_activity(self, sid: str, now: int) -> None:
-        self.resources.delete_activity(sid, now)
-
     # ------------------------------------------------------------------ task channels
 
     def create_task_channel(
@@ -322,12 +324,6 @@ class WorkspaceEngine:
             self.resources.add_worker_channel(worker, channel)
             self.lifecycle.worker_changed(worker, now)
         return channel
-
-    def update_task_channel(
-        self, sid: str, now: int, *, friendly_name: str | None, optimized: bool | None
-    ) -> TaskChannel:
-        return self.resources.update_task_channel(sid, now, friendly_name=friendly_name,
-                                                  optimized=optimized)
 
     def delete_task_channel(self, sid: str, now: int) -> None:
         self.resources.delete_task_channel(sid, now, self.tasks.values())
@@ -405,43 +401,17 @@ class WorkspaceEngine:
 
     # ------------------------------------------------------------------ task queues
 
-    def create_task_queue(
-        self,
-        friendly_name: str,
-        now: int,
-        *,
-        target_workers: str | None = None,
-        max_reserved_workers: int | None = None,
-        task_order: str | None = None,
-        reservation_activity_sid: str | None = None,
-        assignment_activity_sid: str | None = None,
-    ) -> TaskQueue:
-        queue = self.resources.create_task_queue(
-            friendly_name, now, target_workers=target_workers,
-            max_reserved_workers=max_reserved_workers, task_order=task_order,
-            reservation_activity_sid=reservation_activity_sid,
-            assignment_activity_sid=assignment_activity_sid)
+    def create_task_queue(self, friendly_name: str, now: int,
+                          **settings: Unpack[TaskQueueSettings]) -> TaskQueue:
+        queue = self.resources.create_task_queue(friendly_name, now, **settings)
         for worker_sid in self.membership.index_queue(queue):
             self.lifecycle.refresh_worker(self.workers[worker_sid])
         return queue
 
-    def update_task_queue(
-        self,
-        sid: str,
-        now: int,
-        *,
-        friendly_name: str | None = None,
-        target_workers: str | None = None,
-        max_reserved_workers: int | None = None,
-        task_order: str | None = None,
-        reservation_activity_sid: str | None = None,
-        assignment_activity_sid: str | None = None,
-    ) -> TaskQueue:
+    def update_task_queue(self, sid: str, now: int, *, friendly_name: str | None = None,
+                          **settings: Unpack[TaskQueueSettings]) -> TaskQueue:
         queue, reorder, retarget = self.resources.update_task_queue(
-            sid, now, friendly_name=friendly_name, target_workers=target_workers,
-            max_reserved_workers=max_reserved_workers, task_order=task_order,
-            reservation_activity_sid=reservation_activity_sid,
-            assignment_activity_sid=assignment_activity_sid)
+            sid, now, friendly_name=friendly_name, **settings)
         if reorder:
             self.lifecycle.waiting.reorder_queue(sid)
         if retarget:
@@ -457,21 +427,6 @@ class WorkspaceEngine:
 
     # ------------------------------------------------------------------ workflows
 
-    def create_workflow(
-        self,
-        friendly_name: str,
-        configuration: str,
-        now: int,
-        *,
-        assignment_callback_url: str | None = None,
-        fallback_assignment_callback_url: str | None = None,
-        task_reservation_timeout: int | None = None,
-    ) -> Workflow:
-        return self.resources.create_workflow(
-            friendly_name, configuration, now, assignment_callback_url=assignment_callback_url,
-            fallback_assignment_callback_url=fallback_assignment_callback_url,
-            task_reservation_timeout=task_reservation_timeout)
-
     def update_workflow(
         self,
         sid: str,
@@ -479,16 +434,11 @@ class WorkspaceEngine:
         *,
         friendly_name: str | None = None,
         configuration: str | None = None,
-        assignment_callback_url: str | None = UNSET,
-        fallback_assignment_callback_url: str | None = UNSET,
-        task_reservation_timeout: int | None = None,
         re_evaluate_tasks: bool = False,
+        **settings: Unpack[WorkflowSettings],
     ) -> Workflow:
         workflow, config = self.resources.update_workflow(
-            sid, now, friendly_name=friendly_name, configuration=configuration,
-            assignment_callback_url=assignment_callback_url,
-            fallback_assignment_callback_url=fallback_assignment_callback_url,
-            task_reservation_timeout=task_reservation_timeout)
+            sid, now, friendly_name=friendly_name, configuration=configuration, **settings)
         if re_evaluate_tasks and config is not None:
             self.lifecycle.reevaluate_workflow(workflow, now)
         self.resources.workflow_updated(workflow, now)

@@ -11,7 +11,7 @@ parts that decide it after the resource has changed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from switchboard.routing import events as event_data
 from switchboard.routing import validate
@@ -57,6 +57,25 @@ QUEUE_ORDERS = ("FIFO", "LIFO")
 
 UNSET: Any = object()  # a keyword argument not given (None clears the value)
 T = TypeVar("T")
+
+
+class TaskQueueSettings(TypedDict, total=False):
+    """A task queue's optional settings, as its creation and update take them (the engine
+    passes them through to ``Resources``); one not given keeps its default or present value."""
+
+    target_workers: str | None
+    max_reserved_workers: int | None
+    task_order: str | None
+    reservation_activity_sid: str | None
+    assignment_activity_sid: str | None
+
+
+class WorkflowSettings(TypedDict, total=False):
+    """A workflow's optional settings, as its creation and update take them."""
+
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int | None
 
 
 def compile_target_workers(text: str, name: str = "TargetWorkers") -> Expression:
