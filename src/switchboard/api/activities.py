@@ -38,7 +38,7 @@ def render_activity(activity: Activity, base: str) -> dict[str, Any]:
     *PAGING,
 ))
 async def list_activities(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     items = list(engine.activities.values())
     if ctx.args["friendly_name"] is not None:
         items = [a for a in items if a.friendly_name == ctx.args["friendly_name"]]
@@ -62,12 +62,12 @@ async def create_activity(ctx: Context) -> dict[str, Any]:
         return render_activity(engine.create_activity(a["friendly_name"], available, now),
                                ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch an activity")
 async def fetch_activity(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return render_activity(engine.activity(ctx.path["Sid"]), ctx.base_url)
 
 
@@ -79,12 +79,11 @@ async def update_activity(ctx: Context) -> dict[str, Any]:
                                           friendly_name=ctx.args["friendly_name"])
         return render_activity(activity, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete an activity", status=204)
 async def delete_activity(ctx: Context) -> None:
-    await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"],
-                          lambda engine, now: engine.delete_activity(ctx.path["Sid"], now))
+    await ctx.run(lambda engine, now: engine.delete_activity(ctx.path["Sid"], now))
 
 

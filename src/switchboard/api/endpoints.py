@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
@@ -22,10 +22,13 @@ from starlette.types import Message, Receive, Scope, Send
 
 from switchboard.api.errors import SessionEnded, Unauthorized, routing_error_response
 from switchboard.api.params import Param, check_text, parse
+from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
-from switchboard.service.runtime import Runtime
+from switchboard.service.runtime import Command, Runtime
 from switchboard.service.sessions import COOKIE, CSRF_HEADER, ConsoleSessions
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +62,14 @@ class Context:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def engine(self) -> WorkspaceEngine:
+        """The engine of the workspace the path names (``{WorkspaceSid}``), to read."""
+        return self.runtime.engine(self.account.sid, self.path["WorkspaceSid"])
+
+    def run(self, command: Command[T]) -> Coroutine[Any, Any, T]:
+        """Run a command on the path's workspace; awaited, it returns once committed."""
+        return self.runtime.run(self.account.sid, self.path["WorkspaceSid"], command)
 
 
 Handler = Callable[[Context], Awaitable[dict[str, Any] | Reply | None]]

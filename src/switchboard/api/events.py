@@ -103,7 +103,7 @@ def render_event(row: dict[str, Any], base: str) -> dict[str, Any]:
 ))
 async def list_events(ctx: Context) -> dict[str, Any]:
     a = ctx.args
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     now = ctx.runtime.clock.now_ms()
     end = a["end_date"] if a["end_date"] is not None else now
     start = a["start_date"] if a["start_date"] is not None else (
@@ -175,7 +175,7 @@ def _fetch(ctx: Context, query: Any) -> list[dict[str, Any]]:
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch an event")
 async def fetch_event(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     events = tables.events
     rows = await asyncio.to_thread(_fetch, ctx, select(events).where(
         events.c.workspace_sid == engine.workspace.sid, events.c.sid == ctx.path["Sid"]))

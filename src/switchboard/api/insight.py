@@ -43,7 +43,7 @@ async def create_expression_evaluation(ctx: Context) -> dict[str, Any]:
     task_attributes = None
     if a["task_attributes"] is not None:
         task_attributes = validate.attributes(a["task_attributes"], "TaskAttributes")
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     url = workspace_url(ctx.base_url, engine.workspace.sid, "ExpressionEvaluations")
     expression, problem = evaluation.compile_problem(a["expression"])
     if expression is None:
@@ -69,7 +69,7 @@ def _task_match(task: Task) -> dict[str, Any]:
            summary="The workspace's pending timers, soonest first (a Switchboard extension: "
            "not in TaskRouter)")
 async def list_timers(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     now = ctx.runtime.clock.now_ms()
     return {
         "now": iso(now),
@@ -88,11 +88,11 @@ async def list_timers(ctx: Context) -> dict[str, Any]:
            summary="Why a task went where it did: its path through its workflow and how its "
            "worker was chosen (a Switchboard extension: not in TaskRouter)")
 async def fetch_task_routing(ctx: Context) -> dict[str, Any]:
-    account, workspace_sid, sid = ctx.account.sid, ctx.path["WorkspaceSid"], ctx.path["TaskSid"]
-    ctx.runtime.engine(account, workspace_sid).task(sid)  # 404 before reading the store
+    workspace_sid, sid = ctx.path["WorkspaceSid"], ctx.path["TaskSid"]
+    ctx.engine().task(sid)  # 404 before reading the store
     rows = await asyncio.to_thread(_task_events, ctx, workspace_sid, sid)
     # The engine as it is now, after the read (another command may have run meanwhile).
-    engine = ctx.runtime.engine(account, workspace_sid)
+    engine = ctx.engine()
     task = engine.task(sid)
     now = ctx.runtime.clock.now_ms()
     names = _Names(engine)

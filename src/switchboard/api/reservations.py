@@ -116,7 +116,7 @@ async def _list(ctx: Context, reservations: list[Reservation], url: str,
     status = ctx.args["reservation_status"]
     if status is not None:
         reservations = [r for r in reservations if r.reservation_status == status]
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     # A worker deleted since may still hold past reservations of the task: not unknown.
     worker_sid = filters.sid(ctx.args.get("worker_sid"), "WorkerSid", "WK",
                              lambda sid: sid in engine.workers
@@ -131,7 +131,7 @@ async def _list(ctx: Context, reservations: list[Reservation], url: str,
     Param("ReservationStatus", "enum", choices=STATUSES),
     Param("WorkerSid", description="A worker of the workspace (else 400)."), *PAGING))
 async def list_task_reservations(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     task = engine.task(ctx.path["TaskSid"])
     return await _list(ctx, list(engine.task_reservations.get(task.sid, [])),
                        workspace_url(ctx.base_url, task.workspace_sid, "Tasks", task.sid,
@@ -140,7 +140,7 @@ async def list_task_reservations(ctx: Context) -> dict[str, Any]:
 
 @api.route("GET", BY_TASK + "/{Sid}", tag=TAG, summary="Fetch a task's reservation")
 async def fetch_task_reservation(ctx: Context) -> Reply:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     reservation = engine.reservation(ctx.path["Sid"], task_sid=ctx.path["TaskSid"])
     return Reply(render_reservation(engine, reservation, ctx.base_url), str(reservation.version))
 
@@ -154,7 +154,7 @@ async def update_task_reservation(ctx: Context) -> Reply:
 @api.route("GET", BY_WORKER, tag=TAG, summary="List a worker's reservations", params=(
     Param("ReservationStatus", "enum", choices=STATUSES), *PAGING))
 async def list_worker_reservations(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     worker = engine.worker(ctx.path["WorkerSid"])
     return await _list(ctx, engine.reservations_of_worker(worker.sid),
                        workspace_url(ctx.base_url, worker.workspace_sid, "Workers", worker.sid,
@@ -163,7 +163,7 @@ async def list_worker_reservations(ctx: Context) -> dict[str, Any]:
 
 @api.route("GET", BY_WORKER + "/{Sid}", tag=TAG, summary="Fetch a worker's reservation")
 async def fetch_worker_reservation(ctx: Context) -> Reply:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     reservation = engine.reservation(ctx.path["Sid"], worker_sid=ctx.path["WorkerSid"])
     return Reply(render_reservation(engine, reservation, ctx.base_url, True),
                  str(reservation.version))
@@ -188,4 +188,4 @@ async def _update(ctx: Context, *, task_sid: str | None = None,
         return Reply(render_reservation(engine, reservation, ctx.base_url, worker_sid is not None),
                      str(reservation.version))
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)

@@ -87,10 +87,6 @@ def _service(ctx: Context) -> StatisticsService:
     return statistics_of(ctx.runtime)
 
 
-def _engine(ctx: Context) -> WorkspaceEngine:
-    return ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
-
-
 def _query(ctx: Context, engine: WorkspaceEngine) -> Query:
     a = ctx.args
     window = resolve_window(ctx.runtime.clock.now_ms(), a.get("minutes"), a.get("start_date"),
@@ -221,7 +217,7 @@ async def _workers_flow(ctx: Context, engine: WorkspaceEngine, only: set[str] | 
 @api.route("GET", WS + "/Statistics", tag=TAG, summary="Workspace statistics",
            params=(*WINDOW, SPLIT))
 async def workspace_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace, {
         "cumulative": await _flow(ctx, engine, cumulative.WORKSPACE, "", q),
@@ -231,7 +227,7 @@ async def workspace_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WS + "/RealTimeStatistics", tag=TAG, summary="Workspace real-time statistics",
            params=(CHANNEL,))
 async def workspace_realtime_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     return _resource(ctx, engine.workspace,
                      _workspace_realtime(ctx, engine, _channel_sid(ctx, engine)),
                      "RealTimeStatistics")
@@ -240,7 +236,7 @@ async def workspace_realtime_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WS + "/CumulativeStatistics", tag=TAG,
            summary="Workspace cumulative statistics", params=(*WINDOW, SPLIT))
 async def workspace_cumulative_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace,
                      await _flow(ctx, engine, cumulative.WORKSPACE, "", q),
@@ -256,7 +252,7 @@ QUEUES = WS + "/TaskQueues"
            params=(Param("FriendlyName", description="Only the queues with this name."),
                    *WINDOW, SPLIT, *PAGING))
 async def list_task_queue_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     q = _query(ctx, engine)
     queues = list(engine.task_queues.values())
     if ctx.args["friendly_name"] is not None:
@@ -283,7 +279,7 @@ async def list_task_queue_statistics(ctx: Context) -> dict[str, Any]:
            summary="Real-time statistics of up to 50 task queues. Body: JSON "
            '{"QueueSids": ["WQ…", …]} (or the form parameter QueueSids, repeated).')
 async def bulk_task_queue_realtime_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     sids = await _bulk_queue_sids(ctx)
     ws = engine.workspace
     data = []
@@ -348,7 +344,7 @@ QUEUE = QUEUES + "/{TaskQueueSid}"
 @api.route("GET", QUEUE + "/Statistics", tag=TAG, summary="Task queue statistics",
            params=(*WINDOW, SPLIT))
 async def task_queue_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace, {
@@ -360,7 +356,7 @@ async def task_queue_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", QUEUE + "/RealTimeStatistics", tag=TAG,
            summary="Task queue real-time statistics", params=(CHANNEL,))
 async def task_queue_realtime_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     return _resource(ctx, engine.workspace,
                      _queue_realtime(ctx, engine, queue, _channel_sid(ctx, engine)),
@@ -370,7 +366,7 @@ async def task_queue_realtime_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", QUEUE + "/CumulativeStatistics", tag=TAG,
            summary="Task queue cumulative statistics", params=(*WINDOW, SPLIT))
 async def task_queue_cumulative_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     queue = engine.task_queue(ctx.path["TaskQueueSid"])
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace,
@@ -386,7 +382,7 @@ WORKERS = WS + "/Workers"
 @api.route("GET", WORKERS + "/Statistics", tag=TAG, summary="Workers statistics",
            params=(*WINDOW, *WORKER_FILTERS))
 async def workers_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
     return _resource(ctx, engine.workspace, {
@@ -398,7 +394,7 @@ async def workers_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WORKERS + "/RealTimeStatistics", tag=TAG,
            summary="Workers real-time statistics", params=(CHANNEL, *WORKER_FILTERS))
 async def workers_realtime_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     figures = _workers_realtime(ctx, engine, _worker_subset(engine, ctx.args),
                                 _channel_sid(ctx, engine))
     return _resource(ctx, engine.workspace, figures, "Workers", "RealTimeStatistics")
@@ -407,7 +403,7 @@ async def workers_realtime_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WORKERS + "/CumulativeStatistics", tag=TAG,
            summary="Workers cumulative statistics", params=(*WINDOW, *WORKER_FILTERS))
 async def workers_cumulative_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     q = _query(ctx, engine)
     only = _worker_subset(engine, ctx.args)
     return _resource(ctx, engine.workspace, await _workers_flow(ctx, engine, only, q),
@@ -417,7 +413,7 @@ async def workers_cumulative_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WORKERS + "/{WorkerSid}/Statistics", tag=TAG,
            summary="One worker's cumulative statistics", params=WINDOW)
 async def worker_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     worker = engine.worker(ctx.path["WorkerSid"])
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace,
@@ -433,7 +429,7 @@ WORKFLOW = WS + "/Workflows/{WorkflowSid}"
 @api.route("GET", WORKFLOW + "/Statistics", tag=TAG, summary="Workflow statistics",
            params=(*WINDOW, SPLIT))
 async def workflow_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace, {
@@ -445,7 +441,7 @@ async def workflow_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WORKFLOW + "/RealTimeStatistics", tag=TAG,
            summary="Workflow real-time statistics", params=(CHANNEL,))
 async def workflow_realtime_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     return _resource(ctx, engine.workspace,
                      _workflow_realtime(ctx, engine, workflow.sid, _channel_sid(ctx, engine)),
@@ -455,7 +451,7 @@ async def workflow_realtime_statistics(ctx: Context) -> dict[str, Any]:
 @api.route("GET", WORKFLOW + "/CumulativeStatistics", tag=TAG,
            summary="Workflow cumulative statistics", params=(*WINDOW, SPLIT))
 async def workflow_cumulative_statistics(ctx: Context) -> dict[str, Any]:
-    engine = _engine(ctx)
+    engine = ctx.engine()
     workflow = engine.workflow(ctx.path["WorkflowSid"])
     q = _query(ctx, engine)
     return _resource(ctx, engine.workspace,

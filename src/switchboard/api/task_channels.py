@@ -34,7 +34,7 @@ def render_task_channel(channel: TaskChannel, base: str) -> dict[str, Any]:
 
 @api.route("GET", BASE, tag=TAG, summary="List task channels", params=PAGING)
 async def list_task_channels(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return page(list(engine.task_channels.values()), key="channels",
                 url=workspace_url(ctx.base_url, engine.workspace.sid, "TaskChannels"),
                 query=ctx.query, args=ctx.args,
@@ -55,12 +55,12 @@ async def create_task_channel(ctx: Context) -> dict[str, Any]:
                                              a["channel_optimized_routing"], now)
         return render_task_channel(channel, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a task channel by SID or unique name")
 async def fetch_task_channel(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return render_task_channel(engine.task_channel(ctx.path["Sid"]), ctx.base_url)
 
 
@@ -75,10 +75,9 @@ async def update_task_channel(ctx: Context) -> dict[str, Any]:
             optimized=ctx.args["channel_optimized_routing"])
         return render_task_channel(channel, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete a task channel", status=204)
 async def delete_task_channel(ctx: Context) -> None:
-    await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"],
-                          lambda engine, now: engine.delete_task_channel(ctx.path["Sid"], now))
+    await ctx.run(lambda engine, now: engine.delete_task_channel(ctx.path["Sid"], now))

@@ -73,7 +73,7 @@ def render_task_queue(engine: WorkspaceEngine, queue: TaskQueue, base: str) -> d
 ))
 async def list_task_queues(ctx: Context) -> dict[str, Any]:
     a = ctx.args
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     if a["evaluate_worker_attributes"] is not None:
         attributes = validate.attributes(a["evaluate_worker_attributes"],
                                          "EvaluateWorkerAttributes")
@@ -121,12 +121,12 @@ async def create_task_queue(ctx: Context) -> dict[str, Any]:
             assignment_activity_sid=a["assignment_activity_sid"])
         return render_task_queue(engine, queue, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a task queue")
 async def fetch_task_queue(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return render_task_queue(engine, engine.task_queue(ctx.path["Sid"]), ctx.base_url)
 
 
@@ -141,7 +141,7 @@ async def fetch_estimated_wait_time(ctx: Context) -> dict[str, Any]:
     """Seconds until a task created now would be reserved, by the model of
     docs/extensions.md; null when there is no basis for one."""
     a = ctx.args
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     queue = engine.task_queue(ctx.path["Sid"])
     found = engine.estimate_wait(queue.sid, ctx.runtime.clock.now_ms(),
                                  task_channel=a["task_channel"], priority=a["priority"] or 0)
@@ -176,10 +176,9 @@ async def update_task_queue(ctx: Context) -> dict[str, Any]:
             assignment_activity_sid=a["assignment_activity_sid"])
         return render_task_queue(engine, queue, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete a task queue", status=204)
 async def delete_task_queue(ctx: Context) -> None:
-    await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"],
-                          lambda engine, now: engine.delete_task_queue(ctx.path["Sid"], now))
+    await ctx.run(lambda engine, now: engine.delete_task_queue(ctx.path["Sid"], now))

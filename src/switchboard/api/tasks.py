@@ -120,7 +120,7 @@ def _check_filters(engine: WorkspaceEngine, a: dict[str, Any]) -> None:
 ))
 async def list_tasks(ctx: Context) -> dict[str, Any]:
     a = ctx.args
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     now = ctx.runtime.clock.now_ms()
     statuses = {s for value in a["assignment_status"] or () for s in value.split(",") if s}
     unknown = statuses - set(STATUSES)
@@ -182,12 +182,12 @@ async def create_task(ctx: Context) -> Reply:
             ignore_capacity=a["ignore_capacity"], task_queue_sid=a["task_queue_sid"])
         return task_reply(engine, task, ctx.base_url, now)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a task")
 async def fetch_task(ctx: Context) -> Reply:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return task_reply(engine, engine.task(ctx.path["Sid"]), ctx.base_url,
                       ctx.runtime.clock.now_ms())
 
@@ -197,7 +197,7 @@ async def fetch_task(ctx: Context) -> Reply:
 async def fetch_queue_position(ctx: Context) -> dict[str, Any]:
     """1-based, in the order the router serves the task's queue and channel; null when the
     task is not waiting (reserved, assigned, finished). See docs/extensions.md."""
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     task = engine.task(ctx.path["Sid"])
     now = ctx.runtime.clock.now_ms()
     position = engine.queue_position(task.sid)
@@ -236,12 +236,10 @@ async def update_task(ctx: Context) -> Reply:
             virtual_start_time=a["virtual_start_time"], if_match=ctx.if_match)
         return task_reply(engine, task, ctx.base_url, now)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete a task", status=204)
 async def delete_task(ctx: Context) -> None:
-    await ctx.runtime.run(
-        ctx.account.sid, ctx.path["WorkspaceSid"],
-        lambda engine, now: engine.delete_task(ctx.path["Sid"], now,
-                                               if_match=ctx.if_match))
+    await ctx.run(
+        lambda engine, now: engine.delete_task(ctx.path["Sid"], now, if_match=ctx.if_match))

@@ -108,7 +108,7 @@ def _ordering(value: str | None) -> tuple[Any, bool]:
 ))
 async def list_workers(ctx: Context) -> dict[str, Any]:
     a = ctx.args
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     order_key, descending = _ordering(a["ordering"])
     # Filters that name nothing in the workspace are refused (api/filters.py).
     filters.sid(a["activity_sid"], "ActivitySid", "WA", engine.activities.__contains__)
@@ -163,12 +163,12 @@ async def create_worker(ctx: Context) -> Reply:
                                       attributes=a["attributes"])
         return worker_reply(engine, worker, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a worker")
 async def fetch_worker(ctx: Context) -> Reply:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return worker_reply(engine, engine.worker(ctx.path["Sid"]), ctx.base_url)
 
 
@@ -192,13 +192,12 @@ async def update_worker(ctx: Context) -> Reply:
         )
         return worker_reply(engine, worker, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete a worker", status=204)
 async def delete_worker(ctx: Context) -> None:
-    await ctx.runtime.run(
-        ctx.account.sid, ctx.path["WorkspaceSid"],
+    await ctx.run(
         lambda engine, now: engine.delete_worker(ctx.path["Sid"], now, if_match=ctx.if_match))
 
 
@@ -207,7 +206,7 @@ CHANNELS = BASE + "/{WorkerSid}/Channels"
 
 @api.route("GET", CHANNELS, tag=TAG, summary="List a worker's channels", params=PAGING)
 async def list_worker_channels(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     worker = engine.worker(ctx.path["WorkerSid"])
     return page(list(engine.worker_channels[worker.sid].values()), key="channels",
                 url=workspace_url(ctx.base_url, engine.workspace.sid, "Workers", worker.sid,
@@ -219,7 +218,7 @@ async def list_worker_channels(ctx: Context) -> dict[str, Any]:
 @api.route("GET", CHANNELS + "/{Sid}", tag=TAG,
            summary="Fetch a worker channel by its SID or its TaskChannel's SID or unique name")
 async def fetch_worker_channel(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     wc = engine.worker_channel(ctx.path["WorkerSid"], ctx.path["Sid"])
     return render_worker_channel(engine, wc, ctx.base_url)
 
@@ -235,4 +234,4 @@ async def update_worker_channel(ctx: Context) -> dict[str, Any]:
                                           available=ctx.args["available"])
         return render_worker_channel(engine, wc, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)

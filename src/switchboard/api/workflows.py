@@ -41,7 +41,7 @@ def render_workflow(workflow: Workflow, base: str) -> dict[str, Any]:
 @api.route("GET", BASE, tag=TAG, summary="List workflows",
            params=(Param("FriendlyName"), *PAGING))
 async def list_workflows(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     items = list(engine.workflows.values())
     if ctx.args["friendly_name"] is not None:
         items = [w for w in items if w.friendly_name == ctx.args["friendly_name"]]
@@ -74,12 +74,12 @@ async def create_workflow(ctx: Context) -> dict[str, Any]:
             task_reservation_timeout=a["task_reservation_timeout"])
         return render_workflow(workflow, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("GET", BASE + "/{Sid}", tag=TAG, summary="Fetch a workflow")
 async def fetch_workflow(ctx: Context) -> dict[str, Any]:
-    engine = ctx.runtime.engine(ctx.account.sid, ctx.path["WorkspaceSid"])
+    engine = ctx.engine()
     return render_workflow(engine.workflow(ctx.path["Sid"]), ctx.base_url)
 
 
@@ -103,10 +103,9 @@ async def update_workflow(ctx: Context) -> dict[str, Any]:
             re_evaluate_tasks=bool(a["re_evaluate_tasks"]), **urls)
         return render_workflow(workflow, ctx.base_url)
 
-    return await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"], command)
+    return await ctx.run(command)
 
 
 @api.route("DELETE", BASE + "/{Sid}", tag=TAG, summary="Delete a workflow", status=204)
 async def delete_workflow(ctx: Context) -> None:
-    await ctx.runtime.run(ctx.account.sid, ctx.path["WorkspaceSid"],
-                          lambda engine, now: engine.delete_workflow(ctx.path["Sid"], now))
+    await ctx.run(lambda engine, now: engine.delete_workflow(ctx.path["Sid"], now))
