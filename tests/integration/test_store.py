@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
@@ -14,6 +15,7 @@ from switchboard.routing.sids import new_sid
 from switchboard.service.clock import ManualClock
 from switchboard.service.runtime import Runtime, ServiceUnavailable
 from switchboard.store import tables
+from switchboard.store.database import Store, sqlite_url
 from tests.conftest import ACCOUNT_SID, START_MS, make_runtime
 
 
@@ -166,6 +168,19 @@ def test_deleting_a_workspace_removes_every_row(database_url: str) -> None:
         assert runtime.store.rows(tables.workspaces, tables.workspaces.c.sid == sid) == []
     finally:
         runtime.stop()
+
+
+def test_sqlite_binds_none_as_null_and_booleans_as_integers(tmp_path: Path) -> None:
+    """The store's sqlite3 adapters for None and bool (a way around a failed lookup per
+    parameter) bind what sqlite3 binds without them."""
+    store = Store(sqlite_url(tmp_path))
+    try:
+        with store.engine.connect() as conn:
+            row = conn.exec_driver_sql("SELECT typeof(?), typeof(?), ?, ?",
+                                       (None, True, True, False)).one()
+    finally:
+        store.close()
+    assert tuple(row) == ("null", "integer", 1, 0)
 
 
 def test_group_commit_isolates_a_failing_write(database_url: str) -> None:

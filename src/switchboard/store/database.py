@@ -12,6 +12,7 @@ import contextlib
 import logging
 import queue
 import re
+import sqlite3
 import threading
 import time
 import uuid
@@ -45,6 +46,17 @@ CONNECT_TIMEOUT = 10  # seconds; PostgreSQL's default is to wait for the operati
 # The newest migration's revision (tests/integration/test_memory_schema.py checks it is
 # alembic's head).
 HEAD_REVISION = "0008"
+
+
+# Python's sqlite3 adapts every parameter that is not an int, float or str before binding it:
+# for None and bool, with no adapter registered, it raises and clears an AttributeError
+# (``PrepareProtocol.__adapt__``, ~2,000 instructions) each time: a fifth of the writer's CPU,
+# a task's and its events' rows holding some 40 of them. These adapters give what it would
+# bind anyway (NULL; a bool as the integer it is), without the failed lookup. None's is an empty
+# dict's ``get``: a C function that answers None, at half the cost of calling a Python one.
+_NO_VALUES: dict[None, None] = {}
+sqlite3.register_adapter(type(None), _NO_VALUES.get)
+sqlite3.register_adapter(bool, int)
 
 
 def sqlite_url(data_dir: Path) -> str:
