@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -99,15 +99,6 @@ def brute(store: Store, workspace_sid: str, w: Window, channel: str | None) -> l
         found.append(reader.reservations(None))
         found.append(reader.reservations(set(WORKERS)))
     return found
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.migrate()
-    store.start()
-    yield store
-    store.close()
 
 
 def commit(store: Store, workspace_sid: str, first_seq: int,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,15 +116,6 @@ def _check_reservations(reader: Reader, records: list[EventRecord], w: Window,
         for figure, summary in brute_force(records, WORKER, worker, w, channel).items():
             mine[figure] = mine.get(figure, 0) + summary.count
     assert reader.reservations(set(WORKERS)) == mine
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    store = Store(database_url)
-    store.migrate()
-    store.start()
-    yield store
-    store.close()
 
 
 @settings(max_examples=25, deadline=None,
