@@ -38,7 +38,7 @@ from sqlalchemy import Connection, func, select
 from switchboard.stats.cumulative import ACCEPTED, CANCELED, SPLIT_FIGURES, Histogram, occurrences
 from switchboard.stats.queries import records_between
 from switchboard.stats.records import EventRecord
-from switchboard.stats.rollups import MINUTE_MS, Rollup, pending_backfill
+from switchboard.stats.rollups import MINUTE_MS, Rollup, pending_backfill, wait_second
 from switchboard.stats.series import Summary
 from switchboard.stats.stored import (
     EdgeMinutes,
@@ -49,6 +49,7 @@ from switchboard.stats.stored import (
     periods,
     rollup_figures,
     rollup_waits,
+    round_up,
 )
 from switchboard.stats.window import Window
 from switchboard.store import tables
@@ -391,7 +392,7 @@ class RecentReader(WindowReader):
         self.version = live.version
         self.window = window
         self.channel = channel
-        self.first = -(-window.start // MINUTE_MS) * MINUTE_MS  # the first whole minute
+        self.first = round_up(window.start, MINUTE_MS)  # the first whole minute
         self.complete = True
         self.changed = False
         self.missing: list[ClosedKey] = []
@@ -491,7 +492,7 @@ class RecentReader(WindowReader):
                 if figure in SPLIT_FIGURES and (channel is None or of == channel):
                     i, j = run.span(self._lo, self._hi)
                     for wait in run.waits[i:j]:
-                        counts[figure][-(-wait // 1000)] += 1
+                        counts[figure][wait_second(wait)] += 1
         return histograms(counts)
 
 

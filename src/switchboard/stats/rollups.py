@@ -72,7 +72,7 @@ class Rollup:
                     if wait > row[3]:
                         row[3] = wait
                 if split:
-                    wait_key = (*key, -(-wait // 1000))
+                    wait_key = (*key, wait_second(wait))
                     waits[wait_key] = waits.get(wait_key, 0) + 1
 
     def add_events(self, events: Iterable[Event]) -> None:
@@ -118,6 +118,12 @@ class RollupWriter:
         if rollup.waits:
             conn.exec_driver_sql(self.waits_sql,
                                  [(*key, n) for key, n in rollup.waits.items()])
+
+
+def wait_second(wait_ms: int) -> int:
+    """The whole second a wait counts in for ``SplitByWaitTime`` (rounded up), as every
+    histogram (rollups, folds of events, memory) buckets it."""
+    return -(-wait_ms // 1000)
 
 
 def writer_for(conn: Connection) -> RollupWriter:

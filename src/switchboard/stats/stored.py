@@ -51,7 +51,7 @@ from switchboard.stats.cumulative import (
 )
 from switchboard.stats.queries import records_between
 from switchboard.stats.records import EventRecord
-from switchboard.stats.rollups import MINUTE_MS, SPANS
+from switchboard.stats.rollups import MINUTE_MS, SPANS, wait_second
 from switchboard.stats.series import Summary
 from switchboard.stats.window import Window
 from switchboard.store import tables
@@ -65,7 +65,7 @@ _e = tables.events
 Range = tuple[int, int, int | None]  # (span, first period start, end of the last; None: all)
 
 
-def _up(time: int, span: int) -> int:
+def round_up(time: int, span: int) -> int:
     return -(-time // span) * span
 
 
@@ -81,7 +81,7 @@ def periods(first: int, end: int | None) -> list[Range]:
     level = 0
     while level + 1 < len(SPANS):  # climbing: while a whole larger period fits
         larger = SPANS[level + 1]
-        edge = _up(first, larger)
+        edge = round_up(first, larger)
         if end is not None and edge + larger > end:
             break
         if first < edge:
@@ -105,7 +105,7 @@ class Cut:
 
     def __init__(self, window: Window, newest: int | None, subtract: bool = False) -> None:
         start, end = window.start, window.end
-        first_full = _up(start, MINUTE_MS)
+        first_full = round_up(start, MINUTE_MS)
         after_last = _down(end + 1, MINUTE_MS)
         self.edges: list[tuple[int, int]] = []
         self.ranges: list[Range] = []
@@ -273,7 +273,7 @@ def fold_waits(counts: Waits, records: Iterable[EventRecord], scope: str, sid: s
     for record in records:
         for kind, of, figure, wait in occurrences(record):
             if kind == scope and of == sid and figure in SPLIT_FIGURES:
-                counts[figure][-(-wait // 1000)] += sign
+                counts[figure][wait_second(wait)] += sign
 
 
 def histograms(counts: Waits) -> tuple[Histogram, Histogram]:
@@ -323,7 +323,8 @@ class Reader(WindowReader):
         if self.newest is not None and self.newest > window.end:
             # Committed after the window's end (the request's "now"): usually a handful.
             lo = window.end + 1
-            later = records_between(conn, workspace_sid, lo, _up(lo, MINUTE_MS), LATER_MOST + 1)
+            later = records_between(conn, workspace_sid, lo, round_up(lo, MINUTE_MS),
+                                    LATER_MOST + 1)
             if len(later) <= LATER_MOST:
                 self.cut = Cut(window, self.newest, subtract=True)
                 if self.cut.later is not None:
