@@ -26,6 +26,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from switchboard.service.background import TaskSet
+
 
 class PortUnavailable(Exception):
     """The address cannot be served: in use, not this machine's, not resolvable."""
@@ -120,7 +122,7 @@ class _Server(uvicorn.Server):
         self.on_listening = on_listening
         self.before_exit = before_exit
         self._leaving = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         """On SIGTERM or Ctrl-C, first ``before_exit`` (a cluster node hands its workspaces
@@ -139,13 +141,8 @@ class _Server(uvicorn.Server):
                 logging.getLogger(__name__).exception("could not leave in order")
             super(_Server, self).handle_exit(sig, frame)
 
-        def begin() -> None:
-            task = loop.create_task(leave())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
         self._leaving = True  # a second signal goes straight on
-        loop.call_soon_threadsafe(begin)
+        loop.call_soon_threadsafe(lambda: self._tasks.spawn(leave()))
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         try:

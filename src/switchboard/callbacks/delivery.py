@@ -22,6 +22,7 @@ from switchboard.callbacks.payloads import assignment_params, event_params, form
 from switchboard.callbacks.signing import signature
 from switchboard.callbacks.transport import Answer, Transport, TransportError
 from switchboard.routing.model import Event
+from switchboard.service.background import TaskSet
 
 log = logging.getLogger(__name__)
 ASSIGNMENT_DEADLINE = 5.0  # seconds an assignment callback may take, as on TaskRouter
@@ -60,7 +61,7 @@ class Delivery:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.lanes: dict[str, Lane] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet()
 
     def event(self, event: Event, auth_token: str) -> None:
         lane = self.lanes.get(event.workspace_sid)
@@ -75,9 +76,7 @@ class Delivery:
         lane = self.lanes.get(event.workspace_sid)
         if lane is None:
             lane = self.lanes[event.workspace_sid] = Lane()
-        task = asyncio.create_task(self._offer(lane, event, auth_token))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._offer(lane, event, auth_token))
 
     async def close(self) -> None:
         tasks = [*self._tasks, *(lane.worker for lane in self.lanes.values() if lane.worker)]
