@@ -13,10 +13,12 @@ In process, on the routing engine with a simulated clock (no server, no sleeping
   Before each task is created the estimate for its queue is taken
   (``engine.estimate_wait``, what ``GET TaskQueues/{Sid}/EstimatedWaitTime`` answers); its
   actual wait is from its creation to its reservation.
-* **Error** is ``|estimate - actual| / actual`` over the tasks that waited at least
-  ``--min-wait`` seconds (a wait of a few seconds makes any relative error meaningless); its
-  median is the figure the issue asks to be at most 20 %. The naive model on the same tasks:
-  tasks ahead x the queue's mean handle time / the queue's workers.
+* **Error** is ``|estimate - actual| / actual``; its median is the figure the issue asks to
+  be at most 20 %, taken two ways: over every task created (a task served at once that was
+  told 0 is exact; one told 0 that then waited, or told a wait it did not have, is not), and
+  the stricter, over the tasks that waited at least ``--min-wait`` seconds (where the answer
+  is a number of minutes to be right about). The naive model on the same tasks: tasks ahead x
+  the queue's mean handle time / the queue's workers.
 * **Deterministic.** 10 workers, a fixed handle time of 300 s, every worker busy and a task
   every 20 s (more than they can take): every estimate should be within 10 % of the wait.
 * **Fairness.** The contact centre at a lighter load (70 %), once per ``worker_selection``
@@ -33,7 +35,9 @@ removes.
 
 Figures (Intel Xeon, 2 cores shared with other work, Python 3.11.7), ``--seed 1``; this run
 on a busy machine (load 8-9 on the 2 cores: the CPU figures are about 1.5 times those of a
-quiet one, where an estimate in the centre took 1.2-1.3 ms):
+quiet one, where an estimate in the centre took 1.2-1.3 ms). The errors do not depend on
+the machine (the simulation is seeded): the "every task" lines, added later from a run on an
+AMD EPYC VM, came with every other error figure unchanged to the last digit:
 
     contact centre, peak: 4000 tasks, 3424 waited >= 30 s (median 1576 s, max 2713 s)
       1990 µs of CPU per estimate; 80.8 s to run
@@ -42,6 +46,8 @@ quiet one, where an estimate in the centre took 1.2-1.3 ms):
         sales     1221 tasks: estimate median 7.1%, p75 12.3%; naive median 19.1%, p75 25.6%
         support   1716 tasks: estimate median 6.5%, p75 11.7%; naive median 31.3%, p75 37.1%
         billing    487 tasks: estimate median 13.7%, p75 21.4%; naive median 29.5%, p75 39.3%
+      every task (500 served at once and told so, exact): estimate median 6.4%, p75 12.5%;
+        naive median 25.6%, p75 34.7%
       no estimate (no basis yet): 0 tasks
     contact centre, steady 95 %: 4000 tasks, 2987 waited >= 30 s (median 195 s, max 1115 s)
       2255 µs of CPU per estimate; 101.2 s to run
@@ -50,6 +56,8 @@ quiet one, where an estimate in the centre took 1.2-1.3 ms):
         sales     1064 tasks: estimate median 14.3%, p75 29.3%; naive median 25.7%, p75 40.9%
         support   1481 tasks: estimate median 15.1%, p75 32.9%; naive median 35.4%, p75 48.9%
         billing    442 tasks: estimate median 20.9%, p75 39.8%; naive median 35.5%, p75 56.8%
+      every task (739 served at once and told so, exact): estimate median 12.4%, p75 32.0%;
+        naive median 27.6%, p75 46.7%
       no estimate (no basis yet): 0 tasks
     deterministic (fixed 300 s, every worker busy): 199 tasks
       median 0.0%, p75 0.0%, within 20 %: 100%, worst 0.0%, within 10 %: 100%
@@ -89,7 +97,15 @@ naive alike in both); "before" is the same model with each place's runs drawn ap
                oracle       15.0%   19.2%   21.9%   18.1%   24.9%   21.4%
                naive        32.1%   32.9%   36.7%   30.7%   38.4%   33.9%
 
-At a steady 95 % the 20 % of the issue is met for seeds 1, 2 and 4 only, and no better
+Over every task created (``--seeds 1-6 --min-wait 0``), the estimate's median error is
+6.2-7.8 % at the peak and 11.3-17.5 % at a steady 95 % (naive 22.7-25.6 % and 19.7-27.7 %):
+the issue's 20 % on every seed in both. A steady 95 % serves many tasks at once (739 of 4,000
+with seed 1, 1,122 with seed 5), every one of them told so (no task served at once was told
+to wait); over the tasks that did wait at all, seed 5 is at 29.7 %, at 30 s or more 25.7 %,
+at 60 s or more 22.8 %.
+
+Over the tasks that waited 30 s or more, at a steady 95 % the 20 % is met for seeds 1, 2 and
+4 only, and no better
 with the true distributions in place of the learnt ones: what remains is chance. With few
 tasks ahead, the wait hangs on when one of a few conversations ends, and counting only tasks
 that waited 30 s or more favours those that waited longer than was likely. Tried and
@@ -360,7 +376,12 @@ def relative_errors(samples: list[Sample], min_wait: float, naive: bool = False)
         if s.actual < min_wait:
             continue
         guess = s.naive if naive else s.estimate
-        errors.append(math.inf if guess is None else abs(guess - s.actual) / s.actual)
+        if guess is None:
+            errors.append(math.inf)
+        elif not s.actual:  # with --min-wait 0: no wait foretold as none is exact
+            errors.append(0.0 if not guess else math.inf)
+        else:
+            errors.append(abs(guess - s.actual) / s.actual)
     return errors
 
 
@@ -452,6 +473,10 @@ def main() -> None:
             print(f"    {queue:<8} {len(mine):>5} tasks: estimate "
                   f"{summary(relative_errors(mine, args.min_wait), short=True)}; naive "
                   f"{summary(relative_errors(mine, args.min_wait, naive=True), short=True)}")
+        at_once = sum(1 for s in samples if not s.actual and s.estimate == 0)
+        print(f"  every task ({at_once} served at once and told so, exact): estimate "
+              f"{summary(relative_errors(samples, 0), short=True)}; naive "
+              f"{summary(relative_errors(samples, 0, naive=True), short=True)}")
         no_basis = sum(1 for s in samples if s.estimate is None)
         print(f"  no estimate (no basis yet): {no_basis} tasks")
 
