@@ -194,6 +194,41 @@ third pass (``--src``):
 
 Server CPU per request 6-7 % lower, the ratios up by 0.02; neither target met (the bare
 endpoint ran faster than in the runs above, its load generator having the other core).
+
+A fifth pass asked what bounds the rate, on a 2-core AMD EPYC VM (Linux 6.18, the machine
+otherwise quiet), by each thread's CPU from ``/proc`` during pending creations at 32 clients.
+The server is not short of CPU: its event loop is 60-67 % busy, the store writer 25-30 %, the
+load generator 50-55 %, the machine a quarter idle. The rate is the round trip through the
+durable commit: a batch of 11-13 creations takes the writer 4.5-6 ms (its CPU 1.6 ms: SQLite
+and Python 1.1 ms, the commit 0.5 ms; the fsync 1-1.5 ms; the rest waiting for the GIL while
+the event loop runs), and 32 closed-loop clients then wait about 17 ms a request. Trials
+in trees beside this one (medians of alternating runs, rates in /s):
+
+* the writes skipped altogether (each batch answered at once, nothing stored; not durable,
+  the bound): 3,500-5,400 against 1,700-2,100, the event loop 90-96 % busy;
+* the database on tmpfs: about 2,300 against 1,800 (the fsync is a part, not the whole);
+* the writer in a process of its own (the batch's changes pickled to it, the answer read by
+  the writer thread, or by the event loop itself with no writer thread): no GIL to share
+  (the writer thread 9 % busy, or none), but the round trip stayed 4.9-5.9 ms (the child's
+  SQLite work 1.0 ms and commit 1.9 ms, the rest pickling, the pipe and waiting for the
+  event loop's turn): 1,610-1,770 against 1,740-1,910 through the writer thread, 1,320-1,540
+  against 1,120-1,500 from the event loop (a busier hour): no gain;
+* multi-row INSERT statements (one SQLite step per table and batch, not one per row): the
+  writer's batch no shorter (3-4 ms of work at the median either way), 0.38x against 0.40x;
+* ``sys.setswitchinterval`` 0.5 ms or 0.1 ms instead of 5 ms: smaller batches, no faster
+  (0.1 ms: 1,300-1,500 against 1,450-1,850);
+* the routing core compiled with mypyc (all of ``routing/`` but ``model.py`` and
+  ``resources.py``, whose sentinels its type checks refuse): 11 % fewer instructions per
+  assignment in ``engine_instructions.py``, about 3 % of a creation; not pursued.
+
+Loaded with wrk (C, 32 connections, one thread) instead of aiohttp, the bare endpoint rises
+to 6,500-7,500/s while creations stay at 1,600-1,850 (pending) and 1,300-1,500 (routed): the
+ratios fall to 0.25x and 0.2x, for aiohttp held the bare endpoint back, not the server.
+What would move these targets is a shorter commit round trip for the same durability, e.g.
+a writer process fed without the pickling and scheduling costs measured above; until then
+pending stays near 0.4x and routed near 0.3x on this machine. A run of this benchmark that
+day, 5 rounds: bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
+(700 µs).
 """
 
 from __future__ import annotations
