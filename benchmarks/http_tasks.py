@@ -200,9 +200,12 @@ otherwise quiet), by each thread's CPU from ``/proc`` during pending creations a
 The server is not short of CPU: its event loop is 60-67 % busy, the store writer 25-30 %, the
 load generator 50-55 %, the machine a quarter idle. The rate is the round trip through the
 durable commit: a batch of 11-13 creations takes the writer 4.5-6 ms (its CPU 1.6 ms: SQLite
-and Python 1.1 ms, the commit 0.5 ms; the fsync 1-1.5 ms; the rest waiting for the GIL while
-the event loop runs), and 32 closed-loop clients then wait about 17 ms a request. Trials
-in trees beside this one (medians of alternating runs, rates in /s):
+and Python 1.1 ms, the commit 0.5 ms; the fsync 1-1.5 ms; the rest waiting), and 32
+closed-loop clients then wait about 17 ms a request. Most of the waiting is in inserting the
+events: 2.8-3.8 ms of wall for 0.6-0.9 ms of the thread's CPU, as one multi-row statement as
+much as one step per row, so it is the thread waiting for the GIL or for a core (the event
+loop and the load generator hold both), not a cost per row. Trials in trees beside this one
+(medians of alternating runs, rates in /s):
 
 * the writes skipped altogether (each batch answered at once, nothing stored; not durable,
   the bound): 3,500-5,400 against 1,700-2,100, the event loop 90-96 % busy;
