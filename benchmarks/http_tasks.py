@@ -215,7 +215,10 @@ loop and the load generator hold both), not a cost per row. Trials in trees besi
   (the writer thread 9 % busy, or none), but the round trip stayed 4.9-5.9 ms (the child's
   SQLite work 1.0 ms and commit 1.9 ms, the rest pickling, the pipe and waiting for the
   event loop's turn): 1,610-1,770 against 1,740-1,910 through the writer thread, 1,320-1,540
-  against 1,120-1,500 from the event loop (a busier hour): no gain;
+  against 1,120-1,500 from the event loop (a busier hour); in this benchmark, 5 rounds, the
+  latter 0.28x against 0.34x (pending) and 0.25x against 0.25x (routed): the child's CPU
+  competes with the load generator for the two cores. Loaded by wrk (below) it does free the
+  event loop (91-92 % busy, the rate 2,240-2,710 against 1,750-2,160), but not the ratio;
 * multi-row INSERT statements (one SQLite step per table and batch, not one per row): the
   writer's batch no shorter (3-4 ms of work at the median either way), 0.38x against 0.40x;
 * ``sys.setswitchinterval`` 0.5 ms or 0.1 ms instead of 5 ms: smaller batches, no faster
