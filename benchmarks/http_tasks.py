@@ -232,9 +232,9 @@ to 6,500-7,500/s while creations stay at 1,600-1,850 (pending) and 1,300-1,500 (
 ratios fall to 0.25x and 0.2x, for aiohttp held the bare endpoint back, not the server.
 What would move these targets is a shorter commit round trip for the same durability, e.g.
 a writer process fed without the pickling and scheduling costs measured above; until then
-pending stays near 0.4x and routed near 0.3x on this machine. A run of this benchmark that
-day, 5 rounds: bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
-(700 µs).
+pending stays near 0.4x and routed near 0.3x on this machine. Runs of this benchmark that
+day: 5 rounds, bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
+(700 µs); 9 rounds, bare 5,424/s (140 µs), pending 0.34x (507 µs), routed 0.26x (637 µs).
 """
 
 from __future__ import annotations
