@@ -223,6 +223,9 @@ loop and the load generator hold both), not a cost per row. Trials in trees besi
   writer's batch no shorter (3-4 ms of work at the median either way), 0.38x against 0.40x;
 * ``sys.setswitchinterval`` 0.5 ms or 0.1 ms instead of 5 ms: smaller batches, no faster
   (0.1 ms: 1,300-1,500 against 1,450-1,850);
+* no WAL checkpoints in the writer's commits (``wal_autocheckpoint=0``, the WAL left to
+  grow: the bound of moving them elsewhere), 5 rounds: pending 0.32x against 0.33x, routed
+  0.32x against 0.29x, within this benchmark's noise;
 * the routing core compiled with mypyc (all of ``routing/`` but ``model.py`` and
   ``resources.py``, whose sentinels its type checks refuse): 11 % fewer instructions per
   assignment in ``engine_instructions.py``, about 3 % of a creation; not pursued.
