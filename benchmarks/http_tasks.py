@@ -226,16 +226,18 @@ loop and the load generator hold both), not a cost per row. Trials in trees besi
 * no WAL checkpoints in the writer's commits (``wal_autocheckpoint=0``, the WAL left to
   grow: the bound of moving them elsewhere), 5 rounds: pending 0.32x against 0.33x, routed
   0.32x against 0.29x, within this benchmark's noise;
-* the routing core compiled with mypyc (all of ``routing/`` but ``model.py`` and
-  ``resources.py``, whose sentinels its type checks refuse): 11 % fewer instructions per
-  assignment in ``engine_instructions.py``, about 3 % of a creation; not pursued.
+* the routing core's busiest modules compiled with mypyc (lifecycle, events, changes,
+  selection and nine more; not ``model.py``, ``resources.py`` or ``engine.py``, whose
+  dataclass class variables and keyword sentinels its runtime type checks refuse): 11 %
+  fewer instructions per assignment in ``engine_instructions.py``, about 3 % of a creation;
+  not pursued.
 
 Loaded with wrk (C, 32 connections, one thread) instead of aiohttp, the bare endpoint rises
 to 6,500-7,500/s while creations stay at 1,600-1,850 (pending) and 1,300-1,500 (routed): the
 ratios fall to 0.25x and 0.2x, for aiohttp held the bare endpoint back, not the server.
 What would move these targets is a shorter commit round trip for the same durability, e.g.
 a writer process fed without the pickling and scheduling costs measured above; until then
-pending stays near 0.4x and routed near 0.3x on this machine. Runs of this benchmark that
+pending stays at 0.34-0.42x and routed at 0.26-0.31x on these machines. Runs of this benchmark that
 day: 5 rounds, bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
 (700 µs); 9 rounds, bare 5,424/s (140 µs), pending 0.34x (507 µs), routed 0.26x (637 µs).
 """
