@@ -13,8 +13,11 @@ protocol class, limits and options). Then, in alternating rounds (bare, pending,
 
 each measured as requests per second from C concurrent keep-alive clients (aiohttp, closed
 loop) and as the server process's CPU per request (user + system time of all its threads, from
-``/proc/<pid>/stat``). Medians over the rounds, and the ratios to the bare endpoint (the median
-of each round's ratio: the machine's noise moves a round's measurements alike). ``--src`` runs
+``/proc/<pid>/stat``; each round also shows how busy the event loop and the other threads,
+the store's writer, kept a core, and how idle the machine was: whether the rate is bound by
+the server's CPU or by waiting). Medians over the rounds, and the ratios to the bare endpoint
+(the median of each round's ratio: the machine's noise moves a round's measurements alike).
+``--src`` runs
 other source trees' servers in the same rounds, e.g. the tree before a change. Last, latency
 at a fixed arrival rate (open loop): the time from sending a routed create request to its
 answer, i.e. "task created -> reservation committed".
@@ -354,11 +357,48 @@ async def throughput(base: str, path: str, tasks: int, concurrency: int,
         return tasks / (time.perf_counter() - started)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, all its threads."""
-    with open(f"/proc/{pid}/stat") as stat:
+def _cpu_of(stat_path: str) -> float:
+    """User + system CPU seconds from a ``/proc`` stat file (a process's or a thread's)."""
+    with open(stat_path) as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads."""
+    return _cpu_of(f"/proc/{pid}/stat")
+
+
+class Busy:
+    """How busy a server's event loop (its main thread) and its other threads (the store's
+    writer) were, and how idle the machine, between ``__init__`` and ``shares()``: whether
+    a rate is bound by the server's CPU or by waiting (the commit's round trip)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = self._now()
+
+    def _now(self) -> tuple[float, float, float, int, int]:
+        loop = other = 0.0
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                seconds = _cpu_of(f"/proc/{self.pid}/task/{tid}/stat")
+            except FileNotFoundError:
+                continue  # a thread that ended meanwhile
+            if int(tid) == self.pid:
+                loop += seconds
+            else:
+                other += seconds
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+        return time.perf_counter(), loop, other, ticks[3] + ticks[4], sum(ticks)
+
+    def shares(self) -> tuple[float, float, float]:
+        """(event loop, other threads) as shares of a core, and the machine's idle share."""
+        wall0, loop0, other0, idle0, total0 = self.start
+        wall, loop, other, idle, total = self._now()
+        return ((loop - loop0) / (wall - wall0), (other - other0) / (wall - wall0),
+                (idle - idle0) / max(1, total - total0))
 
 
 async def latency(base: str, path: str, rate: int, seconds: float) -> list[float]:
@@ -400,12 +440,15 @@ def rounds(servers: dict[str, tuple[str, int]], n: int, tasks: int, concurrency:
                         else setup(base, workers=0 if kind == "pending" else 20))
                 expect = {"bare": None, "pending": "pending", "routed": "reserved"}[kind]
                 cpu = cpu_seconds(pid)
+                busy = Busy(pid)
                 rate = asyncio.run(throughput(base, path, tasks, concurrency, expect))
+                loop, other, idle = busy.shares()
                 us = (cpu_seconds(pid) - cpu) / tasks * 1e6
                 label = "bare" if kind == "bare" else f"{name} {kind}"
                 results.setdefault(label, []).append((rate, us))
-                print(f"  round {r + 1} {label:24} {rate:8,.0f}/s  {us:5.0f} µs CPU/request",
-                      flush=True)
+                print(f"  round {r + 1} {label:24} {rate:8,.0f}/s  {us:5.0f} µs CPU/request"
+                      f"  event loop {loop:4.0%}, other threads {other:4.0%}, machine idle "
+                      f"{idle:4.0%}", flush=True)
     return results
 
 
