@@ -17,10 +17,9 @@ loop) and as the server process's CPU per request (user + system time of all its
 the store's writer, kept a core, and how idle the machine was: whether the rate is bound by
 the server's CPU or by waiting). Medians over the rounds, and the ratios to the bare endpoint
 (the median of each round's ratio: the machine's noise moves a round's measurements alike).
-``--src`` runs
-other source trees' servers in the same rounds, e.g. the tree before a change. Last, latency
-at a fixed arrival rate (open loop): the time from sending a routed create request to its
-answer, i.e. "task created -> reservation committed".
+``--src`` runs other source trees' servers in the same rounds, e.g. the tree before a change.
+Last, latency at a fixed arrival rate (open loop): the time from sending a routed create
+request to its answer, i.e. "task created -> reservation committed".
 
     python benchmarks/http_tasks.py [--rounds 9] [--tasks 3000] [--concurrency 32]
         [--rate 500] [--seconds 10] [--src PATH ...]   # PATH: git archive <commit> src | tar -x
