@@ -33,6 +33,7 @@ from common import machine
 from http_tasks import (
     ACCOUNT,
     TOKEN,
+    cpu_seconds,
     create,
     open_loop,
     session,
@@ -103,11 +104,6 @@ def drain(port: int) -> tuple[int, float]:
             seen, last = now, time.perf_counter()
     return seen, last - start
 
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
 
 
 async def timed_creates(base: str, path: str, rate: int, seconds: float

@@ -36,7 +36,6 @@ import itertools
 import json
 import multiprocessing
 import operator
-import os
 import random
 import sqlite3
 import statistics
@@ -51,7 +50,7 @@ from typing import Any
 import aiohttp
 import httpx
 from common import machine
-from http_tasks import start_server
+from http_tasks import cpu_seconds, start_server
 
 from switchboard.routing.sids import new_sid
 from switchboard.store import tables
@@ -62,11 +61,6 @@ POOL_WORKERS = 120  # the workers benchmark tasks go to, each with room for 1,00
 DAY_MS = 86_400_000
 CHANGE_SHARE = 0.1  # of the events, activity changes: 100,000 a day is ~7 per worker
 
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
