@@ -237,15 +237,52 @@ loop and the load generator hold both), not a cost per row. Trials in trees besi
 Loaded with wrk (C, 32 connections, one thread) instead of aiohttp, the bare endpoint rises
 to 6,500-7,500/s while creations stay at 1,600-1,850 (pending) and 1,300-1,500 (routed): the
 ratios fall to 0.25x and 0.2x, for aiohttp held the bare endpoint back, not the server.
-What would move these targets is a shorter commit round trip for the same durability, e.g.
-a writer process fed without the pickling and scheduling costs measured above; until then
-pending stays at 0.34-0.42x and routed at 0.26-0.31x on these machines. Runs of this benchmark that
-day: 5 rounds, bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
+A shorter commit round trip for the same durability looked like what would move these
+targets, e.g. a writer process fed without the pickling and scheduling costs measured above
+(the sixth pass below tried it). Runs of this benchmark that day: 5 rounds, bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
 (700 µs); 9 rounds, bare 5,424/s (140 µs), pending 0.34x (507 µs), routed 0.26x (637 µs).
 With each round's shares printed (5 rounds, pending 0.35x, routed 0.29x): the bare endpoint's
 event loop 53-71 % busy, the machine 14-22 % idle (its load generator is the limit);
 pending, the event loop 61-70 %, the writer 26-28 %, the machine 24-28 % idle; routed 58-61 %,
 31-34 %, 29-31 %.
+
+A sixth pass (the same AMD EPYC VM, another day) measured the noise first and then the three
+ways of writing that the fifth left open, each in a tree beside the unchanged one (``--src``),
+5-7 rounds.
+
+Noise: a run that, by a mistaken ``--src`` path, served the same code in two slots gave
+pending 0.29x and 0.35x, routed 0.25x and 0.24x. A 5-round median moves by up to 0.06 between
+identical servers, so smaller differences are not findings. The unchanged tree's medians in
+four runs that day: pending 0.35-0.47x, routed 0.27-0.40x (bare 4,600-5,900/s); routed met its
+target in the quietest run (0.40x and, in the other slot, 0.37x), pending came within 0.03.
+
+Where the machine goes (the quietest run, 7 rounds): the bare endpoint leaves the machine
+14-19 % idle, its load generator being the limit; pending 25-28 % and routed 30-32 %, with the
+event loop 59-66 % and the writer 25-38 % busy, taking turns on the GIL. The load generator
+spends more on a task's answer (about 250 µs of the machine a request, against 180 µs for the
+bare's small one). The rate ratio is then about the ratio of the whole machine's CPU per
+request, server and load generator together (~280 µs bare, ~570 µs pending), scaled by how
+busy each keeps the machine: 0.5x needs less server CPU and fewer stalls, not one of them.
+
+Tried and not kept:
+
+* The fsync off the writer's path: the writer's connection commits with
+  ``synchronous=NORMAL`` and a syncer thread fsyncs the log (one fsync for every batch
+  committed before it) before acknowledging anything, while the writer writes the next batch.
+  Durability is as before (nothing acknowledged before its fsync). Against the unchanged tree
+  in the same runs: pending 0.41x/0.41x and 0.39x/0.40x, routed 0.31x/0.33x and 0.32x/0.33x.
+  The fsync was not what held the round trip.
+* The batch written by the event loop itself (no writer thread, so no turns on the GIL), the
+  fsync on a pool thread while the next batch gathers: pending 0.45x against 0.41x, routed
+  0.30x against 0.33x. The loop is then 85-89 % busy, and SQLite's stepping no longer overlaps
+  it.
+* A writer process fed by the event loop: each batch's statements and value tuples (no objects)
+  marshalled down a pipe, every batch waiting written in one transaction, committed without an
+  fsync and fsynced by a thread of the child's, acknowledged by batch number on a pipe the loop
+  watches. The server process's CPU per request fell by a quarter (pending 237 against 317 µs,
+  routed 313 against 410 µs, the child's own not counted), but the rate did not follow: pending
+  0.40x/0.40x and 0.47x/0.47x, routed 0.38x/0.33x and 0.39x/0.40x in two runs. The child takes
+  its CPU from the same two cores, and the event loop, 63-77 % busy, waits on round trips.
 """
 
 from __future__ import annotations
