@@ -239,8 +239,9 @@ to 6,500-7,500/s while creations stay at 1,600-1,850 (pending) and 1,300-1,500 (
 ratios fall to 0.25x and 0.2x, for aiohttp held the bare endpoint back, not the server.
 A shorter commit round trip for the same durability looked like what would move these
 targets, e.g. a writer process fed without the pickling and scheduling costs measured above
-(the sixth pass below tried it). Runs of this benchmark that day: 5 rounds, bare 4,437/s (143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x
-(700 µs); 9 rounds, bare 5,424/s (140 µs), pending 0.34x (507 µs), routed 0.26x (637 µs).
+(the sixth pass below tried it). Runs of this benchmark that day: 5 rounds, bare 4,437/s
+(143 µs of CPU a request), pending 0.42x (510 µs), routed 0.29x (700 µs); 9 rounds, bare
+5,424/s (140 µs), pending 0.34x (507 µs), routed 0.26x (637 µs).
 With each round's shares printed (5 rounds, pending 0.35x, routed 0.29x): the bare endpoint's
 event loop 53-71 % busy, the machine 14-22 % idle (its load generator is the limit);
 pending, the event loop 61-70 %, the writer 26-28 %, the machine 24-28 % idle; routed 58-61 %,
@@ -297,7 +298,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -324,9 +325,10 @@ def _wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path, wait: 
 
 
 def start_server(data_dir: Path, port: int, *, account: str = ACCOUNT, token: str = TOKEN,
-                 wait: float = 30, src: str | None = None) -> subprocess.Popen[bytes]:
+                 wait: float = 30, src: str | None = None, options: Sequence[str] = ()
+                 ) -> subprocess.Popen[bytes]:
     """``switchboard serve`` on loopback, its output in ``data_dir/server.log``; ``src``: a
-    source tree put first on its PYTHONPATH."""
+    source tree put first on its PYTHONPATH; ``options``: more of ``serve``'s."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": account, "SWITCHBOARD_AUTH_TOKEN": token}
     if src:
@@ -334,7 +336,7 @@ def start_server(data_dir: Path, port: int, *, account: str = ACCOUNT, token: st
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
         [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--log-level", "warning"], env=env, stdout=log, stderr=log)
+         str(data_dir), "--log-level", "warning", *options], env=env, stdout=log, stderr=log)
     _wait_healthy(process, port, data_dir / "server.log", wait)
     return process
 

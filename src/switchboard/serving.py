@@ -62,9 +62,14 @@ def url_of(sock: socket.socket) -> str:
 # The cyclic garbage collector's thresholds while serving: a request allocates a thousand or
 # more container objects that almost all die by reference counting, and the defaults (700, 10,
 # 10) ran a young collection every few hundred of them and a full one over the whole heap (every
-# loaded task and worker) every few thousand requests: 25 to 70 µs of a request's CPU. With these,
-# and the state loaded at start-up frozen out of the collector's sight, it is a few µs.
-GC_THRESHOLDS = (20_000, 20, 20)
+# loaded task and worker) every few thousand requests: 25 to 70 µs of a request's CPU. With a
+# young generation of 20,000, and the state loaded at start-up frozen out of the collector's
+# sight, it is a few µs. The middle generation is collected at every second young collection: it
+# then holds what survived one young collection only, a pause of 10-30 ms with 100,000 tasks
+# waiting (``benchmarks/gc_pauses.py``); left to gather 20 young collections' survivors it
+# paused the server for 100-140 ms. A full collection comes no more often than before (after
+# about 400 young ones, and only once the heap grew by a quarter: CPython's own rule).
+GC_THRESHOLDS = (20_000, 1, 200)
 
 
 def tune_gc() -> None:

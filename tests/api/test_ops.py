@@ -3,6 +3,7 @@ and log lines carrying the request ID."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -234,3 +235,22 @@ def test_every_metric_is_documented_and_on_the_dashboard(runtime: Runtime) -> No
         documented = name if f"`{name}`" in page else f"{name}_total"
         assert f"`{documented}`" in page, name
         assert name in dashboard, name
+
+
+def test_garbage_collector_pauses_are_timed_while_installed(runtime: Runtime) -> None:
+    metrics = Metrics(runtime)
+    metrics.gc_pauses.install()
+    metrics.gc_pauses.install()  # once only
+    try:
+        gc.collect(1)
+        gc.collect()
+    finally:
+        metrics.gc_pauses.remove()
+    assert not any(getattr(c, "__self__", None) is metrics.gc_pauses for c in gc.callbacks)
+    found = samples(metrics)
+    full = value(found, "switchboard_gc_pause_seconds_count", generation="2")
+    assert full == 1
+    assert value(found, "switchboard_gc_pause_seconds_count", generation="1") >= 1
+    assert value(found, "switchboard_gc_pause_seconds_sum", generation="2") > 0
+    gc.collect()
+    assert value(samples(metrics), "switchboard_gc_pause_seconds_count", generation="2") == full

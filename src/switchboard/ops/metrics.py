@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
+import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -48,6 +50,7 @@ _TASK_ENDS = frozenset({"task.canceled", "task.completed", "task.deleted"})
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                    120.0, 300.0, 600.0, 1800.0, 3600.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+PAUSE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 class CallbackFigures(Protocol):
@@ -107,6 +110,10 @@ class Metrics:
         self.commit_batch = Histogram(
             "switchboard_store_commit_batch_size", "Writes committed together in one "
             "transaction.", buckets=BATCH_BUCKETS, registry=self.registry)
+        self.gc_pauses = GcPauses(Histogram(
+            "switchboard_gc_pause_seconds", "Pauses of Python's cyclic garbage collector, by "
+            "generation (2: a full collection); nothing else runs in the process meanwhile.",
+            ["generation"], buckets=PAUSE_BUCKETS, registry=self.registry))
         # Tasks created here and not yet reserved (creation time in ms). Bounded by the tasks
         # waiting for their first reservation.
         self._unreserved: dict[str, tuple[str, int]] = {}  # task -> (workspace, created)
@@ -261,6 +268,31 @@ class _Collector(Collector):
                                       value=m.cluster.lost_leases)
 
 
+class GcPauses:
+    """Times the garbage collector's pauses into a histogram while installed (``gc.callbacks``:
+    called before and after each collection, on the thread that triggered it; collections
+    never overlap)."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+        self._children = [histogram.labels(str(generation)) for generation in range(3)]
+        self._started = 0.0
+
+    def install(self) -> None:
+        if self._heard not in gc.callbacks:
+            gc.callbacks.append(self._heard)
+
+    def remove(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._heard)
+
+    def _heard(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._children[info["generation"]].observe(time.perf_counter() - self._started)
+
+
 class MetricsServer:
     """A background service: answers ``GET /metrics`` on its own socket, on the event loop.
 
@@ -273,11 +305,13 @@ class MetricsServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
+        self.metrics.gc_pauses.install()
         self.sock.listen(64)
         self.sock.setblocking(False)
         self._server = await asyncio.start_server(self._serve, sock=self.sock)
 
     async def stop(self) -> None:
+        self.metrics.gc_pauses.remove()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
