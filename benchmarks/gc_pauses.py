@@ -25,10 +25,11 @@ of 10 s at 500 tasks/s), this tree beside one that differs only in the collector
 The middle generation is now collected at every second young collection, over one young
 collection's survivors, instead of after twenty, over all of theirs: each pause is short
 (10-30 ms measured alone) and the collector's time in all is the same (filling: 523 against
-519 ms). One full collection came while filling, in both trees (104 and 75 ms): CPython makes
-one whenever the heap has grown by a quarter since the last, and it walks the whole heap not
-frozen at start-up. The largest latency (88 ms) was no collector's: none of its pauses in the
-windows reached 50 ms.
+519 ms). The one full collection in each (104 and 75 ms) is the server's own at start-up,
+before it freezes what it loaded. Later full collections come after 200 middle ones, and
+only once the heap has grown by a quarter since the last (CPython's rule); each walks the
+whole heap not frozen at start-up. The largest latency (88 ms) was no collector's: none of its
+pauses in the windows reached 50 ms.
 """
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ def url_of(sock: socket.socket) -> str:
 # sight, it is a few µs. The middle generation is collected at every second young collection: it
 # then holds what survived one young collection only, a pause of 10-30 ms with 100,000 tasks
 # waiting (``benchmarks/gc_pauses.py``); left to gather 20 young collections' survivors it
-# paused the server for 100-140 ms. A full collection comes no more often than before (after
-# about 400 young ones, and only once the heap grew by a quarter: CPython's own rule).
+# paused the server for 100-140 ms. A full collection comes no more often than before: after
+# about 400 young ones, and only once the heap grew by a quarter (CPython's own rule).
 GC_THRESHOLDS = (20_000, 1, 200)
 
 
