@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 
@@ -264,5 +265,27 @@ def test_a_command_failing_half_way_leaves_no_trace(database_url: str) -> None:
         names = {r["friendly_name"] for r in runtime.store.rows(
             tables.workers, tables.workers.c.workspace_sid == sid)}
         assert "real" in names and "ghost" not in names
+    finally:
+        runtime.stop()
+
+
+def test_a_workspace_loaded_while_serving_joins_the_frozen_state(database_url: str) -> None:
+    """A server freezes what start-up loaded out of the garbage collector's sight; a workspace
+    loaded later (taken over, rebuilt) is frozen too, so no collection walks it. Before the
+    server freezes anything, a load leaves the collector as it is."""
+    runtime = make_runtime(database_url, sids=new_sid)
+    try:
+        sid = build_workspace(runtime)
+        gc.unfreeze()  # a process that froze nothing yet
+        unfrozen = runtime._load_workspace(sid)
+        assert gc.get_freeze_count() == 0
+        assert any(o is unfrozen for o in gc.get_objects())
+        gc.freeze()  # as serving.tune_gc
+        try:
+            loaded = runtime._load_workspace(sid)
+            assert loaded is not None and loaded.workers
+            assert not any(o is loaded or o is unfrozen for o in gc.get_objects())
+        finally:
+            gc.unfreeze()
     finally:
         runtime.stop()

@@ -169,7 +169,14 @@ class Runtime:
 
     def _load_workspace(self, sid: str) -> WorkspaceEngine | None:
         with _no_cyclic_gc():
-            return self._read_workspace(sid)
+            engine = self._read_workspace(sid)
+        if engine is not None and gc.get_freeze_count():
+            # Serving: the server froze what start-up loaded out of the collector's sight
+            # (``serving.tune_gc``). A workspace loaded since (taken over, rebuilt) joins it;
+            # otherwise the next young and middle collections walk all of it, each a pause of
+            # the server (``benchmarks/startup.py``: ~0.5 s for 100,000 workers and tasks).
+            gc.freeze()
+        return engine
 
     def _read_workspace(self, sid: str) -> WorkspaceEngine | None:
         # One connection for every table; rows as plain tuples zipped with the column names,
