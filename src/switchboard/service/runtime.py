@@ -174,7 +174,7 @@ class Runtime:
             # Serving: the server froze what start-up loaded out of the collector's sight
             # (``serving.tune_gc``). A workspace loaded since (taken over, rebuilt) joins it;
             # otherwise the next young and middle collections walk all of it, each a pause of
-            # the server (``benchmarks/startup.py``: ~0.5 s for 100,000 workers and tasks).
+            # the server (``benchmarks/startup.py``: 260 ms for 100,000 workers).
             gc.freeze()
         return engine
 
