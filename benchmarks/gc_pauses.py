@@ -125,7 +125,7 @@ def report(name: str, times: list[float], before: dict[str, tuple[float, float, 
         was = before.get(generation, (0.0, 0.0, 0.0))
         print(f"  generation {generation}: {count - was[0]:4.0f} pauses, "
               f"{(total - was[1]) * 1000:6.0f} ms in all, {long - was[2]:3.0f} over "
-              f"{LONG * 1000:.0f} ms (while filling: {was[0]:.0f} pauses, "
+              f"{LONG * 1000:.0f} ms (start-up and filling: {was[0]:.0f} pauses, "
               f"{was[1] * 1000:.0f} ms, {was[2]:.0f} long)")
 
 
