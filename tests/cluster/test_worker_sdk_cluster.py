@@ -54,8 +54,8 @@ def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
                 state = (client.get(f"{base}/Tasks/{task.json()['sid']}").json(),
                          client.get(f"{base}/Workers/{alice['sid']}").json()["activity_name"])
                 raise AssertionError(f"the SDK did not get the reservation ({step}): {state}; "
-                                     f"it saw {[e for e in sdk.seen if e['event'] != 'result']}"
-                                     ) from None
+                                     f"it saw {[e for e in sdk.seen if e['event'] != 'result']};"
+                                     f" the nodes said {cluster_said(cluster, ws)}") from None
             offer = offers[0]
             sdk.ok("accept", reservation=offer["reservation"])
             sdk.ok("complete", reservation=offer["reservation"])
@@ -74,3 +74,12 @@ def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
     finally:
         sdk.close()
         balancer.close()
+
+
+def cluster_said(cluster: Cluster, ws: str) -> dict[int, list[str]]:
+    """For a failure's message: where each node relayed or accepted the SDK's socket, when it
+    took the workspace over, and the tasks it created."""
+    return {i: [line for line in cluster.log(i).splitlines()
+                if "WebSocket" in line or f"took over workspace {ws}" in line
+                or f"access: POST /v1/Workspaces/{ws}/Tasks " in line][-30:]
+            for i in range(len(cluster.nodes))}
