@@ -19,6 +19,10 @@ headers of any size are buffered. This protocol adds:
 
 Timers are armed only when a request does not arrive in one read, so a request that does (the
 common case) costs no timer beyond uvicorn's own keep-alive one.
+
+It also writes each answer in one system call: uvicorn writes a response's head and its body
+apart, and uvloop sends each write at once, so an answer left in two TCP segments (two sends
+here, two reads at the client).
 """
 
 from __future__ import annotations
@@ -29,7 +33,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from switchboard.api.errors import error_body
@@ -137,6 +145,10 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().on_headers_complete()
         self.reading_body = not (self.parser.should_upgrade() and self._should_upgrade())
+        cycle = self.cycle
+        # A HEAD request's answer has no body to carry its head.
+        if self.reading_body and cycle is not None and self.scope["method"] != "HEAD":
+            cycle.transport = cast(asyncio.Transport, _HeadWithBody(self.transport, cycle))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -195,6 +207,41 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             cls.last_warned = now
             log.warning("refusing connections: %d HTTP connections are open (the limit)",
                         len(self.counted))
+
+
+class _HeadWithBody:
+    """The transport as one response's cycle sees it: the head it writes is held back and
+    written with the first part of the body (a response without a body still writes an empty
+    one); anything else passes straight through, such as ``100 Continue`` before the head."""
+
+    __slots__ = ("_cycle", "_head", "_passing", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head = b""
+        self._passing = False  # the head has been written
+
+    def write(self, data: bytes) -> None:
+        if self._passing:
+            self._transport.write(data)
+        elif self._head:
+            self._passing = True
+            self._transport.write(self._head + data)
+        elif self._cycle.response_started:
+            self._head = data  # the cycle's first write once its response has begun
+        else:
+            self._transport.write(data)
+
+    def close(self) -> None:
+        # The application failed between the head and the body: the head goes first, as before.
+        if self._head and not self._passing:
+            self._passing = True
+            self._transport.write(self._head)
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def protocol_class(limits: ConnectionLimits) -> type[LimitedHttpToolsProtocol]:
