@@ -3,8 +3,8 @@
 Starts ``switchboard serve`` (SQLite in a temporary directory, ``synchronous=FULL``, log level
 ``warning``: the access log writes nothing) and, beside it, ``bare_form_app.py``: a bare Starlette
 endpoint that parses the same form and answers a small JSON, served the same way (same uvicorn
-protocol class, limits and options). Then, in alternating rounds (bare, pending, routed, bare,
-…), each on a fresh workspace:
+protocol class, limits and options). Then, in alternating rounds (bare, pending, routed, then
+the same in reverse order, …), each on a fresh workspace:
 
 * bare: the yardstick, what the framework and the HTTP server cost alone;
 * pending: tasks created in a workspace with no workers (they stay pending);
@@ -476,7 +476,10 @@ def rounds(servers: dict[str, tuple[str, int]], n: int, tasks: int, concurrency:
     (requests/s, server CPU µs per request)."""
     results: dict[str, list[tuple[float, float]]] = {}
     for r in range(n):
-        for name, (base, pid) in servers.items():
+        # Every other round in the reverse order: a slot's place in the round (after the bare
+        # endpoint's burst, or after another tree's) moved its rate by up to a sixth.
+        order = list(servers.items())
+        for name, (base, pid) in order if r % 2 == 0 else reversed(order):
             for kind in ("bare",) if name == "bare" else ("pending", "routed"):
                 path = ("/v1/Workspaces/WSbare" if kind == "bare"
                         else setup(base, workers=0 if kind == "pending" else 20))
