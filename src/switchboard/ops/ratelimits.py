@@ -41,7 +41,7 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchboard.api.errors import error_response
-from switchboard.ops.requests import StatusWatch, account_of, basic_username, client_ip
+from switchboard.ops.requests import account_of, basic_username, client_ip
 from switchboard.service.accounts import AccountRegistry
 
 log = logging.getLogger(__name__)
@@ -186,8 +186,11 @@ _SID = re.compile(r"(AC|SK)[0-9a-fA-F]{32}")  # what a username may be logged as
 
 
 class AuthBrake:
-    """ASGI middleware: logs failed authentications and slows down the addresses that keep
-    failing, whatever ``--rate-limits`` says."""
+    """ASGI middleware: slows down the addresses that keep failing to authenticate, whatever
+    ``--rate-limits`` says. It is also a ``RequestObserver`` (installed outside it, in
+    ``ObserveRequests``): told of each answer, it counts and logs the failures (401) and clears
+    an address's count when it succeeds. While no address is failing (the common case), a
+    request passes through without its credentials being read."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -208,34 +211,28 @@ class AuthBrake:
                          BASE_DELAY_SECONDS * 2.0 ** (count - FREE_FAILURES - 1)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+        if self.failures and scope["type"] == "http":
+            key = _guess(scope)[2]
+            wait = self.delay(key, time.monotonic()) if key is not None else 0.0
+            if wait:
+                await asyncio.sleep(wait)
+        await self.app(scope, receive, send)
+
+    def observing(self) -> bool:
+        return True
+
+    def observed(self, scope: Scope, status: int, seconds: float) -> None:
+        if status == 401:
+            username, _, key = _guess(scope)
+            self._failed(scope, username, key)
+        elif status < 400 and self.failures:
+            _, credentials, key = _guess(scope)
+            if credentials and key is not None:
+                self.failures.pop(key, None)
+
+    def _failed(self, scope: Scope, username: str | None,
+                key: tuple[str, str] | None) -> None:
         ip = client_ip(scope)
-        credentials = basic_username(scope)
-        username = credentials[0] if credentials else None
-        if username is not None and not _SID.fullmatch(username):
-            username = "(not a SID)"
-        key: tuple[str, str] | None = (ip, username or "")
-        if credentials is None:
-            # A request without credentials guesses nothing, so it neither waits nor counts
-            # (else anyone's failures from an address would slow a signed-in console page,
-            # whose requests carry none); the console's sign-in carries them in its body.
-            signing_in = (scope["method"], scope["path"]) == ("POST", CONSOLE_SIGN_IN)
-            key = (ip, "(console sign-in)") if signing_in else None
-        wait = self.delay(key, time.monotonic()) if key is not None else 0.0
-        if wait:
-            await asyncio.sleep(wait)
-        watch = StatusWatch(send)
-
-        await self.app(scope, receive, watch)
-        if watch.status == 401:
-            self._failed(scope, ip, key, username)
-        elif watch.status < 400 and credentials is not None and key is not None:
-            self.failures.pop(key, None)
-
-    def _failed(self, scope: Scope, ip: str, key: tuple[str, str] | None,
-                username: str | None) -> None:
         count = 1
         if key is not None:  # counted: a guess
             count = self.failures.pop(key, (0, 0.0))[0] + 1
@@ -246,3 +243,21 @@ class AuthBrake:
                     "in a row from this address as this SID)", scope["method"], scope["path"], ip,
                     username or "(none)", count,
                     extra={"client": ip, "username": username, "failures": count})
+
+
+def _guess(scope: Scope) -> tuple[str | None, bool, tuple[str, str] | None]:
+    """Who a request claims to be: the username it tried (as logged), whether it carries
+    credentials, and the (client address, SID) its failures are counted under (None: not
+    counted)."""
+    ip = client_ip(scope)
+    credentials = basic_username(scope)
+    username = credentials[0] if credentials else None
+    if username is not None and not _SID.fullmatch(username):
+        username = "(not a SID)"
+    if credentials is not None:
+        return username, True, (ip, username or "")
+    # A request without credentials guesses nothing, so it neither waits nor counts (else
+    # anyone's failures from an address would slow a signed-in console page, whose requests
+    # carry none); the console's sign-in carries them in its body.
+    signing_in = (scope["method"], scope["path"]) == ("POST", CONSOLE_SIGN_IN)
+    return None, False, (ip, "(console sign-in)") if signing_in else None

@@ -83,8 +83,7 @@ class RequestObserver(Protocol):
 
 class ObserveRequests:
     """ASGI middleware: times each HTTP request and notes its answer's status once, for all its
-    observers in order. A request none of them wants goes straight through (the access log
-    with its logger below INFO and no metrics: no timing at all)."""
+    observers in order. A request none of them wants goes straight through, untimed."""
 
     def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
         self.app = app

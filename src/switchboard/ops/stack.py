@@ -26,19 +26,18 @@ class Ops:
     def wrap(self, app: ASGIApp, accounts: AccountRegistry,
              routes: Sequence[BaseRoute]) -> ASGIApp:
         """Inside ``TwilioHeaders`` (the request ID is set), outermost first: one observation
-        of each request for the metrics and the access log (they see every answer, 429s
-        included), the failed-authentication brake (its delay is timed too), the rate limits."""
+        of each request for the failed-authentication brake, the metrics and the access log
+        (they see every answer, 429s included), the brake's delay (timed too), the rate
+        limits."""
         if self.rate_limits == "twilio":
             app = TwilioRateLimits(app, accounts)
-        app = AuthBrake(app)
-        observers: list[RequestObserver] = []
+        brake = AuthBrake(app)
+        observers: list[RequestObserver] = [brake]
         if self.metrics is not None:
             observers.append(self.metrics.http(routes))
         if self.access_log:
             observers.append(AccessLog(accounts))
-        if observers:
-            app = ObserveRequests(app, observers)
-        return app
+        return ObserveRequests(brake, observers)
 
     def forwarded(self, scope: Scope, accounts: AccountRegistry, status: int, seconds: float,
                   owner_url: str | None, request_id: str | None) -> None:
