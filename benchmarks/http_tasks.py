@@ -284,6 +284,60 @@ Tried and not kept:
   routed 313 against 410 µs, the child's own not counted), but the rate did not follow: pending
   0.40x/0.40x and 0.47x/0.47x, routed 0.38x/0.33x and 0.39x/0.40x in two runs. The child takes
   its CPU from the same two cores, and the event loop, 63-77 % busy, waits on round trips.
+
+A seventh pass (the same AMD EPYC VM, another day) counted instructions of the whole served
+path with ``http_instructions.py`` (new: each server under callgrind, threads apart, kernel time
+not counted; its counts move by about 2 % between runs, for group commit's batches follow the
+timing). Thousands of instructions per request: the bare endpoint 389-392; a pending creation
+1,345-1,359 (event loop 888-890, store writer 443-455), 3.4-3.5x the bare; a routed one 1,822
+(1,030 and 780), 4.7x. Of the writer's, sqlite3's ``executemany`` is 55 % (SQLite stepping the
+rows a third, binding the values a seventh, adapting the ~29 None and bool values a task's rows
+hold a tenth: the lookup key is built anew for each), Python the rest. Of the event loop's
+(py-spy at 4 clients, where a sample holding the GIL is one on a core): the command 24 % (its
+four events 10 %), the middleware and routing before the endpoint 16 %, uvicorn writing the
+answer 16 % and parsing the request 11 %, the form 9 %, handing the changes to the store 6 %,
+uvicorn's keep-alive timer re-armed after each answer 5 %, rendering 3 %. Under 32 clients the
+event loop holds the GIL for ~420 µs a request but runs for ~300: for the rest it holds the GIL
+while waiting for a core (the load generator and the writer's SQLite work are the other two
+runnable threads on two cores), and the writer's Python waits with it.
+
+Kept:
+
+* One write per answer (``connection_limits.py``): uvicorn writes a response's head and its
+  body apart, and uvloop sends each at once: two system calls and two TCP segments an answer
+  (strace: 2,000 writes for 1,000 answers; now 1,000). Server CPU per request at 8 clients
+  (``/proc/<pid>/task/*/schedstat``, trees alternated, medians of 8-9 rounds): bare 119 against
+  125 µs, pending 473 against 493 µs.
+* The authentication brake reads a request's credentials only while some address is failing,
+  and observes answers through ``ObserveRequests`` (no send wrapper of its own): 9k
+  instructions of the event loop's 888k.
+* This benchmark alternates the order of its servers every other round: a slot's place had
+  moved its median ratio by up to 0.06 (one run read 0.33x against 0.39x for trees that, in
+  alternated runs, gave 0.39x, 0.40x and 0.40x for the same code in three slots).
+
+Tried and not kept:
+
+* WAL checkpoints on a thread of their own (the writer's connection with
+  ``wal_autocheckpoint=0``; a PASSIVE checkpoint after commits, at most every 0.5 s), meant to
+  take the 25-50 ms commits that carry a checkpoint off the answers' path. Under steady load a
+  checkpoint beside the writer never caught up with it, so SQLite never started the log over:
+  820 MB of WAL after 45 s, and latency at 500 tasks/s no better (p99 14-27 ms against 5-13 ms).
+  Smaller checkpoints in the writer (``wal_autocheckpoint=100``) raised p50 (2.8-5.5 against
+  2.0-3.8 ms) and left p99 as it was, and with no checkpoints at all (the bound) p99 was no
+  better either: checkpoints are not what sets this machine's p99.
+* ``orjson`` for the attributes' JSON (5x faster than ``json``): it turns integers beyond 64
+  bits into floats without a word, where ``json`` keeps them exact.
+
+Unchanged tree, that day: 5 rounds, bare 5,734/s (113 µs), pending 0.36x (447 µs), routed
+0.28x (560 µs); 9 rounds beside this pass's tree, bare 6,173/s (123 µs): pending 0.28x (457 µs)
+and routed 0.25x (637 µs), this pass's tree 0.30x (490 µs) and 0.25x (583 µs). The rates are
+as far from the targets as before. What is left, in numbers: the rate ratio follows the whole
+machine's CPU per request (server and load generator: ~115 + ~180 µs a bare answer, ~450 +
+~250 µs a pending one) and how busy each keeps the machine (85 % against 72 %). Pending at 0.5x
+would need the server's CPU near 300 µs a creation, about 2.5x the bare's rather than 3.6-3.8x:
+some 350k fewer instructions a creation, a quarter of them. That is more than the middleware,
+routing, form, hand-off and rendering together (about 300k), or four fifths of the writer
+thread; no part above is that large.
 """
 
 from __future__ import annotations
