@@ -21,8 +21,8 @@ Timers are armed only when a request does not arrive in one read, so a request t
 common case) costs no timer beyond uvicorn's own keep-alive one.
 
 It also writes each answer in one system call: uvicorn writes a response's head and its body
-apart, and uvloop sends each write at once, so an answer left in two TCP segments (two sends
-here, two reads at the client).
+apart, and uvloop sends each write at once (two sends here, two TCP segments, two reads at the
+client).
 """
 
 from __future__ import annotations
