@@ -288,11 +288,12 @@ Tried and not kept:
 A seventh pass (the same AMD EPYC VM, another day) counted instructions of the whole served
 path with ``http_instructions.py`` (new: each server under callgrind, threads apart, kernel time
 not counted; its counts move by about 2 % between runs, for group commit's batches follow the
-timing). Thousands of instructions per request: the bare endpoint 389-392; a pending creation
-1,345-1,359 (event loop 888-890, store writer 443-455), 3.4-3.5x the bare; a routed one 1,822
-(1,030 and 780), 4.7x. Of the writer's, sqlite3's ``executemany`` is 55 % (SQLite stepping the
-rows a third, binding the values a seventh, adapting the ~29 None and bool values a task's rows
-hold a tenth: the lookup key is built anew for each), Python the rest. Of the event loop's
+timing). Thousands of instructions per request: the bare endpoint 389-392; a pending
+creation 1,345-1,359 (event loop 888-890, store writer 443-455), 3.4-3.5x the bare; a routed
+one 1,822-1,841 (1,029-1,030 and 780-798), 4.7x. Of the writer's, sqlite3's ``executemany``
+is 55 % (SQLite stepping the rows a third, binding the values a seventh, adapting the ~29 None
+and bool values a task's rows hold a tenth: the lookup key is built anew for each), Python
+the rest. Of the event loop's
 (py-spy at 4 clients, where a sample holding the GIL is one on a core): the command 24 % (its
 four events 10 %), the middleware and routing before the endpoint 16 %, uvicorn writing the
 answer 16 % and parsing the request 11 %, the form 9 %, handing the changes to the store 6 %,
@@ -310,10 +311,10 @@ Kept:
   125 µs, pending 473 against 493 µs.
 * The authentication brake reads a request's credentials only while some address is failing,
   and observes answers through ``ObserveRequests`` (no send wrapper of its own): 9k
-  instructions of the event loop's 888k.
+  (pending) to 14k (routed) instructions fewer on the event loop.
 * This benchmark alternates the order of its servers every other round: a slot's place had
-  moved its median ratio by up to 0.06 (one run read 0.33x against 0.39x for trees that, in
-  alternated runs, gave 0.39x, 0.40x and 0.40x for the same code in three slots).
+  moved its median ratio by up to 0.06. With the order alternated, the same code in three
+  slots of one run gave 0.39x, 0.40x and 0.40x (pending).
 
 Tried and not kept:
 
