@@ -104,9 +104,6 @@ class AccessLog:
     def __init__(self, accounts: AccountRegistry) -> None:
         self.accounts = accounts
 
-    def observing(self) -> bool:
-        return access_logger.isEnabledFor(logging.INFO)
-
     def observed(self, scope: Scope, status: int, seconds: float) -> None:
         log_access(scope, self.accounts, status, seconds)  # nothing below INFO
 

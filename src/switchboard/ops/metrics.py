@@ -187,9 +187,6 @@ class HttpMetrics:
         # many as the registry keeps anyway).
         self._labelled: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
-    def observing(self) -> bool:
-        return True
-
     def observed(self, scope: Scope, status: int, seconds: float) -> None:
         method = scope["method"]
         route = scope.get("switchboard.route") or self.templates.get(

@@ -218,9 +218,6 @@ class AuthBrake:
                 await asyncio.sleep(wait)
         await self.app(scope, receive, send)
 
-    def observing(self) -> bool:
-        return True
-
     def observed(self, scope: Scope, status: int, seconds: float) -> None:
         if status == 401:
             username, _, key = _guess(scope)

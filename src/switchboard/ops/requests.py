@@ -70,35 +70,23 @@ class StatusWatch:
 class RequestObserver(Protocol):
     """Told of each HTTP request once it is answered."""
 
-    def observing(self) -> bool:
-        """Whether it wants requests now (asked as one arrives: none wanting it, it is not
-        timed)."""
-        ...
-
     def observed(self, scope: Scope, status: int, seconds: float) -> None:
-        """The request was answered with ``status`` ``seconds`` after it arrived (told to
-        every observer once any wanted the request: each skips what it does not want)."""
+        """The request was answered with ``status`` ``seconds`` after it arrived (each
+        observer skips what it does not want)."""
         ...
 
 
 class ObserveRequests:
     """ASGI middleware: times each HTTP request and notes its answer's status once, for all its
-    observers in order. A request none of them wants goes straight through, untimed."""
+    observers in order (the failed-authentication brake always among them)."""
 
     def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
         self.app = app
         # Their methods, bound once: this runs on every request.
-        self.observing = tuple(observer.observing for observer in observers)
         self.observed = tuple(observer.observed for observer in observers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for observing in self.observing:  # a loop, not any(): cheaper
-                if observing():
-                    break
-            else:
-                await self.app(scope, receive, send)
-                return
             start = time.perf_counter()
             watch = StatusWatch(send)
             try:
