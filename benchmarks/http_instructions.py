@@ -36,16 +36,14 @@ import argparse
 import asyncio
 import glob
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from common import machine
-from http_tasks import ACCOUNT, TOKEN, _wait_healthy, setup, throughput
+from http_tasks import setup, start_bare, start_server, throughput
 
-HERE = Path(__file__).resolve().parent
 PORT = 18_094
+WAIT = 600  # seconds for a server to start under callgrind
 
 
 def run(kind: str, src: str | None, requests: int) -> dict[int, int]:
@@ -53,30 +51,20 @@ def run(kind: str, src: str | None, requests: int) -> dict[int, int]:
     serving ``requests`` requests of ``kind``."""
     with tempfile.TemporaryDirectory() as data_dir:
         out = f"{data_dir}/callgrind.out"
-        env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": ACCOUNT,
-               "SWITCHBOARD_AUTH_TOKEN": TOKEN, "PYTHONHASHSEED": "0"}
-        if src:
-            env["PYTHONPATH"] = src
-        server = ([sys.executable, str(HERE / "bare_form_app.py"), "--port", str(PORT)]
-                  if kind == "bare" else
-                  [sys.executable, "-m", "switchboard", "serve", "--port", str(PORT),
-                   "--data-dir", data_dir, "--log-level", "warning"])
-        log = Path(data_dir) / "server.log"
-        with open(log, "wb") as output:
-            process = subprocess.Popen(
-                ["valgrind", "--tool=callgrind", "--separate-threads=yes",
-                 f"--callgrind-out-file={out}", *server], env=env, stdout=output,
-                stderr=subprocess.STDOUT)
-            try:
-                _wait_healthy(process, PORT, log, 600)
-                base = f"http://127.0.0.1:{PORT}"
-                path = ("/v1/Workspaces/WSbare" if kind == "bare"
-                        else setup(base, workers=0 if kind == "pending" else 20))
-                expect = {"bare": None, "pending": "pending", "routed": "reserved"}[kind]
-                asyncio.run(throughput(base, path, requests, 8, expect))
-            finally:
-                process.terminate()
-                process.wait()
+        wrapper = ["valgrind", "--tool=callgrind", "--separate-threads=yes",
+                   f"--callgrind-out-file={out}"]
+        process = (start_bare(PORT, Path(data_dir) / "bare.log", WAIT, wrapper)
+                   if kind == "bare" else
+                   start_server(Path(data_dir), PORT, wait=WAIT, src=src, wrapper=wrapper))
+        try:
+            base = f"http://127.0.0.1:{PORT}"
+            path = ("/v1/Workspaces/WSbare" if kind == "bare"
+                    else setup(base, workers=0 if kind == "pending" else 20))
+            expect = {"bare": None, "pending": "pending", "routed": "reserved"}[kind]
+            asyncio.run(throughput(base, path, requests, 8, expect))
+        finally:
+            process.terminate()
+            process.wait()
         totals: dict[int, int] = {}
         for name in glob.glob(out + "-*"):
             with open(name) as profile:
@@ -100,6 +88,7 @@ def main() -> None:
     parser.add_argument("--src", action="append", default=[],
                         help="a source tree to measure too (repeatable)")
     args = parser.parse_args()
+    os.environ["PYTHONHASHSEED"] = "0"  # the servers' sets and dicts iterate alike each run
     few, many = (int(n) for n in args.requests.split(","))
     print(f"machine: {machine()}")
     print("thousands of instructions per request, per thread (1: the event loop, 2: the "

@@ -293,11 +293,11 @@ creation 1,345-1,359 (event loop 888-890, store writer 443-455), 3.4-3.5x the ba
 one 1,822-1,841 (1,029-1,030 and 780-798), 4.7x. Of the writer's, sqlite3's ``executemany``
 is 55 % (SQLite stepping the rows a third, binding the values a seventh, adapting the ~29 None
 and bool values a task's rows hold a tenth: the lookup key is built anew for each), Python
-the rest. Of the event loop's
-(py-spy at 4 clients, where a sample holding the GIL is one on a core): the command 24 % (its
-four events 10 %), the middleware and routing before the endpoint 16 %, uvicorn writing the
-answer 16 % and parsing the request 11 %, the form 9 %, handing the changes to the store 6 %,
-uvicorn's keep-alive timer re-armed after each answer 5 %, rendering 3 %. Under 32 clients the
+the rest. Of the event loop's (py-spy at 4 clients, where a sample holding the GIL is one on a
+core): the command 24 % (its four events 10 %), the middleware and routing before the endpoint
+16 %, uvicorn writing the answer 16 % and parsing the request 11 %, the form 9 %, handing the
+changes to the store 6 %, uvicorn's keep-alive timer re-armed after each answer 5 %, rendering
+3 %. Under 32 clients the
 event loop holds the GIL for ~420 µs a request but runs for ~300: for the rest it holds the GIL
 while waiting for a core (the load generator and the writer's SQLite work are the other two
 runnable threads on two cores), and the writer's Python waits with it.
@@ -380,27 +380,30 @@ def _wait_healthy(process: subprocess.Popen[bytes], port: int, log: Path, wait: 
 
 
 def start_server(data_dir: Path, port: int, *, account: str = ACCOUNT, token: str = TOKEN,
-                 wait: float = 30, src: str | None = None, options: Sequence[str] = ()
-                 ) -> subprocess.Popen[bytes]:
+                 wait: float = 30, src: str | None = None, options: Sequence[str] = (),
+                 wrapper: Sequence[str] = ()) -> subprocess.Popen[bytes]:
     """``switchboard serve`` on loopback, its output in ``data_dir/server.log``; ``src``: a
-    source tree put first on its PYTHONPATH; ``options``: more of ``serve``'s."""
+    source tree put first on its PYTHONPATH; ``options``: more of ``serve``'s; ``wrapper``: a
+    command it runs under (e.g. valgrind's)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "SWITCHBOARD_ACCOUNT_SID": account, "SWITCHBOARD_AUTH_TOKEN": token}
     if src:
         env["PYTHONPATH"] = src
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--data-dir",
+        [*wrapper, sys.executable, "-m", "switchboard", "serve", "--port", str(port), "--data-dir",
          str(data_dir), "--log-level", "warning", *options], env=env, stdout=log, stderr=log)
     _wait_healthy(process, port, data_dir / "server.log", wait)
     return process
 
 
-def start_bare(port: int, log: Path, wait: float = 30) -> subprocess.Popen[bytes]:
-    """``bare_form_app.py`` on loopback, served as ``switchboard serve`` serves the API."""
+def start_bare(port: int, log: Path, wait: float = 30, wrapper: Sequence[str] = ()
+               ) -> subprocess.Popen[bytes]:
+    """``bare_form_app.py`` on loopback, served as ``switchboard serve`` serves the API;
+    ``wrapper``: a command it runs under."""
     out = open(log, "ab")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("bare_form_app.py")), "--port",
+        [*wrapper, sys.executable, str(Path(__file__).with_name("bare_form_app.py")), "--port",
          str(port)], stdout=out, stderr=out)
     _wait_healthy(process, port, log, wait)
     return process
