@@ -13,13 +13,14 @@ the same in reverse order, …), each on a fresh workspace:
 
 each measured as requests per second from C concurrent keep-alive clients (aiohttp, closed
 loop) and as the server process's CPU per request (user + system time of all its threads, from
-``/proc/<pid>/stat``; each round also shows how busy the event loop and the other threads,
-the store's writer, kept a core, and how idle the machine was: whether the rate is bound by
-the server's CPU or by waiting). Medians over the rounds, and the ratios to the bare endpoint
-(the median of each round's ratio: the machine's noise moves a round's measurements alike).
-``--src`` runs other source trees' servers in the same rounds, e.g. the tree before a change.
-Last, latency at a fixed arrival rate (open loop): the time from sending a routed create
-request to its answer, i.e. "task created -> reservation committed".
+``/proc/<pid>/stat``) beside the load generator's own (it shares the two cores: what it spends
+on an answer is not left to the server). Each round also shows how busy the event loop and the
+other threads (the store's writer) kept a core, and how idle the machine was: whether the rate
+is bound by the server's CPU or by waiting. Medians over the rounds, and the ratios to the bare
+endpoint (the median of each round's ratio: the machine's noise moves a round's measurements
+alike). ``--src`` runs other source trees' servers in the same rounds, e.g. the tree before a
+change. Last, latency at a fixed arrival rate (open loop): the time from sending a routed
+create request to its answer, i.e. "task created -> reservation committed".
 
     python benchmarks/http_tasks.py [--rounds 9] [--tasks 3000] [--concurrency 32]
         [--rate 500] [--seconds 10] [--src PATH ...]   # PATH: git archive <commit> src | tar -x
@@ -339,6 +340,42 @@ would need the server's CPU near 300 µs a creation, about 2.5x the bare's rathe
 some 350k fewer instructions a creation, a quarter of them. That is more than the middleware,
 routing, form, hand-off and rendering together (about 300k), or four fifths of the writer
 thread; no part above is that large.
+
+An eighth pass (the same AMD EPYC VM, another day) followed one request through the server and
+the store's writer through its batches, in a tree with timestamps added (pending creations, 32
+clients, 6,000 requests, several runs at 2,000-2,200/s). A request spends about 11 ms in the
+server: 0.7-0.9 ms before its endpoint runs, 0.13 ms in its command, 10 ms waiting for its
+commit, 0.05 ms answering. The writer is busy 84-93 % of the time (batches of about 13): its
+statements take 2.8-3.5 ms for 1.1 ms of its CPU, the commit 0.7-1.0 ms (0.4 ms of CPU, the
+rest ``fdatasync``). Its time off a core (bpftrace on ``sched_switch``, a 3 s run): 1.68 s
+waiting on futexes (the GIL), 0.49 s in ``fdatasync``, being preempted next to nothing. The
+waiting falls on each batch's first statement, the events' insert (0.86 s of wall for 0.27 s
+of CPU over the run; the task rows that follow it 0.06 s for 0.05 s): the writer starts its
+batch while the event loop works through the burst of requests the last commit set free, and
+wins the GIL back from it only when the burst ends. Sampling which thread holds the GIL
+(py-spy ``--gil``): it is held 64 % of the time under pending creations, 34 % under the bare
+endpoint.
+
+Tried and not kept, side by side with the unchanged tree: the writer's thread at nice 5
+(pending 0.32x against 0.32x, routed 0.26x against 0.26x); the events as one multi-row
+statement (its wall time did not move: the waits are not one per row); that with a switch
+interval of 0.1 ms, so the writer forces the GIL over sooner (its statements shorter, but the
+server's CPU per request up 10-15 % in switches: 0.34x against 0.37x pending). Counted with
+callgrind, two parts were smaller or larger than sampling said: uvicorn's keep-alive timer is
+5k instructions a request (0.6 %, not the 5 % above), while uvicorn's checks of the response
+headers' names and values (a regular expression over each byte) are 31k a task's answer with
+its twelve headers (2 %), against 3k for the bare endpoint's few.
+
+This benchmark now prints the load generator's CPU per request too. One run, 5 rounds: bare
+6,406/s, 123 µs of the server's CPU and 146 µs of the load generator's a request; pending
+0.33x, 403 + 226 µs; routed 0.29x, 523 + 246 µs. The bare endpoint keeps the machine about 90 %
+busy, creations 68-75 %. At a given share of two cores, the rate follows the whole machine's
+CPU per request: pending at 0.5x would need the server near 340 µs a creation (a sixth less)
+with the machine as busy as the bare keeps it, or near 225 µs (nearly half) at today's idle
+share; routed at 0.35x needs today's CPU with the machine kept busy, or the server near 380 µs
+(a quarter less) as it is. The idle share is the convoy above: the loop and the writer take
+turns on the GIL instead of overlapping, and with today's CPU the GIL alone (the loop's ~300 µs
+and the writer's ~50 µs of Python a creation) caps pending creations near 2,900/s, 0.45x.
 """
 
 from __future__ import annotations
@@ -528,11 +565,15 @@ async def open_loop(rate: int, seconds: float,
     await asyncio.gather(*pending)
 
 
+Round = tuple[float, float, float]  # requests/s, server and load generator CPU µs a request
+
+
 def rounds(servers: dict[str, tuple[str, int]], n: int, tasks: int, concurrency: int
-           ) -> dict[str, list[tuple[float, float]]]:
-    """Per measurement ("bare", "<tree> pending", "<tree> routed"), each round's
-    (requests/s, server CPU µs per request)."""
-    results: dict[str, list[tuple[float, float]]] = {}
+           ) -> dict[str, list[Round]]:
+    """Per measurement ("bare", "<tree> pending", "<tree> routed"), each round's rate and
+    CPU per request of the server and of this process, the load generator (the two share the
+    machine's cores)."""
+    results: dict[str, list[Round]] = {}
     for r in range(n):
         # Every other round in the reverse order: a slot's place in the round (after the bare
         # endpoint's burst, or after another tree's) moved its rate by up to a sixth.
@@ -543,27 +584,29 @@ def rounds(servers: dict[str, tuple[str, int]], n: int, tasks: int, concurrency:
                         else setup(base, workers=0 if kind == "pending" else 20))
                 expect = {"bare": None, "pending": "pending", "routed": "reserved"}[kind]
                 cpu = cpu_seconds(pid)
+                own = time.process_time()
                 busy = Busy(pid)
                 rate = asyncio.run(throughput(base, path, tasks, concurrency, expect))
                 loop, other, idle = busy.shares()
                 us = (cpu_seconds(pid) - cpu) / tasks * 1e6
+                load_us = (time.process_time() - own) / tasks * 1e6
                 label = "bare" if kind == "bare" else f"{name} {kind}"
-                results.setdefault(label, []).append((rate, us))
+                results.setdefault(label, []).append((rate, us, load_us))
                 print(f"  round {r + 1} {label:24} {rate:8,.0f}/s  {us:5.0f} µs CPU/request"
-                      f"  event loop {loop:4.0%}, other threads {other:4.0%}, machine idle "
-                      f"{idle:4.0%}", flush=True)
+                      f" (load generator {load_us:3.0f})  event loop {loop:4.0%}, other "
+                      f"threads {other:4.0%}, machine idle {idle:4.0%}", flush=True)
     return results
 
 
-def report(results: dict[str, list[tuple[float, float]]]) -> None:
+def report(results: dict[str, list[Round]]) -> None:
     bare = results["bare"]
-    print(f"{'':24}{'rate/s':>9}{'µs CPU/req':>12}{'x bare rate':>13}{'x bare CPU':>12}")
+    print(f"{'':24}{'rate/s':>9}{'µs CPU/req':>12}{'load gen.':>11}{'x bare rate':>13}"
+          f"{'x bare CPU':>12}")
     for label, mine in results.items():
-        rate = statistics.median(r for r, _ in mine)
-        us = statistics.median(u for _, u in mine)
-        ratio = statistics.median(r / b for (r, _), (b, _) in zip(mine, bare, strict=True))
-        cpu_ratio = statistics.median(u / b for (_, u), (_, b) in zip(mine, bare, strict=True))
-        print(f"{label:24}{rate:9,.0f}{us:12.0f}{ratio:13.2f}{cpu_ratio:12.2f}")
+        rate, us, load_us = (statistics.median(r[i] for r in mine) for i in range(3))
+        ratio = statistics.median(r[0] / b[0] for r, b in zip(mine, bare, strict=True))
+        cpu_ratio = statistics.median(r[1] / b[1] for r, b in zip(mine, bare, strict=True))
+        print(f"{label:24}{rate:9,.0f}{us:12.0f}{load_us:11.0f}{ratio:13.2f}{cpu_ratio:12.2f}")
     print("targets: routed ≥ 0.35 x bare rate, pending ≥ 0.5 x (median of the rounds' ratios)")
 
 
