@@ -30,6 +30,12 @@ before it freezes what it loaded. Later full collections come after 200 middle o
 only once the heap has grown by a quarter since the last (CPython's rule); each walks the
 whole heap not frozen at start-up. The largest latency (88 ms) was no collector's: none of its
 pauses in the windows reached 50 ms.
+
+Another day, 20,000 tasks waiting, 4 windows, beside the tree whose one-write-per-answer holder
+left every request's uvicorn cycle in a cycle of references (``connection_limits.py``): while
+filling, 6 young collections (38 ms in all) and 3 middle ones (68 ms) against 18 (206 ms) and
+8 (147 ms); in the windows, 3 short pauses against 2; latency p50 2.0 / p99 8.5 ms against 1.9 /
+15.5 ms.
 """
 
 from __future__ import annotations

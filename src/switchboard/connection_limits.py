@@ -212,13 +212,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 class _HeadWithBody:
     """The transport as one response's cycle sees it: the head it writes is held back and
     written with the first part of the body (a response without a body still writes an empty
-    one); anything else passes straight through, such as ``100 Continue`` before the head."""
+    one); anything else passes straight through, such as ``100 Continue`` before the head.
+
+    It lets go of the cycle once the head is held: the cycle refers to it, and a cycle of
+    references outlives the request until the garbage collector's next pass (a young collection
+    every couple of thousand requests, which then had them all to free)."""
 
     __slots__ = ("_cycle", "_head", "_passing", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         self._transport = transport
-        self._cycle = cycle
+        self._cycle: RequestResponseCycle | None = cycle
         self._head = b""
         self._passing = False  # the head has been written
 
@@ -228,8 +232,9 @@ class _HeadWithBody:
         elif self._head:
             self._passing = True
             self._transport.write(self._head + data)
-        elif self._cycle.response_started:
+        elif self._cycle is not None and self._cycle.response_started:
             self._head = data  # the cycle's first write once its response has begun
+            self._cycle = None
         else:
             self._transport.write(data)
 

@@ -4,12 +4,18 @@ request through a transport that records each write, as uvloop would send each a
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any
 
 from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 from uvicorn.server import ServerState
 
-from switchboard.connection_limits import ConnectionLimits, protocol_class
+from switchboard.connection_limits import (
+    ConnectionLimits,
+    LimitedHttpToolsProtocol,
+    protocol_class,
+)
 
 
 class RecordingTransport(asyncio.Transport):
@@ -38,21 +44,31 @@ class RecordingTransport(asyncio.Transport):
         pass
 
 
-async def answer(app: Any, *parts: bytes) -> RecordingTransport:
-    """The writes made while answering a request, received in ``parts``, with ``app``; each
-    part is received once the loop has run whatever the one before set going."""
+def connect(app: Any) -> tuple[LimitedHttpToolsProtocol, RecordingTransport]:
     config = Config(app=app, log_level="warning", lifespan="off")
     config.load()
     protocol = protocol_class(ConnectionLimits())(config=config, server_state=ServerState(),
                                                   app_state={})
     transport = RecordingTransport()
     protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def receive(protocol: LimitedHttpToolsProtocol, part: bytes) -> None:
+    """``part`` received, and whatever it sets going run until the answer is complete."""
+    protocol.data_received(part)
+    for _ in range(100):
+        await asyncio.sleep(0)
+        if protocol.cycle is not None and protocol.cycle.response_complete:
+            break
+
+
+async def answer(app: Any, *parts: bytes) -> RecordingTransport:
+    """The writes made while answering a request, received in ``parts``, with ``app``; each
+    part is received once the loop has run whatever the one before set going."""
+    protocol, transport = connect(app)
     for part in parts:
-        protocol.data_received(part)
-        for _ in range(100):
-            await asyncio.sleep(0)
-            if protocol.cycle is not None and protocol.cycle.response_complete:
-                break
+        await receive(protocol, part)
     protocol.connection_lost(None)
     return transport
 
@@ -111,3 +127,23 @@ def test_a_head_is_still_sent_when_the_application_fails_after_it() -> None:
     transport = asyncio.run(answer(head_then_failure, GET))
     assert transport.closed
     assert len(transport.writes) == 1 and transport.writes[0].startswith(b"HTTP/1.1 200 OK")
+
+
+def test_an_answered_request_leaves_no_cycle_of_references_behind() -> None:
+    """What a request made is freed as soon as the next one replaces it, not left for the
+    garbage collector (which found a cycle, and all it held, for every request)."""
+
+    async def two_requests() -> list[object]:
+        protocol, _ = connect(hello)
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
+        try:
+            for _ in range(2):  # the second replaces the first as the connection's cycle
+                await receive(protocol, GET)
+            gc.collect()
+            return [o for o in gc.garbage if isinstance(o, RequestResponseCycle)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+
+    assert asyncio.run(two_requests()) == []
