@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import json
 import re
@@ -52,6 +53,26 @@ def list_all(client: TestClient, path: str, **query: Any) -> list[dict[str, Any]
         body = ok(client.get(body["meta"]["next_page_url"]))
         items += body[body["meta"]["key"]]
     return items
+
+
+def left_in_cycles(run: Callable[[], object], which: Callable[[object], bool]) -> list[str]:
+    """The objects ``run`` made that the garbage collector then found unreachable, i.e. left in
+    cycles of references, among those ``which`` picks. What existed before is set aside (an
+    earlier test's server may be let go of meanwhile, its long-lived state a cycle as such state
+    may be); what ``run`` returns is kept until the collector has looked."""
+    gc.collect()
+    before = {id(thing) for thing in gc.get_objects()}
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
+    try:
+        kept = run()
+        gc.collect()
+        found = [repr(thing)[:120] for thing in gc.garbage
+                 if which(thing) and id(thing) not in before]
+        del kept
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    return found
 
 
 @contextlib.contextmanager

@@ -4,7 +4,6 @@ request through a transport that records each write, as uvloop would send each a
 from __future__ import annotations
 
 import asyncio
-import gc
 from typing import Any
 
 from uvicorn.config import Config
@@ -16,6 +15,8 @@ from switchboard.connection_limits import (
     LimitedHttpToolsProtocol,
     protocol_class,
 )
+
+from .conftest import left_in_cycles
 
 
 class RecordingTransport(asyncio.Transport):
@@ -133,17 +134,11 @@ def test_an_answered_request_leaves_no_cycle_of_references_behind() -> None:
     """What a request made is freed as soon as the next one replaces it, not left for the
     garbage collector (which found a cycle, and all it held, for every request)."""
 
-    async def two_requests() -> list[object]:
+    async def two_requests() -> LimitedHttpToolsProtocol:
         protocol, _ = connect(hello)
-        gc.collect()
-        gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
-        try:
-            for _ in range(2):  # the second replaces the first as the connection's cycle
-                await receive(protocol, GET)
-            gc.collect()
-            return [o for o in gc.garbage if isinstance(o, RequestResponseCycle)]
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
+        for _ in range(2):  # the second replaces the first as the connection's cycle
+            await receive(protocol, GET)
+        return protocol  # kept open
 
-    assert asyncio.run(two_requests()) == []
+    assert left_in_cycles(lambda: asyncio.run(two_requests()),
+                          lambda thing: isinstance(thing, RequestResponseCycle)) == []

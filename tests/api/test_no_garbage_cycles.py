@@ -5,11 +5,9 @@ collector runs the more often (and pauses the server the longer) the more such c
 
 from __future__ import annotations
 
-import gc
 import types
-from collections.abc import Callable, Iterator
 
-from tests.api.conftest import Workspace, default_filter, ok
+from .conftest import Workspace, default_filter, left_in_cycles, ok
 
 
 def _ours(thing: object) -> bool:
@@ -18,24 +16,6 @@ def _ours(thing: object) -> bool:
     if isinstance(thing, types.FunctionType):
         return str(thing.__module__).startswith("switchboard")
     return type(thing).__module__.startswith("switchboard")
-
-
-def _left_in_cycles(run: Callable[[], None]) -> Iterator[str]:
-    """What of ours ``run`` made that the collector then found unreachable: the objects it left
-    in cycles. (What existed before is set aside: an earlier test's server may be let go of
-    meanwhile, its state a cycle of references as any long-lived state may be.)"""
-    gc.collect()
-    before = {id(thing) for thing in gc.get_objects()}
-    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage
-    try:
-        run()
-        gc.collect()
-        found = [repr(thing)[:120] for thing in gc.garbage
-                 if _ours(thing) and id(thing) not in before]
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-    yield from found
 
 
 def test_a_tasks_life_leaves_no_cycles(ws: Workspace) -> None:
@@ -56,7 +36,7 @@ def test_a_tasks_life_leaves_no_cycles(ws: Workspace) -> None:
         ws.list("Events", PageSize=5)
 
     life()  # first uses fill caches; the second life is the one examined
-    assert list(_left_in_cycles(life)) == []
+    assert left_in_cycles(life, _ours) == []
 
 
 def test_refused_requests_leave_no_cycles(ws: Workspace) -> None:
@@ -69,4 +49,4 @@ def test_refused_requests_leave_no_cycles(ws: Workspace) -> None:
         ok(ws.client.get(ws.path("Tasks"), auth=("AC" + "0" * 32, "wrong")), 401)
 
     refusals()
-    assert list(_left_in_cycles(refusals)) == []
+    assert left_in_cycles(refusals, _ours) == []
