@@ -16,6 +16,11 @@ those five minutes of tasks.
 
 Without ``--src``, the working tree's source is measured; each ``--src`` is put first on
 the server's PYTHONPATH.
+
+Requests must leave no cycles of references behind (``tests/api/test_no_garbage_cycles.py``):
+on a 2-core AMD EPYC VM, a tree whose one write per answer left each request in a cycle (some
+twenty objects a request, freed only by the collector) grew by 37.3 MB (83.5 -> 120.7 MB),
+over the target, where the mended tree grew by 10.2 MB (76.4 -> 86.6 MB) in the same run.
 """
 
 from __future__ import annotations
