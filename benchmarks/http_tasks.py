@@ -362,8 +362,9 @@ statement (its wall time did not move: the waits are not one per row); that with
 interval of 0.1 ms, so the writer forces the GIL over sooner (its statements shorter, but the
 server's CPU per request up 10-15 % in switches: 0.34x against 0.37x pending); the loop
 handing a burst's changes to the writer only once the burst has run (``call_soon``), so that
-the writer starts with the GIL free (pending 0.31x against 0.33x, routed 0.24x against 0.27x).
-Counted with
+the writer starts with the GIL free (pending 0.31x against 0.33x, routed 0.24x against 0.27x);
+the writer's thread under ``SCHED_BATCH``, so that a commit waking it does not preempt the
+loop (0.36x against 0.34x, 0.25x against 0.27x). Counted with
 callgrind, two parts were smaller or larger than sampling said: uvicorn's keep-alive timer is
 5k instructions a request (0.6 %, not the 5 % above), while uvicorn's checks of the response
 headers' names and values (a regular expression over each byte) are 31k a task's answer with
@@ -384,7 +385,9 @@ against +10.2 MB mended (target 30 MB).
 
 This benchmark now prints the load generator's CPU per request too. One run, 5 rounds: bare
 6,406/s, 123 µs of the server's CPU and 146 µs of the load generator's a request; pending
-0.33x, 403 + 226 µs; routed 0.29x, 523 + 246 µs. The bare endpoint keeps the machine about 90 %
+0.33x, 403 + 226 µs; routed 0.29x, 523 + 246 µs. Later, quieter, 9 rounds with the cycle
+mended: bare 8,309/s, 90 + 119 µs; pending 0.36x, 303 + 177 µs; routed 0.27x, 433 + 192 µs;
+latency at 500 tasks/s p50 1.8 ms, p99 5.6 ms. The bare endpoint keeps the machine about 90 %
 busy, creations 68-75 %. At a given share of two cores, the rate follows the whole machine's
 CPU per request: pending at 0.5x would need the server near 340 µs a creation (a sixth less)
 with the machine as busy as the bare keeps it, or near 225 µs (nearly half) at today's idle
