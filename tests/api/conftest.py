@@ -7,6 +7,7 @@ import gc
 import itertools
 import json
 import re
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +56,21 @@ def list_all(client: TestClient, path: str, **query: Any) -> list[dict[str, Any]
     return items
 
 
-def left_in_cycles(run: Callable[[], object], which: Callable[[object], bool]) -> list[str]:
+def switchboards(thing: object) -> bool:
+    """Made by Switchboard's code: an instance of one of its classes, or one of its functions
+    (closures included)."""
+    if isinstance(thing, types.FunctionType):
+        return str(thing.__module__).startswith("switchboard")
+    return type(thing).__module__.startswith("switchboard")
+
+
+def left_in_cycles(run: Callable[[], object],
+                   which: Callable[[object], bool] = switchboards) -> list[str]:
     """The objects ``run`` made that the garbage collector then found unreachable, i.e. left in
-    cycles of references, among those ``which`` picks. What existed before is set aside (an
-    earlier test's server may be let go of meanwhile, its long-lived state a cycle as such state
-    may be); what ``run`` returns is kept until the collector has looked."""
+    cycles of references, among those ``which`` picks (by default Switchboard's own). What
+    existed before is set aside (an earlier test's server may be let go of meanwhile, its
+    long-lived state a cycle as such state may be); what ``run`` returns is kept until the
+    collector has looked."""
     gc.collect()
     before = {id(thing) for thing in gc.get_objects()}
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector finds is kept in gc.garbage

@@ -24,7 +24,7 @@ from switchboard.bridge.sockets import Connection, WorkerSockets
 from switchboard.bridge.tokens import TokenVerifier
 from switchboard.service.runtime import Runtime
 
-from .conftest import MakeWorkspace, Workspace, ok, unchanged
+from .conftest import MakeWorkspace, Workspace, left_in_cycles, ok, unchanged
 
 ACCOUNT_SID = "AC" + "a" * 32
 AUTH_TOKEN = "test-auth-token"
@@ -498,6 +498,28 @@ def test_init_then_pushes(bridge: Bridge) -> None:
         availability = frame(ws)
         assert availability["event_type"] == "worker.channel.availability.update"
         assert availability["payload"]["available"] is False
+
+
+def test_a_worker_sdk_session_leaves_no_cycles(bridge: Bridge) -> None:
+    """What the SDK reads when it starts and the pushes of a reservation's life, made twice on
+    one socket; nothing of the second is left for the garbage collector."""
+    alice = bridge.worker("alice", ActivitySid=bridge.available)
+    token = bridge.token(alice["sid"], ttl=600)
+    with bridge.client.websocket_connect(f"/v1/wschannels?token={token}") as ws:
+        assert frame(ws)["event_type"] == "init"
+
+        def session() -> None:
+            bridge.payload(token, "GET", bridge.path("Workers", alice["sid"]))
+            bridge.payload(token, "GET", bridge.path("Workers", alice["sid"], "Reservations"),
+                           {"Active": "true", "PageSize": 1000}, api_version="v2")
+            task = bridge.task(type="billing")
+            assert frame(ws)["event_type"] == "reservation.created"
+            bridge.ws.update("Tasks", task["sid"], AssignmentStatus="canceled", Reason="gone")
+            assert [frame(ws)["event_type"] for _ in range(2)] == [
+                "reservation.canceled", "task.canceled"]
+
+        session()
+        assert left_in_cycles(session) == []
 
 
 def test_refused_tokens_get_an_error_frame(bridge: Bridge) -> None:

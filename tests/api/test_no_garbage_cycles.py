@@ -5,17 +5,7 @@ collector runs the more often (and pauses the server the longer) the more such c
 
 from __future__ import annotations
 
-import types
-
 from .conftest import Workspace, default_filter, left_in_cycles, ok
-
-
-def _ours(thing: object) -> bool:
-    """Made by Switchboard's code: an instance of one of its classes, or one of its functions
-    (closures included)."""
-    if isinstance(thing, types.FunctionType):
-        return str(thing.__module__).startswith("switchboard")
-    return type(thing).__module__.startswith("switchboard")
 
 
 def test_a_tasks_life_leaves_no_cycles(ws: Workspace) -> None:
@@ -36,7 +26,7 @@ def test_a_tasks_life_leaves_no_cycles(ws: Workspace) -> None:
         ws.list("Events", PageSize=5)
 
     life()  # first uses fill caches; the second life is the one examined
-    assert left_in_cycles(life, _ours) == []
+    assert left_in_cycles(life) == []
 
 
 def test_refused_requests_leave_no_cycles(ws: Workspace) -> None:
@@ -49,4 +39,4 @@ def test_refused_requests_leave_no_cycles(ws: Workspace) -> None:
         ok(ws.client.get(ws.path("Tasks"), auth=("AC" + "0" * 32, "wrong")), 401)
 
     refusals()
-    assert left_in_cycles(refusals, _ours) == []
+    assert left_in_cycles(refusals) == []
