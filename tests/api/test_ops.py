@@ -237,20 +237,25 @@ def test_every_metric_is_documented_and_on_the_dashboard(runtime: Runtime) -> No
         assert name in dashboard, name
 
 
-def test_garbage_collector_pauses_are_timed_while_installed(runtime: Runtime) -> None:
+def test_garbage_collector_pauses_are_timed_and_what_it_freed_counted_while_installed(
+        runtime: Runtime) -> None:
     metrics = Metrics(runtime)
-    metrics.gc_pauses.install()
-    metrics.gc_pauses.install()  # once only
+    metrics.gc_watch.install()
+    metrics.gc_watch.install()  # once only
     try:
         gc.collect(1)
+        cycle: list[object] = []
+        cycle.append(cycle)
+        del cycle
         gc.collect()
     finally:
-        metrics.gc_pauses.remove()
-    assert not any(getattr(c, "__self__", None) is metrics.gc_pauses for c in gc.callbacks)
+        metrics.gc_watch.remove()
+    assert not any(getattr(c, "__self__", None) is metrics.gc_watch for c in gc.callbacks)
     found = samples(metrics)
     full = value(found, "switchboard_gc_pause_seconds_count", generation="2")
     assert full == 1
     assert value(found, "switchboard_gc_pause_seconds_count", generation="1") >= 1
     assert value(found, "switchboard_gc_pause_seconds_sum", generation="2") > 0
+    assert value(found, "switchboard_gc_collected_objects_total", generation="2") >= 1
     gc.collect()
     assert value(samples(metrics), "switchboard_gc_pause_seconds_count", generation="2") == full

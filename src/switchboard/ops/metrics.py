@@ -110,10 +110,13 @@ class Metrics:
         self.commit_batch = Histogram(
             "switchboard_store_commit_batch_size", "Writes committed together in one "
             "transaction.", buckets=BATCH_BUCKETS, registry=self.registry)
-        self.gc_pauses = GcPauses(Histogram(
+        self.gc_watch = GcWatch(Histogram(
             "switchboard_gc_pause_seconds", "Pauses of Python's cyclic garbage collector, by "
             "generation (2: a full collection); nothing else runs in the process meanwhile.",
-            ["generation"], buckets=PAUSE_BUCKETS, registry=self.registry))
+            ["generation"], buckets=PAUSE_BUCKETS, registry=self.registry), Counter(
+            "switchboard_gc_collected_objects", "Objects Python's cyclic garbage collector "
+            "freed, by generation: what was left in cycles of references (requests leave none).",
+            ["generation"], registry=self.registry))
         # Tasks created here and not yet reserved (creation time in ms). Bounded by the tasks
         # waiting for their first reservation.
         self._unreserved: dict[str, tuple[str, int]] = {}  # task -> (workspace, created)
@@ -265,13 +268,15 @@ class _Collector(Collector):
                                       value=m.cluster.lost_leases)
 
 
-class GcPauses:
-    """Times the garbage collector's pauses into a histogram while installed (``gc.callbacks``:
-    called before and after each collection, on the thread that triggered it; collections
-    never overlap)."""
+class GcWatch:
+    """Times the garbage collector's pauses into a histogram, and counts the objects it freed,
+    while installed (``gc.callbacks``: called before and after each collection, on the thread
+    that triggered it; collections never overlap)."""
 
-    def __init__(self, histogram: Histogram) -> None:
-        self._children = [histogram.labels(str(generation)) for generation in range(3)]
+    def __init__(self, pauses: Histogram, collected: Counter) -> None:
+        generations = [str(generation) for generation in range(3)]
+        self._pauses = [pauses.labels(generation) for generation in generations]
+        self._collected = [collected.labels(generation) for generation in generations]
         self._started = 0.0
 
     def install(self) -> None:
@@ -286,7 +291,9 @@ class GcPauses:
         if phase == "start":
             self._started = time.perf_counter()
         else:
-            self._children[info["generation"]].observe(time.perf_counter() - self._started)
+            generation = info["generation"]
+            self._pauses[generation].observe(time.perf_counter() - self._started)
+            self._collected[generation].inc(info["collected"])
 
 
 class MetricsServer:
@@ -301,13 +308,13 @@ class MetricsServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        self.metrics.gc_pauses.install()
+        self.metrics.gc_watch.install()
         self.sock.listen(64)
         self.sock.setblocking(False)
         self._server = await asyncio.start_server(self._serve, sock=self.sock)
 
     async def stop(self) -> None:
-        self.metrics.gc_pauses.remove()
+        self.metrics.gc_watch.remove()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
