@@ -215,8 +215,8 @@ class _HeadWithBody:
     one); anything else passes straight through, such as ``100 Continue`` before the head.
 
     It lets go of the cycle once the head is held: the cycle refers to it, and a cycle of
-    references outlives the request until the garbage collector's next pass (a young collection
-    every couple of thousand requests, which then had them all to free)."""
+    references would outlive the request until the garbage collector's next pass, and bring
+    those passes on with the traffic (one every couple of thousand requests)."""
 
     __slots__ = ("_cycle", "_head", "_passing", "_transport")
 
