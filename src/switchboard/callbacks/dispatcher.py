@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import sys
@@ -322,24 +323,29 @@ class CallbackDispatcher:
                  "assignments_seq": lane.assignments_seq} for lane in lanes]
         if not rows:
             return
-        store = self.runtime.store
+        upsert = self._cursor_upsert
+
+        def write(conn: Connection) -> None:
+            conn.execute(upsert, rows)
+
+        self.runtime.store.submit(write).result(timeout=30)
+
+    @functools.cached_property
+    def _cursor_upsert(self) -> Any:
+        """The statement ``_save_cursors`` runs, made once: each made anew would be a cycle of
+        SQLAlchemy's objects for the garbage collector."""
         table = tables.callback_cursors
-        if store.is_sqlite:
+        if self.runtime.store.is_sqlite:
             statement: Any = sqlite.insert(table)
         else:  # imported only here: SQLite's servers start faster without it
             from sqlalchemy.dialects import postgresql
 
             statement = postgresql.insert(table)
-        upsert = statement.on_conflict_do_update(
+        return statement.on_conflict_do_update(
             index_elements=["workspace_sid"],
             set_={name: case((statement.excluded[name] > table.c[name],
                               statement.excluded[name]), else_=table.c[name])
                   for name in ("events_seq", "assignments_seq")})
-
-        def write(conn: Connection) -> None:
-            conn.execute(upsert, rows)
-
-        store.submit(write).result(timeout=30)
 
     def _load_owed(self, workspace_sids: list[str]
                    ) -> tuple[dict[str, tuple[int, int]], list[Event]]:
