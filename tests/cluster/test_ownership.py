@@ -1,14 +1,17 @@
 """Ownership in process, on the PostgreSQL server: fencing, hand-over and placement, with no
-server processes and no waiting for leases to run out."""
+server processes and no waiting for leases to run out (a frozen node's session is waited for,
+a fraction of a second)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from switchboard.cluster import directory
 from switchboard.cluster.node import ClusterConfig, ClusterNode
@@ -133,6 +136,27 @@ async def test_renewal_reports_leases_taken_by_others(
     with a.runtime.store.engine.begin() as conn:
         assert directory.renew(conn, "a", dict(a.claimed), 60_000) == {sid}
         assert directory.renew(conn, "b", dict(b.claimed), 60_000) == set()
+
+
+async def test_a_node_frozen_inside_a_commit_does_not_keep_its_workspaces(
+        nodes: tuple[ClusterNode, ClusterNode]) -> None:
+    """A node stopped between the start and the end of a commit holds its lease rows locked;
+    the database ends its session once it has sat idle for ``idle_ms``, and the take-over that
+    was waiting for the rows goes on."""
+    a, b = nodes
+    sid = await create_workspace(a.runtime)
+    expire(a.runtime, sid)
+    frozen = a.runtime.store.engine.connect()
+    frozen.begin()
+    directory.check_fences(frozen, "a", {sid: 1}, idle_ms=300)  # then nothing more
+    try:
+        await asyncio.wait_for(b.take(sid), timeout=10)
+        assert b.runtime.epochs[sid] == 2
+        with pytest.raises(DBAPIError):  # a's session was ended: its commit cannot happen
+            frozen.execute(text("SELECT 1"))
+    finally:
+        frozen.invalidate()
+        frozen.close()
 
 
 def test_placement_moves_only_the_joining_nodes_share() -> None:

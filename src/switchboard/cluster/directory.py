@@ -152,11 +152,22 @@ def pin(conn: Connection, workspace_sid: str, node_id: str | None) -> bool:
     return True
 
 
-def check_fences(conn: Connection, node_id: str, fences: dict[str, int]) -> None:
+def idle_at_most(conn: Connection, ms: int) -> None:
+    """For the rest of this transaction, which locks lease rows: the database ends the session
+    if it sits idle in the transaction longer than ``ms``. A node frozen in the middle of one
+    (stopped, stalled, cut off from the database) would otherwise keep the rows locked, and every
+    node that comes to take its workspaces over waiting, until it came back."""
+    conn.exec_driver_sql(f"SET LOCAL idle_in_transaction_session_timeout = {int(ms)}")
+
+
+def check_fences(conn: Connection, node_id: str, fences: dict[str, int], idle_ms: int
+                 ) -> None:
     """Inside a commit's transaction: this node still owns each workspace at its epoch.
 
     ``FOR SHARE`` holds the lease rows until the commit ends, so a take-over (an update of the
-    row) waits for it, and the next commit of the old owner sees the new epoch."""
+    row) waits for it, and the next commit of the old owner sees the new epoch; ``idle_ms``
+    bounds that wait should this node freeze before the commit ends (``idle_at_most``)."""
+    idle_at_most(conn, idle_ms)
     rows = conn.execute(
         select(LEASES.c.workspace_sid, LEASES.c.owner, LEASES.c.epoch)
         .where(LEASES.c.workspace_sid.in_(bindparam("sids", expanding=True)))

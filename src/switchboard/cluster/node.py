@@ -92,7 +92,7 @@ class ClusterNode:
         self.ready = False  # the last look at the cluster's state succeeded (/readyz)
         runtime.claim_new = self._claim_new
         runtime.store.fence_check = lambda conn, fences: directory.check_fences(
-            conn, self.id, fences)
+            conn, self.id, fences, self.idle_ms)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -248,10 +248,19 @@ class ClusterNode:
 
     # ------------------------------------------------------------------ helpers
 
+    @property
+    def idle_ms(self) -> int:
+        """How long this node's transactions that lock lease rows may sit idle before the
+        database ends them (``directory.idle_at_most``): twice a lease, far longer than a live
+        node ever idles in one, so a frozen node holds its workspaces about as long as its
+        leases last."""
+        return 2 * self.config.lease_ms
+
     async def _db(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(conn, *args)`` in one transaction, off the event loop."""
         def run() -> T:
             with self.runtime.store.engine.begin() as conn:
+                directory.idle_at_most(conn, self.idle_ms)  # renewals lock lease rows
                 return work(conn, *args)
         return await asyncio.to_thread(run)
 
