@@ -347,6 +347,28 @@ def test_an_open_page_loses_its_feed_when_its_key_is_deleted(
     assert page.evaluate("window.switchboardConsole.events") == before
 
 
+def test_an_event_that_comes_while_the_events_page_loads_is_kept(
+        page: Any, taskrouter: TaskRouter) -> None:
+    """The page's list of events is read while the feed is already live: a task created
+    before that read is answered is told live, and the older list must not wipe it out."""
+    built = build_workspace(taskrouter)
+    held: list[Any] = []
+    page.route("**/Events?*", lambda route: held.append(route))  # the page's read, held
+    sign_in(page, taskrouter, f"/workspaces/{built.workspace_sid}/events")
+    wait_live(page)
+    page.wait_for_function("() => window.switchboardConsole !== undefined")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    older = held[0].fetch()  # the list as it is before the task
+    heard = page.evaluate("window.switchboardConsole.events")
+    built.client.tasks.create(attributes='{"type": "sales"}', workflow_sid=built.workflow_sid)
+    page.wait_for_function(f"() => window.switchboardConsole.events > {heard}")
+    held[0].fulfill(response=older)
+    page.locator("li.event").filter(has_text="task.created").wait_for(timeout=LIVE_TIMEOUT_MS)
+
+
 def test_the_skip_link_moves_the_focus_and_keeps_what_was_typed(
         page: Any, taskrouter: TaskRouter) -> None:
     built = build_workspace(taskrouter)

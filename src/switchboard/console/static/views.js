@@ -484,24 +484,42 @@ export async function events(ctx) {
   const list = h("ol", { class: "events", "aria-label": "Events, newest first" });
   const matches = (e) => (!type.value || e.event_type === type.value) && (!resource.value ||
     [e.resource_sid, e.task_sid, e.worker_sid, e.task_queue_sid, e.workflow_sid, e.reservation_sid].includes(resource.value));
+  const show = (e) => {
+    const empty = list.querySelector("li.muted");
+    if (empty) empty.remove();
+    list.prepend(eventItem(ws, e));
+    // A page left open on a busy workspace keeps the newest only, not every event since.
+    while (list.children.length > SHOWN_EVENTS) list.lastChild.remove();
+  };
+  // Live events heard while a load is in flight: its page may have been read before they
+  // happened, and would otherwise wipe them out.
+  let heard = null;
   const load = async () => {
     // As many as the live list keeps, so a reload after a reconnect shows the same.
     const query = { PageSize: String(SHOWN_EVENTS), Minutes: "43200" };
     if (type.value) query.EventType = type.value;
     const key = FILTER_BY_PREFIX[resource.value.slice(0, 2)];
     if (resource.value && key) query[key] = resource.value;
-    const page = await get(wsPath(ws, "Events"), query);
+    heard = [];
+    let page;
+    try {
+      page = await get(wsPath(ws, "Events"), query);
+    } catch (error) {
+      heard = null;
+      throw error;
+    }
+    const since = heard;
+    heard = null;
     list.replaceChildren(...page.events.map((e) => eventItem(ws, e)));
     if (!page.events.length) list.append(h("li", { class: "muted" }, "No events"));
+    const listed = new Set(page.events.map((e) => e.sid));
+    for (const e of since) if (!listed.has(e.sid)) show(e);
   };
   ctx.onReconnect(() => load().catch(() => {}));
   ctx.onEvent((e) => {
     if (!matches(e)) return;
-    const empty = list.querySelector("li.muted");
-    if (empty) empty.remove();
-    list.prepend(eventItem(ws, e));
-    // A page left open on a busy workspace keeps the newest only, not every event since.
-    while (list.children.length > SHOWN_EVENTS) list.lastChild.remove();
+    if (heard) heard.push(e);
+    show(e);
   });
   const form = h("form", { class: "filters", role: "search", onsubmit: async (event) => {
     event.preventDefault();
