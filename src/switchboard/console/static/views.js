@@ -491,34 +491,32 @@ export async function events(ctx) {
     // A page left open on a busy workspace keeps the newest only, not every event since.
     while (list.children.length > SHOWN_EVENTS) list.lastChild.remove();
   };
-  // Live events heard while a load is in flight: its page may have been read before they
-  // happened, and would otherwise wipe them out.
-  let heard = null;
+  // For each load in flight, the live events heard meanwhile: its page may have been read
+  // before they happened, and would otherwise wipe them out.
+  const inFlight = new Set();
   const load = async () => {
     // As many as the live list keeps, so a reload after a reconnect shows the same.
     const query = { PageSize: String(SHOWN_EVENTS), Minutes: "43200" };
     if (type.value) query.EventType = type.value;
     const key = FILTER_BY_PREFIX[resource.value.slice(0, 2)];
     if (resource.value && key) query[key] = resource.value;
-    heard = [];
+    const heard = [];
+    inFlight.add(heard);
     let page;
     try {
       page = await get(wsPath(ws, "Events"), query);
-    } catch (error) {
-      heard = null;
-      throw error;
+    } finally {
+      inFlight.delete(heard);
     }
-    const since = heard;
-    heard = null;
     list.replaceChildren(...page.events.map((e) => eventItem(ws, e)));
     if (!page.events.length) list.append(h("li", { class: "muted" }, "No events"));
     const listed = new Set(page.events.map((e) => e.sid));
-    for (const e of since) if (!listed.has(e.sid)) show(e);
+    for (const e of heard) if (!listed.has(e.sid)) show(e);
   };
   ctx.onReconnect(() => load().catch(() => {}));
   ctx.onEvent((e) => {
     if (!matches(e)) return;
-    if (heard) heard.push(e);
+    for (const heard of inFlight) heard.push(e);
     show(e);
   });
   const form = h("form", { class: "filters", role: "search", onsubmit: async (event) => {
