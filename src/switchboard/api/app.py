@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
@@ -33,8 +32,9 @@ from switchboard.api import (
     workspaces,
 )
 from switchboard.api.errors import error_response
+from switchboard.api.failures import Failures
 from switchboard.api.headers import TwilioHeaders
-from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from switchboard.api.limits import DEFAULT_MAX_BODY_BYTES
 from switchboard.api.openapi import openapi_document
 from switchboard.bridge.routes import PATH as BRIDGE_PATH
 from switchboard.bridge.routes import RPC_MAX_BODY_BYTES, EventBridge
@@ -65,19 +65,20 @@ BRIDGE_REQUEST_HEADERS = ("apiVersion", "clientVersion")
 
 
 class _App(Starlette):
-    """Starlette with Twilio's headers outermost, outside its last-resort error handler too,
-    so that a 500 carries them."""
+    """Starlette with a middleware stack of its own, outermost first: Twilio's headers (on
+    every answer, a 500 too), the ops middleware (``ops/stack.py``), and ``Failures`` (the
+    body limit and the answers to errors) in place of Starlette's error middleware."""
 
     def __init__(self, *, cors_origins: Sequence[str], ops: Ops, runtime: Runtime,
-                 **options: Any) -> None:
+                 failures: Callable[[ASGIApp], ASGIApp], **options: Any) -> None:
         self.cors_origins = cors_origins
         self.ops = ops
         self.runtime = runtime
+        self.failures = failures
         super().__init__(**options)
 
     def build_middleware_stack(self) -> ASGIApp:
-        inner = self.ops.wrap(super().build_middleware_stack(), self.runtime.accounts,
-                              self.routes)
+        inner = self.ops.wrap(self.failures(self.router), self.runtime.accounts, self.routes)
         return TwilioHeaders(inner, self.cors_origins,
                              allow_headers={BRIDGE_PATH: BRIDGE_REQUEST_HEADERS})
 
@@ -123,14 +124,12 @@ def create_app(runtime: Runtime, public_url: str | None = None, *,
             await service.stop()
         runtime.stop()
 
-    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes, paths={
+    failures = functools.partial(Failures, max_bytes=max_body_bytes, paths={
         BRIDGE_PATH: min(max_body_bytes, RPC_MAX_BODY_BYTES),
-        console.SIGN_IN_PATH: min(max_body_bytes, console.SIGN_IN_MAX_BODY_BYTES)})]
-    app = _App(cors_origins=cors_origins, ops=ops, runtime=runtime, routes=routes,
-               lifespan=lifespan, middleware=middleware, exception_handlers={
-                   HTTPException: _http_error,
-                   Exception: _unexpected_error,
-               })
+        console.SIGN_IN_PATH: min(max_body_bytes, console.SIGN_IN_MAX_BODY_BYTES)},
+        http_error=_http_error, unexpected_error=_unexpected_error)
+    app = _App(cors_origins=cors_origins, ops=ops, runtime=runtime, failures=failures,
+               routes=routes, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.event_bridge = bridge
     app.state.console_sessions = sessions  # authenticate() reads console sessions from here

@@ -186,14 +186,13 @@ _SID = re.compile(r"(AC|SK)[0-9a-fA-F]{32}")  # what a username may be logged as
 
 
 class AuthBrake:
-    """ASGI middleware: slows down the addresses that keep failing to authenticate, whatever
-    ``--rate-limits`` says. It is also a ``RequestObserver`` (installed outside it, in
-    ``ObserveRequests``): told of each answer, it counts and logs the failures (401) and clears
-    an address's count when it succeeds. While no address is failing (the common case), a
-    request passes through without its credentials being read."""
+    """Slows down the addresses that keep failing to authenticate, whatever
+    ``--rate-limits`` says: ``ObserveRequests`` holds each request (``hold``) while some
+    address is failing, and tells the brake of each answer (``observed``), which counts and
+    logs the failures (401) and clears an address's count when it succeeds. While no address
+    is failing (the common case), a request passes without its credentials being read."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self) -> None:
         # (client address, SID tried) -> (failures, time of the last one)
         self.failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
 
@@ -210,13 +209,13 @@ class AuthBrake:
         return float(min(MAX_DELAY_SECONDS,
                          BASE_DELAY_SECONDS * 2.0 ** (count - FREE_FAILURES - 1)))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.failures and scope["type"] == "http":
-            key = _guess(scope)[2]
-            wait = self.delay(key, time.monotonic()) if key is not None else 0.0
-            if wait:
-                await asyncio.sleep(wait)
-        await self.app(scope, receive, send)
+    async def hold(self, scope: Scope) -> None:
+        """Wait as long as the request's address and SID have earned (some address is
+        failing: ``failures`` is not empty)."""
+        key = _guess(scope)[2]
+        wait = self.delay(key, time.monotonic()) if key is not None else 0.0
+        if wait:
+            await asyncio.sleep(wait)
 
     def observed(self, scope: Scope, status: int, seconds: float) -> None:
         if status == 401:

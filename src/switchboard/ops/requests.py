@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,18 +76,33 @@ class RequestObserver(Protocol):
         ...
 
 
+class Brake(RequestObserver, Protocol):
+    """Holds requests back while some are failing (``failures`` not empty): the
+    failed-authentication brake (``ratelimits.AuthBrake``)."""
+
+    @property
+    def failures(self) -> Sized: ...
+
+    async def hold(self, scope: Scope) -> None: ...
+
+
 class ObserveRequests:
     """ASGI middleware: times each HTTP request and notes its answer's status once, for all its
-    observers in order (the failed-authentication brake always among them)."""
+    observers in order, the failed-authentication ``brake`` first; the brake's hold comes
+    before the app (and is timed)."""
 
-    def __init__(self, app: ASGIApp, observers: Sequence[RequestObserver]) -> None:
+    def __init__(self, app: ASGIApp, brake: Brake,
+                 observers: Sequence[RequestObserver] = ()) -> None:
         self.app = app
+        self.brake = brake
         # Their methods, bound once: this runs on every request.
-        self.observed = tuple(observer.observed for observer in observers)
+        self.observed = tuple(observer.observed for observer in (brake, *observers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             start = time.perf_counter()
+            if self.brake.failures:
+                await self.brake.hold(scope)
             watch = StatusWatch(send)
             try:
                 await self.app(scope, receive, watch)

@@ -31,13 +31,12 @@ class Ops:
         limits."""
         if self.rate_limits == "twilio":
             app = TwilioRateLimits(app, accounts)
-        brake = AuthBrake(app)
-        observers: list[RequestObserver] = [brake]
+        observers: list[RequestObserver] = []
         if self.metrics is not None:
             observers.append(self.metrics.http(routes))
         if self.access_log:
             observers.append(AccessLog(accounts))
-        return ObserveRequests(brake, observers)
+        return ObserveRequests(app, AuthBrake(), observers)
 
     def forwarded(self, scope: Scope, accounts: AccountRegistry, status: int, seconds: float,
                   owner_url: str | None, request_id: str | None) -> None:
