@@ -11,17 +11,15 @@ import binascii
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl
 
 import orjson
-from starlette.datastructures import ImmutableMultiDict
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from switchboard.api.errors import SessionEnded, Unauthorized, routing_error_response
-from switchboard.api.params import Param, check_text, parse
+from switchboard.api.params import Param, check_text, form_items, parse
 from switchboard.routing.engine import WorkspaceEngine
 from switchboard.routing.errors import RoutingError
 from switchboard.service.accounts import Account
@@ -105,6 +103,29 @@ class Api:
                       name=e.handler.__name__) for e in self.endpoints]
 
 
+class ApiRequest(Request):
+    """Starlette's request, its body read straight from ``receive``: Starlette reads it through
+    an async generator under ``aclosing``, three times the cost for a body of one message.
+    Kept as Starlette keeps it (``_body``, the stream consumed), so a handler may read it again
+    (``body()``, ``json()``)."""
+
+    async def body(self) -> bytes:
+        if not hasattr(self, "_body"):
+            if self._stream_consumed:
+                raise RuntimeError("Stream consumed")
+            chunks = []
+            while not self._stream_consumed:
+                message = await self._receive()
+                if message["type"] == "http.request":
+                    chunks.append(message.get("body", b""))
+                    self._stream_consumed = not message.get("more_body", False)
+                elif message["type"] == "http.disconnect":
+                    self._is_disconnected = True
+                    raise ClientDisconnect()
+            self._body = b"".join(chunks)
+        return self._body
+
+
 class _Handle:
     """One endpoint as a plain ASGI app: authenticated, parsed, run, answered.
 
@@ -121,13 +142,14 @@ class _Handle:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.endpoint
-        request = Request(scope, receive, send)
+        request = ApiRequest(scope, receive, send)
         try:
             account = authenticate(self.runtime, request)
             for name, value in request.path_params.items():
                 check_text(value, name)
-            data = request.query_params if endpoint.method != "POST" else await _form(request)
-            args = parse(endpoint.params, data, self.where)
+            items = (request.query_params.multi_items() if endpoint.method != "POST"
+                     else await _form(request))
+            args = parse(endpoint.params, items, self.where)
             base = self.public_url or _own_base(request)
             result = await endpoint.handler(Context(request, self.runtime, account, args, base))
         except RoutingError as exc:
@@ -158,12 +180,11 @@ def _own_base(request: Request) -> str:
     return f"{request.scope.get('scheme', 'http')}://{host}"
 
 
-async def _form(request: Request) -> ImmutableMultiDict[str, Any]:
+async def _form(request: Request) -> list[tuple[str, Any]]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/"):
-        return await request.form()
-    body = (await request.body()).decode("utf-8", errors="replace")
-    return ImmutableMultiDict(parse_qsl(body, keep_blank_values=True))
+        return (await request.form()).multi_items()
+    return form_items((await request.body()).decode("utf-8", errors="replace"))
 
 
 def authenticate(runtime: Runtime, request: Request) -> Account:

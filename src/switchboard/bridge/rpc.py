@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -489,7 +488,7 @@ def _envelope(raw: bytes) -> dict[str, Any]:
 # ---------------------------------------------------------------------- typed JSON -> form
 
 
-def _form(params: tuple[Param, ...], values: Mapping[str, Any]) -> ImmutableMultiDict[str, str]:
+def _form(params: tuple[Param, ...], values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The SDK's typed JSON parameters as the REST API's form fields."""
     kinds = {p.name: p.kind for p in params}
     items: list[tuple[str, str]] = []
@@ -500,7 +499,7 @@ def _form(params: tuple[Param, ...], values: Mapping[str, Any]) -> ImmutableMult
             items += [(name, _text(v)) for v in value]
         else:
             items.append((name, _text(value)))
-    return ImmutableMultiDict(items)
+    return items
 
 
 def _text(value: Any) -> str:
