@@ -24,8 +24,8 @@ class FakeRuntime:
 def event(seq: int, workspace_sid: str = "WS1") -> Event:
     return Event(sid=f"EV{seq}", account_sid="AC1", workspace_sid=workspace_sid, seq=seq,
                  event_type="task.created", event_date=1_000 * seq, resource_type="task",
-                 resource_sid="WT1", actor_type=None, actor_sid=None,
-                 description="Task created", data={"task_sid": "WT1"}, task_sid="WT1")
+                 resource_sid="WT1", description="Task created", data={"task_sid": "WT1"},
+                 task_sid="WT1")
 
 
 def parse(frame: bytes) -> tuple[str, dict[str, object]]:
@@ -97,7 +97,7 @@ async def test_an_accounts_list_hears_of_its_workspaces_only() -> None:
     await anext(frames)
     made = Event(sid="EV9", account_sid="AC1", workspace_sid="WS9", seq=1,
                  event_type="workspace.created", event_date=1, resource_type="workspace",
-                 resource_sid="WS9", actor_type=None, actor_sid=None, description="made",
+                 resource_sid="WS9", description="made",
                  data={})
     elsewhere = dataclasses.replace(made, account_sid="AC2", workspace_sid="WS8")
     listener("WS1", [event(1)])  # a task: not for the list

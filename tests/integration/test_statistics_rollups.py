@@ -50,8 +50,8 @@ def event(workspace_sid: str, seq: int, kind: str, date: int, queue: int, worker
                             "task_queue_previous_sid": QUEUES[1 - queue]}
     return Event(sid=f"EV{workspace_sid[-8:]}{seq:024d}", account_sid=ACCOUNT_SID,
                  workspace_sid=workspace_sid, seq=seq, event_type=kind, event_date=date,
-                 resource_type="task", resource_sid="WT" + "0" * 32, actor_type=None,
-                 actor_sid=None, description=kind, data=data, task_sid="WT" + "0" * 32,
+                 resource_type="task", resource_sid="WT" + "0" * 32, description=kind,
+                 data=data, task_sid="WT" + "0" * 32,
                  worker_sid=WORKERS[worker], task_queue_sid=QUEUES[queue],
                  workflow_sid=WORKFLOW_SID, task_channel=channel)
 

@@ -50,8 +50,8 @@ def test_connection_overrides_come_from_the_fragment() -> None:
 def _event(**data: object) -> Event:
     return Event(sid="EV" + "1" * 32, account_sid="AC" + "a" * 32, workspace_sid="WS" + "b" * 32,
                  seq=7, event_type="reservation.created", event_date=1_767_225_600_123,
-                 resource_type="reservation", resource_sid="WR" + "c" * 32, actor_type=None,
-                 actor_sid=None, description="Reservation created", data=dict(data))
+                 resource_type="reservation", resource_sid="WR" + "c" * 32,
+                 description="Reservation created", data=dict(data))
 
 
 def test_event_params_are_camel_case_strings() -> None:

@@ -63,13 +63,12 @@ def render_event(row: dict[str, Any], base: str) -> dict[str, Any]:
                                      row["resource_sid"])
     else:
         resource_url = workspace_url(base, ws)
-    actor_type = row["actor_type"] or "workspace"
-    actor_sid = row["actor_sid"] or ws
     return {
         "account_sid": row["account_sid"],
-        "actor_sid": actor_sid,
-        "actor_type": actor_type,
-        "actor_url": workspace_url(base, ws) if actor_type == "workspace" else None,
+        # Every event's actor is its workspace (docs/differences.md).
+        "actor_sid": ws,
+        "actor_type": "workspace",
+        "actor_url": workspace_url(base, ws),
         "description": row["description"],
         "event_data": {k: _text(v) for k, v in data.items()},
         "event_date": iso(row["event_date"]),

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, case, select
 from sqlalchemy.dialects import sqlite
 
 from switchboard.callbacks import sender
+from switchboard.routing.changes import EVENT_FIELDS
 from switchboard.routing.errors import RoutingError
 from switchboard.routing.model import Event
 from switchboard.service.background import TaskSet
@@ -358,7 +359,7 @@ class CallbackDispatcher:
         with store.engine.connect() as conn:
             for workspace_sid in workspace_sids:
                 after = min(cursors.get(workspace_sid, (0, 0)))
-                query = select(events).where(
+                query = select(*(events.c[name] for name in EVENT_FIELDS)).where(
                     events.c.workspace_sid == workspace_sid, events.c.seq > after,
                     events.c.callback_url.is_not(None) | events.c.assignment_url.is_not(None),
                 ).order_by(events.c.seq)

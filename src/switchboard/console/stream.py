@@ -28,8 +28,8 @@ def event_shape(event: Event) -> dict[str, Any]:
     return {
         "sid": event.sid, "seq": event.seq, "event_type": event.event_type,
         "event_date_ms": event.event_date, "resource_type": event.resource_type,
-        "resource_sid": event.resource_sid, "actor_type": event.actor_type,
-        "actor_sid": event.actor_sid, "description": event.description,
+        "resource_sid": event.resource_sid, "actor_type": "workspace",
+        "actor_sid": event.workspace_sid, "description": event.description,
         "task_sid": event.task_sid, "worker_sid": event.worker_sid,
         "reservation_sid": event.reservation_sid, "task_queue_sid": event.task_queue_sid,
         "workflow_sid": event.workflow_sid, "task_channel": event.task_channel,
@@ -60,6 +60,8 @@ class ConsoleFeed:
                 self._drop(workspace_sid, queue)
 
     def on_events(self, workspace_sid: str, events: list[Event]) -> None:
+        if not self.watchers:  # no page open: nothing to look through (after every commit)
+            return
         self._send(workspace_sid, events)
         # The account's list of workspaces hears of workspaces made, renamed and deleted.
         listed = [e for e in events if e.event_type.startswith("workspace.")]

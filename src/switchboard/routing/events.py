@@ -49,32 +49,24 @@ class EventLog:
         now: int,
         description: str,
         data: dict[str, Any],
-        **sids: str | None,
+        *,
+        task_sid: str | None = None,
+        worker_sid: str | None = None,
+        reservation_sid: str | None = None,
+        task_queue_sid: str | None = None,
+        workflow_sid: str | None = None,
+        task_channel: str | None = None,
     ) -> Event:
         self.seq += 1
         workspace = self.workspace
-        payload = {
-            "account_sid": workspace.account_sid,
-            "workspace_sid": workspace.sid,
-            "workspace_name": workspace.friendly_name,
-            **data,
-        }
+        # In the order of Event's fields: with keywords its making cost three times as much.
         event = Event(
-            sid=self.sids("EV"),
-            account_sid=workspace.account_sid,
-            workspace_sid=workspace.sid,
-            seq=self.seq,
-            event_type=event_type,
-            event_date=now,
-            resource_type=resource_type,
-            resource_sid=resource_sid,
-            actor_type=sids.pop("actor_type", None),
-            actor_sid=sids.pop("actor_sid", None),
-            description=description,
-            data=payload,
-            callback_url=self._callback_url(event_type),
-            **sids,
-        )
+            self.sids("EV"), workspace.account_sid, workspace.sid, self.seq, event_type, now,
+            resource_type, resource_sid, description,
+            {"account_sid": workspace.account_sid, "workspace_sid": workspace.sid,
+             "workspace_name": workspace.friendly_name, **data},
+            task_sid, worker_sid, reservation_sid, task_queue_sid, workflow_sid, task_channel,
+            self._callback_url(event_type))
         self.changes.event(event)
         return event
 

@@ -983,7 +983,8 @@ class TaskLifecycle:
         self.changes.touch(reservation)
 
     def _task_event(self, event_type: str, task: Task, now: int, description: str,
-                    extra: dict[str, Any] | None = None, **sids: str | None) -> Event:
+                    extra: dict[str, Any] | None = None, *, worker_sid: str | None = None,
+                    reservation_sid: str | None = None) -> Event:
         channel = self.task_channels.get(task.task_channel_sid)
         data = event_data.task_data(task, now, channel,
                                     self.task_queues.get(task.task_queue_sid or ""),
@@ -993,7 +994,8 @@ class TaskLifecycle:
         return self.emit(event_type, "task", task.sid, now, description, data,
                          task_sid=task.sid, task_queue_sid=task.task_queue_sid,
                          workflow_sid=task.workflow_sid,
-                         task_channel=channel.unique_name if channel else None, **sids)
+                         task_channel=channel.unique_name if channel else None,
+                         worker_sid=worker_sid, reservation_sid=reservation_sid)
 
     def _reservation_event(self, event_type: str, reservation: Reservation, now: int,
                            description: str) -> None:

@@ -245,8 +245,6 @@ class Event:
     event_date: int
     resource_type: str
     resource_sid: str
-    actor_type: str | None
-    actor_sid: str | None
     description: str
     data: dict[str, Any]  # the event_data of the Events API
     task_sid: str | None = None

@@ -39,8 +39,7 @@ where they are silent (listed in docs/differences.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from switchboard.routing import events as event_data
 from switchboard.routing import validate
@@ -64,8 +63,12 @@ ATTEMPT_FAILED_REASON = ("Transfer attempt failed on reservation {} because ther
                          "pending reservations")
 TASK_ENDED_REASON = "Transfer failed because the task was {}"
 
-# lifecycle's task event: (event type, task, now, description, extra event_data, **event SIDs)
-TaskEvent = Callable[..., Event]
+class TaskEvent(Protocol):
+    """The lifecycle's task event: a task's event, its event_data extended by ``extra``."""
+
+    def __call__(self, event_type: str, task: Task, now: int, description: str,
+                 extra: dict[str, Any] | None = None, *, worker_sid: str | None = None,
+                 reservation_sid: str | None = None) -> Event: ...
 
 
 class TaskTransfers:

@@ -228,11 +228,9 @@ class Runtime:
 
     def engine(self, account_sid: str, workspace_sid: str) -> WorkspaceEngine:
         engine = self.engines.get(workspace_sid)
-        message = f"The requested resource Workspace {workspace_sid} was not found"
-        if engine is None:
-            raise NotHere(message) if self.clustered else NotFound(message)
-        if engine.workspace.account_sid != account_sid:
-            raise NotFound(message)
+        if engine is None or engine.workspace.account_sid != account_sid:
+            message = f"The requested resource Workspace {workspace_sid} was not found"
+            raise NotHere(message) if engine is None and self.clustered else NotFound(message)
         return engine
 
     async def workspaces_of(self, account_sid: str) -> list[WorkspaceListing]:
@@ -255,7 +253,8 @@ class Runtime:
 
     async def run(self, account_sid: str, workspace_sid: str, command: Command[T]) -> T:
         """Run a command on a workspace and wait until its changes are committed."""
-        await self._rebuilt(workspace_sid)
+        if workspace_sid in self._rebuilds:
+            await self._rebuilt(workspace_sid)
         engine = self.engine(account_sid, workspace_sid)
         result = await self._apply(engine, command, self.clock.now_ms())
         await self._commit(workspace_sid, engine.take_changes())
