@@ -34,6 +34,11 @@ references: bare 397.6k; pending 882.5k + 458.9k (+ 12.4k in the pool) = 1,353.8
 beside 890.4k + 452.9k + 14.2k = 1,357.5k for the tree before. The collector's work that the
 cycles caused is small in instructions; it showed in pauses and memory (``http_tasks.py``,
 eighth pass).
+
+Another day, 600 apart, after ``http_tasks.py``'s ninth pass, beside the tree before it:
+pending 745.7k + 452.5k (+ 8.0k) = 1,206.1k against 884.3k + 459.2k + 9.5k = 1,353.1k, 3.0x
+the bare; routed 869.1k + 783.8k + 9.8k = 1,662.6k against 1,026.6k + 809.4k + 17.6k =
+1,853.6k, 4.2x.
 """
 
 from __future__ import annotations

@@ -396,6 +396,60 @@ share; routed at 0.35x needs today's CPU with the machine kept busy, or the serv
 turns on the GIL instead of overlapping, and with today's CPU the GIL alone (the loop's ~300 µs
 and the writer's ~50 µs of Python a creation) caps pending creations near 2,900/s, 0.45x the
 bare endpoint's rate in the first of those runs.
+
+A ninth pass (the same AMD EPYC VM, another day) counted the event loop's instructions per
+pending creation with the app driven in process (32 callers, callgrind, 1,200 less 200
+creations; the served path adds uvicorn's ~185k), and cut where the count fell, each cut kept
+only when it did:
+
+* Starlette's two error middlewares and our body limit, three ASGI layers each wrapping
+  every answer's ``send``, are one layer (``api/failures.py``): 690k to 670k;
+* the failed-authentication brake is no layer of its own (``ObserveRequests`` holds a
+  request while some address is failing): 2.6k;
+* the form is parsed by ``params.form_items`` instead of ``parse_qsl`` and a multidict (the
+  same pairs: a hypothesis test holds it to ``parse_qsl``): 23k;
+* events are made without a dictionary of keyword SIDs, then positionally (an Event made by
+  keyword took 1.3 µs, positionally 0.5 µs), the workspace lookup formats its message only to
+  raise it, a command waits for a rebuild only while there is one: about 60k;
+* the events' ``actor_type`` and ``actor_sid``, never set, are gone from the model and the
+  rows (two None values an event for sqlite3 to adapt): 17k of the writer's;
+* the body is read straight from ``receive`` (``ApiRequest``), not through an async
+  generator under ``aclosing``, and the console feed looks at nothing with no page open: 22k.
+
+In all 697k to 557k on the event loop (-20 %), the writer 401k to 379k. Served
+(``http_instructions.py``, 600 requests apart, beside the tree before): pending 1,206k (loop
+746k, writer 453k) against 1,353k (884k, 459k), 3.0x the bare endpoint's instructions rather
+than 3.4x; routed 1,663k (869k, 784k) against 1,854k (1,027k, 809k).
+
+Over HTTP, 9 rounds beside the tree before (``--src``), three runs: pending 0.38x against
+0.38x, 0.38x against 0.34x, 0.41x against 0.38x; routed 0.34x against 0.30x, 0.29x against
+0.25x, 0.31x against 0.30x; the server's CPU a request 6-10 % lower (pending 257-317 against
+273-353 µs) and 11-17 % (routed 317-400 against 360-480 µs); rates up 6-19 %. The quietest
+run, 7 rounds (bare 8,040/s): pending 0.46x, routed 0.36x.
+
+The rate is bound by the round trip through the store's writer more than by CPU. With
+``--metrics-port`` (the commit histograms), 6,000 creations at 32 clients: the writer is busy
+86-96 % of the time in batches of 13-15 creations, 4.3-4.5 ms a batch (pending) and 6.4-6.7 ms
+(routed), about a third of which is its CPU, the rest the ``fdatasync`` and waiting for the
+GIL; the event loop is 54-58 % busy and the machine 27-30 % idle, as before the cuts (the
+eighth pass's convoy). Less CPU on the loop shortens its bursts, so the writer waits less, but
+the cycle stays about 4.5 ms for some 14 creations.
+
+Tried and not kept:
+
+* Leaving a row's None values out of its statement (rows grouped by which values are None,
+  one statement each): sqlite3 adapts no None then, but the grouping (a ``map`` over every
+  value of every row, an ``itemgetter`` a row) and the extra statements cost more: the writer
+  395-400k against 374k.
+* An upsert that leaves the columns fixed at creation (SID, account, workspace, date) out of
+  its ``DO UPDATE``, so that SQLite need not touch the workspace index of an updated row: the
+  routed writer 629k against 626k.
+* Multi-row INSERT statements for every table (chunks of 1, 2, 4 … rows) with a 0.2 ms GIL
+  switch interval, so that a batch hands the GIL over a few times only and the writer gets
+  it back within 0.2 ms: pending 0.34x against 0.44x, routed 0.25x against 0.34x (5 rounds);
+  the multi-row statements alone 0.38x and 0.31x.
+* A 1 ms switch interval alone: pending 0.47x against 0.46x, routed 0.37x against 0.36x
+  (7 rounds), within the noise.
 """
 
 from __future__ import annotations
