@@ -9,9 +9,8 @@
 One layer rather than Starlette's two error middlewares around a body limit of our own:
 each of those wrapped every answer's ``send`` again (three wrappers where one tells whether
 the answer has started), some 20,000 instructions of a request's (``http_tasks.py``, ninth
-pass). Starlette's endpoints (health, documentation, console) find the HTTP error handler
-where Starlette's own middleware puts it, in the scope; WebSocket sessions go through
-Starlette's middleware as before.
+pass). Starlette's endpoints (health, documentation, console) raise their HTTP errors on to it;
+WebSocket sessions go through Starlette's middleware as before.
 """
 
 from __future__ import annotations
@@ -45,16 +44,12 @@ class Failures:
         self.http_error = http_error
         self.unexpected_error = unexpected_error
         self.websockets = ExceptionMiddleware(app, handlers={HTTPException: http_error})
-        # Where Starlette's request-response endpoints look for the app's handlers.
-        self.handlers: tuple[dict[Any, ErrorHandler], dict[int, ErrorHandler]] = (
-            {HTTPException: http_error}, {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await (self.websockets if scope["type"] == "websocket" else self.app)(
                 scope, receive, send)
             return
-        scope["starlette.exception_handlers"] = self.handlers
         limit = self.paths.get(scope["path"], self.max_bytes)
         length, has_body = declared_length(scope)
         if length is not None and length > limit:
