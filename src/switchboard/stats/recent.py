@@ -233,13 +233,17 @@ class RecentRollups:
         self._loading: set[str] = set()
         self._closed = _Closed(closed_entries, closed_sids)
         self._edge_sums: OrderedDict[tuple[str, int], _EdgeSums] = OrderedDict()
+        # The dates of the batch staged last (writer thread), for its commit to reuse.
+        self._staged: tuple[Sequence[Any], dict[str, tuple[int, int]]] = ((), {})
 
     # ------------------------------------------------------------------ fed by the store
 
     def staged(self, events: Sequence[Any]) -> None:
         """Writer thread, in the transaction, before it commits: the edge minutes these
         events reopen are dropped before a request can read them."""
-        for workspace_sid, (earliest, _) in _dates(events).items():
+        dates = _dates(events)
+        self._staged = (events, dates)
+        for workspace_sid, (earliest, _) in dates.items():
             self.edges.heard(workspace_sid, earliest)
 
     def committed(self, events: Sequence[Any], rollup: Rollup,
@@ -249,7 +253,9 @@ class RecentRollups:
             self.forget(workspace_sid)
         if not self._live:
             return
-        dates = _dates(events)
+        staged, dates = self._staged
+        if staged is not events:  # committed without being staged (not the store's way)
+            dates = _dates(events)
         with self._lock:
             for workspace_sid, (earliest, _) in dates.items():
                 self.edges.heard(workspace_sid, earliest)  # again: a read may have put it back
