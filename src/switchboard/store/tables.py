@@ -223,7 +223,7 @@ events = Table(
     Column("event_date", BigInteger, nullable=False),
     Column("resource_type", String(32), nullable=False),
     Column("resource_sid", SID, nullable=False),
-    # Never written: every event's actor is its workspace, as the Events API renders NULL here.
+    # Never written: every event's actor is its workspace (the Events API says so).
     Column("actor_type", String(32)),
     Column("actor_sid", SID),
     Column("description", Text, nullable=False),
