@@ -436,7 +436,7 @@ class Runtime:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rebuilds[workspace_sid] = done  # before any await: later commands wait
         try:
-            await asyncio.wrap_future(self.store.submit(lambda conn: None))
+            await self.store.settled()
             yield
         finally:
             del self._rebuilds[workspace_sid]

@@ -19,8 +19,8 @@ time, by ``backfill_step``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, delete, select, update
 
@@ -38,6 +38,9 @@ SPANS = (MINUTE_MS, HOUR_MS, DAY_MS)
 # -> [count, total, minimum, maximum]
 PeriodKey = tuple[str, str, str, int, int, str, str]
 WaitKey = tuple[str, str, str, int, int, str, str, int]  # ... and the wait's second
+# Runs a statement once for each row of values, in the caller's transaction: a DB-API cursor's
+# or connection's ``executemany``, or SQLAlchemy's ``Connection.exec_driver_sql``.
+ExecuteMany = Callable[[str, Sequence[Sequence[Any]]], object]
 
 
 class Rollup:
@@ -111,13 +114,11 @@ class RollupWriter:
             f"ON CONFLICT ({key}, second) DO UPDATE SET count = stat_waits.count + "
             "excluded.count")
 
-    def write(self, conn: Connection, rollup: Rollup) -> None:
+    def write(self, execute: ExecuteMany, rollup: Rollup) -> None:
         if rollup.periods:
-            conn.exec_driver_sql(self.periods_sql,
-                                 [(*key, *row) for key, row in rollup.periods.items()])
+            execute(self.periods_sql, [(*key, *row) for key, row in rollup.periods.items()])
         if rollup.waits:
-            conn.exec_driver_sql(self.waits_sql,
-                                 [(*key, n) for key, n in rollup.waits.items()])
+            execute(self.waits_sql, [(*key, n) for key, n in rollup.waits.items()])
 
 
 def wait_second(wait_ms: int) -> int:
@@ -153,7 +154,7 @@ def backfill_step(conn: Connection, workspace_sid: str, since: int, batch: int =
     rollup = Rollup()
     for record in records_in_log(conn, workspace_sid, done, step, since):
         rollup.add(workspace_sid, record)
-    writer_for(conn).write(conn, rollup)
+    writer_for(conn).write(conn.exec_driver_sql, rollup)
     if step >= upto:
         conn.execute(delete(b).where(b.c.workspace_sid == workspace_sid))
         return True

@@ -1,8 +1,10 @@
-"""The store: SQL through SQLAlchemy Core, one writer thread with group commit.
+"""The store: SQL through SQLAlchemy Core, written with group commit.
 
-Every write runs on the writer thread. Writes queued while a transaction is open are committed
-together in the next one (group commit), so a burst of commands costs one fsync, not one each.
-If a batch fails, each of its writes is retried alone so only the faulty one fails.
+Writes queued while a transaction is open are committed together in the next one (group
+commit), so a burst of commands costs one fsync, not one each. If a batch fails, each of its
+writes is retried alone so only the faulty one fails. The commands' changes are committed by
+the event loop itself on SQLite (``loop_commits``), by the writer thread on PostgreSQL; every
+other write (``submit``) runs on the writer thread.
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from switchboard.routing.changes import EVENT_FIELDS, FIELDS, Changes, Values
-from switchboard.stats.rollups import Rollup, RollupListener, RollupWriter, writer_for
+from switchboard.stats.rollups import ExecuteMany, Rollup, RollupListener, RollupWriter
 from switchboard.store import tables
+from switchboard.store.loop_commits import LoopCommits
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,6 +90,9 @@ class Store:
         self.sqlite_path = (Path(parsed.database).resolve() if self.is_sqlite and parsed.database
                             and not self.in_memory else None)
         self.engine: Engine = _create_engine(parsed)
+        # Every connection of this process sees one database (not so for a bare ``:memory:``,
+        # a database of each connection's own): the event loop can commit on its own.
+        self._loop_can_commit = self.is_sqlite and parsed.database not in (None, "", ":memory:")
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         # In memory, the database lives as long as a connection to it: this one, until close().
@@ -94,8 +101,14 @@ class Store:
         # and condition), once per command.
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._statements: dict[str, str] = {}
-        self._rollups: RollupWriter | None = None
+        self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        self._rollups = RollupWriter(self.engine.dialect.name, self.engine.dialect.paramstyle)
         self._writer: threading.Thread | None = None
+        # One write transaction at a time: the writer thread's or the event loop's (SQLite).
+        self._transaction = threading.Lock()
+        self._loop_commits: LoopCommits | None = None
+        self._loop_connection: PoolProxiedConnection | None = None
+        self._checkpoint_asked = False
         self.fence_check: FenceCheck | None = None
         # Told (on the writer thread) of each batch committed: seconds taken, writes in it.
         self.on_batch: Callable[[float, int], None] | None = None
@@ -159,12 +172,28 @@ class Store:
             self._writer = threading.Thread(target=self._write_loop, name="store-writer",
                                             daemon=True)
             self._writer.start()
+        if self._loop_can_commit and self._loop_commits is None:
+            # The loop's own connection, out of the pool for good (``close`` drops it).
+            self._loop_connection = self.engine.raw_connection()
+            connection = self._loop_connection.driver_connection
+            assert isinstance(connection, sqlite3.Connection)
+            # Checkpoints are the writer thread's (``_checkpoint``), never the loop's.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
+            self._loop_commits = LoopCommits(
+                connection, self._transaction,
+                write=lambda execute, changes: self.apply_changes(execute, changes),
+                committed=self._committed, checkpoint=self._ask_checkpoint,
+                error=lambda: StoreError("the change could not be stored"))
 
     def close(self) -> None:
         if self._writer is not None:
             self._queue.put(None)
             self._writer.join()
             self._writer = None
+        if self._loop_connection is not None:
+            self._loop_connection.invalidate()  # closed, not back to the pool: its settings
+            self._loop_connection = None
+            self._loop_commits = None
         if self._keeper is not None:
             self._keeper.close()
             self._keeper = None
@@ -187,11 +216,21 @@ class Store:
     def commit(self, changes: Changes, fence: Fence | None = None) -> asyncio.Future[None]:
         """``submit_changes`` for the event loop: an asyncio future, resolved with the others
         of its batch in one hop back to the loop. With a ``fence``, the commit happens only if
-        the workspace is still this node's at that epoch (else ``Fenced``)."""
+        the workspace is still this node's at that epoch (else ``Fenced``). On SQLite, the
+        loop commits them itself at the end of its turn (``loop_commits``)."""
         loop = asyncio.get_running_loop()
+        if fence is None and self._loop_commits is not None:
+            return self._loop_commits.add(changes, loop)
         future: asyncio.Future[None] = loop.create_future()
         self._queue.put((changes, LoopWaiter(loop, future), fence))
         return future
+
+    async def settled(self) -> None:
+        """Returns once every write queued before, from this loop or the writer's queue, is
+        committed (or has failed)."""
+        await self.commit(Changes())
+        if self._loop_commits is not None:
+            await asyncio.wrap_future(self.submit(lambda conn: None))
 
     def _write_loop(self) -> None:
         with self.engine.connect() as conn:  # one connection for the writer's whole life
@@ -202,8 +241,11 @@ class Store:
             item = self._queue.get()
             if item is None:
                 return
+            if item is _CHECKPOINT:
+                self._checkpoint(conn)
+                continue
             batch = [item]
-            stop = False
+            stop = checkpoint = False
             while len(batch) < MAX_BATCH:
                 try:
                     more = self._queue.get_nowait()
@@ -212,10 +254,41 @@ class Store:
                 if more is None:
                     stop = True
                     break
+                if more is _CHECKPOINT:
+                    checkpoint = True
+                    continue
                 batch.append(more)
-            self._commit_batch(conn, batch)
+            if checkpoint:  # in the queue's order: asked before some of the batch
+                self._checkpoint(conn)
+            with self._transaction:
+                self._commit_batch(conn, batch)
+            if self._loop_commits is not None:
+                self._loop_commits.wake()
             if stop:
                 return
+
+    def _ask_checkpoint(self) -> None:
+        """The loop asks for a WAL checkpoint (at most one queued at a time)."""
+        if not self._checkpoint_asked:
+            self._checkpoint_asked = True
+            self._queue.put(_CHECKPOINT)
+
+    def _checkpoint(self, conn: Connection) -> None:
+        """Copy the WAL's committed pages into the database file, without waiting for
+        readers (PASSIVE). Twice: the bulk beside the loop's commits, then what they added
+        meanwhile with none under way. Only a checkpoint that copied every frame lets the
+        next commit write the WAL from its start again; one always overtaken by commits would
+        let it grow without end."""
+        self._checkpoint_asked = False
+        try:
+            with conn.begin():
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            with self._transaction, conn.begin():
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:
+            log.exception("WAL checkpoint failed")
+        if self._loop_commits is not None:
+            self._loop_commits.wake()
 
     def _commit_batch(self, conn: Connection, batch: list[Queued]) -> None:
         started = time.perf_counter()
@@ -234,7 +307,7 @@ class Store:
                     else:
                         results.append(work(conn))
                 if merged:
-                    rollup = self.apply_changes(conn, merged)
+                    rollup = self.apply_changes(conn.exec_driver_sql, merged)
         except Exception as exc:
             if len(batch) == 1:
                 if isinstance(exc, Fenced):
@@ -247,70 +320,72 @@ class Store:
             for item in batch:  # find the faulty write: commit each alone
                 self._commit_batch(conn, [item])
             return
-        if merged and self.rollup_listeners:
-            self._tell_committed(merged, rollup or Rollup())
-        if self.on_batch is not None:
-            self.on_batch(time.perf_counter() - started, len(batch))
+        self._committed(merged, rollup, time.perf_counter() - started, len(batch))
         _settle([(waiter, result, None) for (_, waiter, _), result in zip(batch, results,
                                                                            strict=True)])
 
-    def apply_changes(self, conn: Connection, changes: Changes) -> Rollup | None:
-        """Write one (possibly merged) set of changes with one statement per table; returns
-        the statistics rollup of its events."""
+    def apply_changes(self, execute: ExecuteMany, changes: Changes) -> Rollup | None:
+        """Write one (possibly merged) set of changes with one statement per table, straight
+        to the driver (rows are plain values already: SQLAlchemy's per-row parameter
+        processing held the GIL for most of a commit); returns the statistics rollup of its
+        events."""
         rollup = None
         if changes.events:
-            self._write_rows(conn, "event", changes.event_rows())
+            execute(self._statement("event"), changes.event_rows())
             # The statistics rollups, in the same transaction: they always agree with the log.
             rollup = Rollup()
             rollup.add_events(changes.events)
             if rollup:
-                if self._rollups is None:
-                    self._rollups = writer_for(conn)
-                self._rollups.write(conn, rollup)
+                self._rollups.write(execute, rollup)
             for listener in self.rollup_listeners:
                 listener.staged(changes.events)
         by_kind: dict[str, list[Values]] = {}
         for (kind, _), row in changes.upserts.items():
             by_kind.setdefault(kind, []).append(row)
         for kind, rows in by_kind.items():
-            self._write_rows(conn, kind, rows)
+            execute(self._statement(kind), rows)
+        mark = self._mark
+        deleted: dict[str, list[tuple[str]]] = {}
         for kind, sid in changes.deletes:
-            table = tables.ENTITY_TABLES[kind]
-            conn.execute(delete(table).where(table.c.sid == sid))
+            deleted.setdefault(kind, []).append((sid,))
+        for kind, sids in deleted.items():
+            execute(f"DELETE FROM {tables.ENTITY_TABLES[kind].name} WHERE sid = {mark}", sids)
         # Last: a dropped workspace takes every row with it, its final events included.
         for workspace_sid in changes.dropped_workspaces:
             for table in tables.WORKSPACE_CHILDREN:
-                conn.execute(delete(table).where(table.c.workspace_sid == workspace_sid))
-            conn.execute(delete(tables.workspaces).where(tables.workspaces.c.sid == workspace_sid))
+                execute(f"DELETE FROM {table.name} WHERE workspace_sid = {mark}",
+                        [(workspace_sid,)])
+            execute(f"DELETE FROM {tables.workspaces.name} WHERE sid = {mark}", [(workspace_sid,)])
         return rollup
 
-    def _tell_committed(self, changes: Changes, rollup: Rollup) -> None:
-        for listener in self.rollup_listeners:
-            try:
-                listener.committed(changes.events, rollup, changes.dropped_workspaces)
-            except Exception:
-                log.exception("rollup listener failed")
-
-    def _write_rows(self, conn: Connection, kind: str, rows: list[Values]) -> None:
-        """One executemany straight to the driver: rows are plain values already, and going
-        through SQLAlchemy's per-row parameter processing held the GIL for most of a commit."""
-        sql = self._statements.get(kind)
-        if sql is None:
-            sql = self._statements[kind] = self._statement(kind)
-        conn.exec_driver_sql(sql, rows)
+    def _committed(self, changes: Changes, rollup: Rollup | None, seconds: float,
+                   writes: int) -> None:
+        """After a batch's commit, on the thread that committed it."""
+        if changes and self.rollup_listeners:
+            for listener in self.rollup_listeners:
+                try:
+                    listener.committed(changes.events, rollup or Rollup(),
+                                       changes.dropped_workspaces)
+                except Exception:
+                    log.exception("rollup listener failed")
+        if self.on_batch is not None:
+            self.on_batch(seconds, writes)
 
     def _statement(self, kind: str) -> str:
         """INSERT for events, INSERT … ON CONFLICT (sid) DO UPDATE for entities (both SQLite
         and PostgreSQL speak it), with the driver's placeholders; the columns in the order
         ``Changes`` gives their values."""
+        sql = self._statements.get(kind)
+        if sql is not None:
+            return sql
         table = tables.events if kind == "event" else tables.ENTITY_TABLES[kind]
         columns = EVENT_FIELDS if kind == "event" else FIELDS[kind]
-        mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
-               f"VALUES ({', '.join([mark] * len(columns))})")
+               f"VALUES ({', '.join([self._mark] * len(columns))})")
         if kind != "event":
             updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "sid")
             sql += f" ON CONFLICT (sid) DO UPDATE SET {updates}"
+        self._statements[kind] = sql
         return sql
 
     # ------------------------------------------------------------------ reading
@@ -369,6 +444,9 @@ def _create_engine(url: URL) -> Engine:
     except ImportError as exc:
         raise StoreUnavailable(f"the database driver for {url.drivername!r} is not installed "
                                f"({exc})") from None
+
+
+_CHECKPOINT: Any = object()  # queued for the writer thread: a WAL checkpoint (SQLite)
 
 
 class LoopWaiter(NamedTuple):
