@@ -47,8 +47,9 @@ _current: ContextVar[str | None] = ContextVar("twilio_request_id", default=None)
 
 
 # Request IDs name answers, they guard nothing: a fast PRNG is enough. os.urandom is a
-# syscall that also lets go of the GIL, and winning it back from the store's writer thread
-# cost a request tens of microseconds under load.
+# syscall that also lets go of the GIL, and winning it back from another thread (the
+# store's writer's, before the loop committed on its own) cost a request tens of
+# microseconds under load.
 _random = random.Random()
 
 

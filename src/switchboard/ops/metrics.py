@@ -154,7 +154,7 @@ class Metrics:
                             if entry[0] != workspace_sid}
 
     def _committed(self, seconds: float, size: int) -> None:
-        """Store hook (writer thread): one batch committed."""
+        """Store hook (on the thread that committed): one batch committed."""
         self.commit_seconds.observe(seconds)
         self.commit_batch.observe(size)
 

@@ -4,7 +4,7 @@ workers' activity changes, and live task tallies.
 Cumulative figures are read from the store (``stats.stored``: per-minute rollups written with
 the events, and the events at a window's edges), on a worker thread, so memory does not grow
 with history; windows reaching to now, as dashboards poll them, are answered from memory
-instead (``stats.recent``: the live minutes' rollups, fed by the store's writer, and a bounded
+instead (``stats.recent``: the live minutes' rollups, fed by the store's commits, and a bounded
 cache of closed periods' sums). Before a workspace's first read, events stored without
 rollups (before the rollups existed) are folded into them, a batch per short write.
 
@@ -118,7 +118,7 @@ class StatisticsService:
             if not recent.changed:
                 self._recent.fill(workspace_sid, recent.missing)  # for the next requests
                 break
-            # A batch committed while it was read (the writer thread took its turn): read
+            # A batch committed while it was read (on the writer thread): read
             # the new state (``reader`` checks again that no event is after the window's end).
         engine = self.runtime.store.engine
 

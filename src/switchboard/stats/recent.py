@@ -10,11 +10,13 @@ whole minutes before the live ones (closed: summed once by the store, then kept 
 ``_Closed``); and the live minutes (the newest event's and the one before, ``LIVE_MINUTES``,
 from ``since`` on). Nothing else is kept per event.
 
-The live minutes are fed by the store's writer thread as each batch commits (``committed``:
-the rollup rows the writer built for the batch, no second pass over the events), so they hold
-exactly the events committed so far. A workspace's live minutes are loaded on its first read,
-and closed periods summed on a miss, on the writer thread too, between two batches: nothing
-commits meanwhile, so every part agrees with one state of the log. An event dated before
+The live minutes are fed by the store as each batch commits (``committed``, on the thread
+that committed it: the event loop on SQLite, the writer thread on PostgreSQL; the rollup rows
+the store built for the batch, no second pass over the events), so they hold exactly the
+events committed so far. A workspace's live minutes are loaded on its first read, and closed
+periods summed on a miss, on the writer thread, in a write of its own: no batch commits
+meanwhile (the store runs one write at a time), so every part agrees with one state of the
+log. An event dated before
 ``since`` (the clock stepped back) changes a closed minute: it bumps the workspace's
 generation, which every cached sum carries, so they are summed again. What memory cannot
 answer exactly (an event dated after the window's end, a first part-minute not kept or still
@@ -233,14 +235,14 @@ class RecentRollups:
         self._loading: set[str] = set()
         self._closed = _Closed(closed_entries, closed_sids)
         self._edge_sums: OrderedDict[tuple[str, int], _EdgeSums] = OrderedDict()
-        # The dates of the batch staged last (writer thread), for its commit to reuse.
+        # The dates of the batch staged last, for its commit to reuse.
         self._staged: tuple[Sequence[Any], dict[str, tuple[int, int]]] = ((), {})
 
     # ------------------------------------------------------------------ fed by the store
 
     def staged(self, events: Sequence[Any]) -> None:
-        """Writer thread, in the transaction, before it commits: the edge minutes these
-        events reopen are dropped before a request can read them."""
+        """In the transaction, before it commits: the edge minutes these events reopen are
+        dropped before a request can read them."""
         dates = _dates(events)
         self._staged = (events, dates)
         for workspace_sid, (earliest, _) in dates.items():
@@ -248,7 +250,7 @@ class RecentRollups:
 
     def committed(self, events: Sequence[Any], rollup: Rollup,
                   dropped: Collection[str] = ()) -> None:
-        """Writer thread, once a batch is committed: its minute rows join the live minutes."""
+        """Once a batch is committed: its minute rows join the live minutes."""
         for workspace_sid in dropped:
             self.forget(workspace_sid)
         if not self._live:

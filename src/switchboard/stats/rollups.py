@@ -85,8 +85,9 @@ class Rollup:
 
 
 class RollupListener(Protocol):
-    """Told by the store's writer thread of the events each transaction stores: before it
-    commits, and with their rollup once it has."""
+    """Told by the store, on the thread that commits (the event loop on SQLite, the writer
+    thread on PostgreSQL), of the events each transaction stores: before it commits, and with
+    their rollup once it has; never two transactions at once."""
 
     def staged(self, events: Sequence[Event]) -> None: ...
 

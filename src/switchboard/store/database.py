@@ -110,10 +110,10 @@ class Store:
         self._loop_connection: PoolProxiedConnection | None = None
         self._checkpoint_asked = False
         self.fence_check: FenceCheck | None = None
-        # Told (on the writer thread) of each batch committed: seconds taken, writes in it.
+        # Told (on the thread that committed it) of each batch: seconds taken, writes in it.
         self.on_batch: Callable[[float, int], None] | None = None
-        # Told (on the writer thread) of the events each transaction stores, before it commits,
-        # and of them and their rollup once committed (statistics kept in memory).
+        # Told (on the thread that commits) of the events each transaction stores, before it
+        # commits, and of them and their rollup once committed (statistics kept in memory).
         self.rollup_listeners: list[RollupListener] = []
 
     # ------------------------------------------------------------------ lifecycle
