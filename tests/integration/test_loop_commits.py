@@ -62,6 +62,23 @@ def test_the_commands_of_one_turn_are_one_transaction_committed_by_the_loop(
     assert set(names) <= worker_names(runtime, sid)
 
 
+def test_a_command_of_the_next_turn_joins_the_commit(runtime: Runtime) -> None:
+    """The commit waits a few turns of the loop: under load a request read in this turn runs
+    its command in a later one."""
+    sid = build_workspace(runtime)
+    watched = Watched(runtime.store)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(create_workers(runtime, sid, ["first"]))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(create_workers(runtime, sid, ["second"]))
+        await asyncio.gather(first, second)
+
+    asyncio.run(scenario())
+    assert watched.batches == [("MainThread", 2)]
+
+
 def test_a_faulty_change_fails_alone_and_the_others_of_its_batch_are_stored(
         runtime: Runtime) -> None:
     sid = build_workspace(runtime)
