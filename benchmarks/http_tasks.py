@@ -450,6 +450,48 @@ Tried and not kept:
   the multi-row statements alone 0.38x and 0.31x.
 * A 1 ms switch interval alone: pending 0.47x against 0.46x, routed 0.37x against 0.36x
   (7 rounds); again, 11 rounds: 0.42x against 0.42x, 0.31x against 0.33x. Within the noise.
+
+A tenth pass (the same AMD EPYC VM, another day) asked what the store costs the rate, with
+trial trees that each left a part of it out (5 rounds each, beside the unchanged tree):
+
+* no store at all (a command's commit resolved at once): pending 0.70x and 0.89x, routed
+  0.75x and 0.76x in two runs, the event loop 91-96 % busy, the machine 2-10 % idle;
+* the writer thread woken and answering every batch at once, writing nothing: pending
+  0.85x, routed 0.74x. The hand-off itself costs little; the writer's work does;
+* ``synchronous=OFF``: pending 0.37x against 0.34x, routed 0.35x against 0.29x (a noisy
+  run): the disk is not what bounds the rate (``fdatasync`` here: p50 0.2 ms);
+* the SQLite statements run by a child process, sent over a pipe by the writer thread (so
+  that no row is bound under our GIL): pending 0.42x against 0.44x. No gain;
+* the statements run by the event loop, the COMMIT by the writer thread: 0.48x against
+  0.45x; with a 0.5 ms switch interval 0.45x against 0.44x. Timestamps showed why: the
+  writer took 0.67 ms (median; mean 1.1 ms) to pick up a commit the loop queued, waiting
+  for the GIL and for a core (the loop and the load generator hold both), then as long
+  again to hand it back;
+* the statements and the COMMIT run by the event loop: pending 0.57x against 0.44x, routed
+  0.39x against 0.36x. Kept (``store/loop_commits.py``).
+
+The loop's commit blocks it for the commit's writes and its ``fdatasync`` (the GIL released),
+a fraction of a millisecond here, once a turn; every other write (accounts, retention,
+callback cursors, PostgreSQL's commits) stays on the writer thread, one transaction at a time
+under a lock the loop never waits for (it commits once the writer lets go), and WAL
+checkpoints move to the writer thread (the loop's connection has none of its own).
+Measured with the commit histograms: batches of 10 creations, 1.15 ms a commit, 35 % of the
+loop's time; the loop 85-90 % busy, so the rate follows its CPU now. Then:
+
+* a thread that ``fdatasync``s the WAL after the loop's commit (its connection at
+  ``synchronous=NORMAL``), answering once synced: 0.45x against 0.50x, the server's CPU a
+  request 50 µs higher (the thread's GIL hand-offs). Not kept;
+* the sync done by a helper process over a pipe (no thread, no GIL): 0.50x against 0.49x.
+  Not kept: the wait it saves is not what bounds the loop;
+* pages of 8 and 16 KB instead of 4 (fewer write calls, more bytes): 0.49x for all three;
+* the commit waiting 1, 2, 3 or 4 turns of the loop for the commands of requests already
+  read: batches of 14.5 (1 turn) and 17 (2) creations instead of 10; pending 0.54x, 0.57x
+  against 0.52x (7 rounds), 0.56x, 0.56x, 0.52x for 2, 3, 4 turns (5 rounds). Two kept.
+
+Side by side with the tree before the pass, 9 rounds (bare 8,260/s, 80 + 119 µs a request):
+pending 4,377/s, 0.53x (rounds 0.43-0.65x; server CPU 217 µs a request) against 3,383/s,
+0.41x (253 µs); routed 3,330/s, 0.40x (rounds 0.35-0.48x; 280 µs) against 2,557/s, 0.31x
+(340 µs). Both targets met. Latency at 500 tasks/s: p50 1.3 ms, p99 5.4 ms.
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""SQLite's group commit on the event loop: the changes of the commands one turn of the loop
-ran are written and committed by the loop itself, in one transaction, at the end of the turn.
+"""SQLite's group commit on the event loop: the changes of the commands a few turns of the
+loop ran are written and committed by the loop itself, in one transaction.
 
 Why not the writer thread, as for PostgreSQL: under load, a thread's commit round trip was
 most of a request's time. It waited for the GIL (held by the loop answering the last batch)
 before each batch, for a core to run on (two busy processes on two cores), and again to hand
-the batch back; the loop meanwhile had nothing to do. Side by side over HTTP on 2 cores, the
-loop's own commit created a third more pending tasks a second. What the loop gives up is the
-fsync's wait (the GIL is released during it), under a millisecond on a local disk, once a turn.
+the batch back; the loop meanwhile had nothing to do. Side by side over HTTP on 2 cores, with
+the loop's own commits the server created 0.53x the bare endpoint's rate of pending tasks
+against 0.41x, and routed 0.40x against 0.31x (``benchmarks/http_tasks.py``, tenth pass).
+What the loop gives up is the commit's wait for the disk (the GIL is released meanwhile):
+under a millisecond on a local disk, once a batch; on a disk slow to sync, batches grow.
 
 The writer thread stays for everything else (``Store.submit``: accounts, retention, callback
 cursors; PostgreSQL's commits; a workspace's fenced commits) and for the WAL's checkpoints,
@@ -14,7 +16,6 @@ which copy pages into the database file off the loop. One write transaction runs
 under ``lock``: the writer thread waits for it, the loop never does (it tries again once the
 writer lets go).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,7 @@ Pending = tuple[Changes, "asyncio.Future[None]"]
 
 
 class LoopCommits:
-    """Changes waiting for the end of the loop's turn, and their commit."""
+    """Changes waiting for their turn of the loop, and their commit."""
 
     def __init__(self, connection: sqlite3.Connection, lock: threading.Lock, *,
                  write: Callable[[ExecuteMany, Changes], Rollup | None],
