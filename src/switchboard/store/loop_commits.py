@@ -75,7 +75,8 @@ class LoopCommits:
         """The writer thread, having let go of the lock: flush what waited for it."""
         loop, self._blocked = self._blocked, None
         if loop is not None:
-            loop.call_soon_threadsafe(self._flush, loop)
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                loop.call_soon_threadsafe(self._flush, loop)
 
     def _flush(self, loop: asyncio.AbstractEventLoop, turns: int = 0) -> None:
         if turns:
