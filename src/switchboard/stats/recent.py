@@ -16,11 +16,11 @@ the store built for the batch, no second pass over the events), so they hold exa
 events committed so far. A workspace's live minutes are loaded on its first read, and closed
 periods summed on a miss, on the writer thread, in a write of its own: no batch commits
 meanwhile (the store runs one write at a time), so every part agrees with one state of the
-log. An event dated before
-``since`` (the clock stepped back) changes a closed minute: it bumps the workspace's
-generation, which every cached sum carries, so they are summed again. What memory cannot
-answer exactly (an event dated after the window's end, a first part-minute not kept or still
-live, a state that changed while a request was read) is read from the store.
+log. An event dated before ``since`` (the clock stepped back) changes a closed minute: it
+bumps the workspace's generation, which every cached sum carries, so they are summed again.
+What memory cannot answer exactly (an event dated after the window's end, a first part-minute
+not kept or still live, a state that changed while a request was read) is read from the
+store.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Dialect, delete, select, update
 
 from switchboard.routing.model import Event
 from switchboard.stats.cumulative import SPLIT_FIGURES, WORKER, occurrences
@@ -128,8 +128,8 @@ def wait_second(wait_ms: int) -> int:
     return -(-wait_ms // 1000)
 
 
-def writer_for(conn: Connection) -> RollupWriter:
-    return RollupWriter(conn.dialect.name, conn.dialect.paramstyle)
+def writer_for(dialect: Dialect) -> RollupWriter:
+    return RollupWriter(dialect.name, dialect.paramstyle)
 
 
 def pending_backfill(conn: Connection, workspace_sid: str) -> bool:
@@ -155,7 +155,7 @@ def backfill_step(conn: Connection, workspace_sid: str, since: int, batch: int =
     rollup = Rollup()
     for record in records_in_log(conn, workspace_sid, done, step, since):
         rollup.add(workspace_sid, record)
-    writer_for(conn).write(conn.exec_driver_sql, rollup)
+    writer_for(conn.dialect).write(conn.exec_driver_sql, rollup)
     if step >= upto:
         conn.execute(delete(b).where(b.c.workspace_sid == workspace_sid))
         return True

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import PoolProxiedConnection
 
 from switchboard.routing.changes import EVENT_FIELDS, FIELDS, Changes, Values
-from switchboard.stats.rollups import ExecuteMany, Rollup, RollupListener, RollupWriter
+from switchboard.stats.rollups import ExecuteMany, Rollup, RollupListener, writer_for
 from switchboard.store import tables
 from switchboard.store.loop_commits import LoopCommits
 
@@ -102,7 +102,7 @@ class Store:
         self._queue: queue.SimpleQueue[Queued | None] = queue.SimpleQueue()
         self._statements: dict[str, str] = {}
         self._mark = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
-        self._rollups = RollupWriter(self.engine.dialect.name, self.engine.dialect.paramstyle)
+        self._rollups = writer_for(self.engine.dialect)
         self._writer: threading.Thread | None = None
         # One write transaction at a time: the writer thread's or the event loop's (SQLite).
         self._transaction = threading.Lock()
@@ -237,35 +237,32 @@ class Store:
             self._write_with(conn)
 
     def _write_with(self, conn: Connection) -> None:
-        while True:
+        stop = False
+        while not stop:
             item = self._queue.get()
-            if item is None:
-                return
-            if item is _CHECKPOINT:
-                self._checkpoint(conn)
-                continue
-            batch = [item]
-            stop = checkpoint = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
+            batch: list[Queued] = []
+            checkpoint = False
+            while True:
+                if item is None:
                     stop = True
                     break
-                if more is _CHECKPOINT:
+                if item is _CHECKPOINT:
                     checkpoint = True
-                    continue
-                batch.append(more)
+                else:
+                    batch.append(item)
+                if len(batch) == MAX_BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
             if checkpoint:  # in the queue's order: asked before some of the batch
                 self._checkpoint(conn)
-            with self._transaction:
-                self._commit_batch(conn, batch)
-            if self._loop_commits is not None:
-                self._loop_commits.wake()
-            if stop:
-                return
+            if batch:
+                with self._transaction:
+                    self._commit_batch(conn, batch)
+                if self._loop_commits is not None:
+                    self._loop_commits.wake()
 
     def _ask_checkpoint(self) -> None:
         """The loop asks for a WAL checkpoint (at most one queued at a time)."""
